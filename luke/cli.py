@@ -1,0 +1,51 @@
+"""The ``luke`` command line: one group, each sub-command imported only when it runs.
+
+Heavy libraries (torch, Beam, DeepSpeed) load only inside the command that needs them, so ``luke --help``
+stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from luke import __version__
+
+# sub-command → "module:attribute" of its click command.
+COMMANDS: dict[str, str] = {
+    "sample-dump": "preprocessing.sample_dump:sample_dump_command",
+    "build-entity-vocab": "luke.unavailable:build_entity_vocab_command",
+    "build-corpus": "luke.unavailable:build_corpus_command",
+    "train": "luke.unavailable:train_command",
+    "export": "luke.unavailable:export_command",
+    "demo": "luke.unavailable:demo_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="luke")
+def main() -> None:
+    """Pretrain LUKE entity-aware language models from Wikipedia dumps.
+
+    \b
+    Pipeline: sample-dump → build-corpus → train (stage 1, stage 2) → export.
+    `luke demo` runs all of it on a small real dump with a tiny model on CPU.
+    """
+
+
+if __name__ == "__main__":
+    main()

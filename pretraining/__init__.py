@@ -1,0 +1,1 @@
+"""DeepSpeed pretraining of LUKE from a corpus directory, and export to Hugging Face."""
