@@ -19,3 +19,20 @@ def enwiki_dump() -> Path:
 def bgwiki_dump() -> Path:
     """The shortened Bulgarian Wikipedia dump (3 pages, UTF-16 encoded XML)."""
     return fetch_sample_dump("bg")
+
+
+@pytest.fixture(scope="session")
+def sample_corpora(enwiki_dump, tmp_path_factory) -> dict:
+    """Corpus directories from 40 articles of the enwiki sample, one per tokenizer kind: ``"bpe"`` (byte-level
+    BPE, LukeTokenizer) and ``"sentencepiece"`` (MLukeTokenizer); max_seq_length 128 (see sample_corpus.py)."""
+    from sample_corpus import read_paragraphs, train_bpe_tokenizer, train_sentencepiece_tokenizer, write_corpus
+
+    root = tmp_path_factory.mktemp("sample-corpora")
+    paragraphs = read_paragraphs(enwiki_dump, max_pages=40)
+    texts = [paragraph.text for paragraph in paragraphs]
+    return {
+        "bpe": write_corpus(root / "bpe", paragraphs, train_bpe_tokenizer(texts, root / "bpe-tokenizer")),
+        "sentencepiece": write_corpus(
+            root / "sentencepiece", paragraphs, train_sentencepiece_tokenizer(texts, root / "sp-tokenizer")
+        ),
+    }
