@@ -1,0 +1,1 @@
+"""Building blocks of the LUKE model (embeddings, fused attention, encoder, heads, RoBERTa initialisation)."""
