@@ -1,0 +1,193 @@
+"""The entity vocabulary: ids of Wikipedia entities, in the official LUKE file formats.
+
+- jsonl (LUKE, mLUKE): one object a line, ``{"id": 3, "entities": [["Computer science", "en"]], "count": 12}``;
+  several ``[title, language]`` pairs may share an id (mLUKE). Our special entries carry language null.
+- tsv (early LUKE): ``title<TAB>count`` a line, the line number being the id.
+
+Ids 0, 1, 2 are ``[PAD]``, ``[UNK]``, ``[MASK]``; then entities by count descending, ties by title, so the
+same counts always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from apache_beam.io.filesystems import FileSystems
+
+PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
+SPECIAL_ENTITIES = (PAD, UNK, MASK)
+PAD_ID, UNK_ID, MASK_ID = 0, 1, 2
+DEFAULT_VOCAB_SIZE = 500_000  # entries in the file, special ones included, as LUKE-large
+
+
+class EntityVocabError(ValueError):
+    """A malformed entity vocabulary file (the message names the file and line)."""
+
+
+@dataclass(frozen=True)
+class VocabEntry:
+    """One id of the vocabulary: its ``(title, language)`` names and the link count it was built from."""
+
+    entities: tuple[tuple[str, str | None], ...]
+    count: int
+
+    @property
+    def title(self) -> str:
+        return self.entities[0][0]
+
+
+class EntityVocab:
+    """Title ↔ id lookup over a list of entries whose index is the id."""
+
+    def __init__(self, entries: Sequence[VocabEntry], source: str = "<memory>") -> None:
+        for entity_id, special in enumerate(SPECIAL_ENTITIES):
+            if len(entries) <= entity_id or entries[entity_id].title != special:
+                found = entries[entity_id].title if len(entries) > entity_id else "nothing"
+                raise EntityVocabError(f"{source}: id {entity_id} must be the special entry {special}, found {found!r}")
+        self._entries = tuple(entries)
+        self._ids: dict[str, int] = {}
+        for entity_id, entry in enumerate(self._entries):
+            for title, _ in entry.entities:
+                if self._ids.setdefault(title, entity_id) != entity_id:
+                    raise EntityVocabError(
+                        f"{source}: title {title!r} appears under ids {self._ids[title]} and {entity_id}"
+                    )
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Iterable[tuple[str, int]],
+        size: int = DEFAULT_VOCAB_SIZE,
+        min_count: int = 1,
+        language: str | None = None,
+    ) -> EntityVocab:
+        """The special entries, then the ``size - 3`` most frequent titles with at least ``min_count`` links."""
+        if size < len(SPECIAL_ENTITIES):
+            raise ValueError(f"the vocabulary size must be at least {len(SPECIAL_ENTITIES)}, got {size}")
+        ranked = sorted(((title, count) for title, count in counts if count >= min_count), key=rank_key)
+        ranked = ranked[: size - len(SPECIAL_ENTITIES)]
+        entries = [VocabEntry(((special, None),), 0) for special in SPECIAL_ENTITIES]
+        entries += [VocabEntry(((title, language),), count) for title, count in ranked]
+        return cls(entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, title: str) -> bool:
+        return title in self._ids
+
+    def __getitem__(self, title: str) -> int:
+        return self._ids[title]
+
+    def get_id(self, title: str, default: int = UNK_ID) -> int:
+        """The id of ``title``, or ``default`` ([UNK]) when it is not in the vocabulary."""
+        return self._ids.get(title, default)
+
+    def title_of(self, entity_id: int) -> str:
+        return self._entries[entity_id].title
+
+    @property
+    def entries(self) -> tuple[VocabEntry, ...]:
+        return self._entries
+
+    def title_to_id(self) -> dict[str, int]:
+        """A copy of the title → id mapping (e.g. for ``LukeTokenizer(entity_vocab=...)``)."""
+        return dict(self._ids)
+
+    def to_jsonl(self) -> str:
+        lines = (
+            json.dumps(
+                {"id": entity_id, "entities": [list(pair) for pair in entry.entities], "count": entry.count},
+                ensure_ascii=False,
+            )
+            for entity_id, entry in enumerate(self._entries)
+        )
+        return "".join(line + "\n" for line in lines)
+
+    def to_tsv(self) -> str:
+        for entry in self._entries:
+            if any(ch in entry.title for ch in "\t\n"):
+                raise EntityVocabError(f"title {entry.title!r} cannot be written to a tsv vocabulary")
+        return "".join(f"{entry.title}\t{entry.count}\n" for entry in self._entries)
+
+    def checksum(self) -> str:
+        """``sha256:<hex>`` of the jsonl serialisation: equal for equal vocabularies, whatever the file format."""
+        return "sha256:" + hashlib.sha256(self.to_jsonl().encode("utf-8")).hexdigest()
+
+    def save(self, path: str) -> None:
+        """Write jsonl (or tsv for a ``.tsv`` path) atomically: the file appears complete or not at all."""
+        data = (self.to_tsv() if path.endswith(".tsv") else self.to_jsonl()).encode("utf-8")
+        temporary = path + ".tmp"
+        with FileSystems.create(temporary) as stream:
+            stream.write(data)
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+        FileSystems.rename([temporary], [path])
+
+    @classmethod
+    def load(cls, path: str) -> EntityVocab:
+        """Read a jsonl or tsv (by extension) vocabulary; clear errors for malformed files."""
+        try:
+            with FileSystems.open(path) as stream:
+                text = stream.read().decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise EntityVocabError(f"{path}: not UTF-8 text ({error})") from error
+        except Exception as error:
+            raise EntityVocabError(f"cannot read entity vocabulary {path}: {error}") from error
+        lines = text.splitlines()
+        entries = _parse_tsv(lines, path) if path.endswith(".tsv") else _parse_jsonl(lines, path)
+        return cls(entries, source=path)
+
+
+def rank_key(title_count: tuple[str, int]) -> tuple[int, str]:
+    """Vocabulary order: count descending, then title."""
+    title, count = title_count
+    return -count, title
+
+
+def _parse_jsonl(lines: list[str], path: str) -> list[VocabEntry]:
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise EntityVocabError(f"{where}: invalid JSON ({error.msg})") from error
+        if not isinstance(item, dict) or not {"id", "entities", "count"} <= item.keys():
+            raise EntityVocabError(f"{where}: expected an object with 'id', 'entities' and 'count'")
+        if item["id"] != len(entries):
+            raise EntityVocabError(
+                f"{where}: expected id {len(entries)}, found {item['id']!r} (ids must be 0, 1, 2, ...)"
+            )
+        pairs = item["entities"]
+        if not isinstance(pairs, list) or not pairs or not all(_is_entity_pair(pair) for pair in pairs):
+            raise EntityVocabError(f"{where}: 'entities' must be a non-empty list of [title, language] pairs")
+        if not isinstance(item["count"], int):
+            raise EntityVocabError(f"{where}: 'count' must be an integer")
+        entries.append(VocabEntry(tuple((title, language) for title, language in pairs), item["count"]))
+    return entries
+
+
+def _is_entity_pair(pair: object) -> bool:
+    return (
+        isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and bool(pair[0])
+        and (pair[1] is None or isinstance(pair[1], str))
+    )
+
+
+def _parse_tsv(lines: list[str], path: str) -> list[VocabEntry]:
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("\t")
+        if len(fields) != 2 or not fields[0] or not fields[1].strip().isdigit():
+            raise EntityVocabError(f"{path}, line {number}: expected 'title<TAB>count', got {line[:80]!r}")
+        entries.append(VocabEntry(((fields[0], None),), int(fields[1])))
+    return entries

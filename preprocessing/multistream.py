@@ -1,0 +1,81 @@
+"""Wikimedia's multistream dumps: one ``.xml.bz2`` made of many independent bz2 streams (100 pages each)
+plus an index (``offset:page_id:title`` lines, bz2-compressed) giving each stream's byte offset.
+
+Workers read disjoint byte ranges of whole streams, so one big file is read by many workers at once.
+The first stream holds the ``<siteinfo>`` header, the last one ``</mediawiki>``.
+"""
+
+from __future__ import annotations
+
+import bz2
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from preprocessing.dump_files import BLOCK_SIZE, DumpFileError, open_decompressed, open_raw
+
+DEFAULT_STREAMS_PER_RANGE = 20  # ~2,000 pages per work item
+
+
+@dataclass(frozen=True)
+class StreamRange:
+    """Bytes ``[start, end)`` of a multistream file: whole bz2 streams."""
+
+    path: str
+    start: int
+    end: int
+
+
+def read_stream_offsets(index_path: str) -> list[int]:
+    """The distinct stream offsets listed in a multistream index, ascending."""
+    offsets: set[int] = set()
+    try:
+        with open_decompressed(index_path) as stream:
+            for number, line in enumerate(stream, start=1):
+                head = line.split(b":", 1)[0]
+                if not head.strip():
+                    continue
+                if not head.isdigit():
+                    raise DumpFileError(
+                        f"{index_path}, line {number}: expected 'offset:page_id:title', got {line[:80]!r}"
+                    )
+                offsets.add(int(head))
+    except (OSError, EOFError) as error:
+        raise DumpFileError(f"cannot read multistream index {index_path}: {error}") from error
+    return sorted(offsets)
+
+
+def stream_ranges(path: str, offsets: list[int], file_size: int, streams_per_range: int) -> list[StreamRange]:
+    """Cut the page streams (from the first indexed offset to the end of file) into ranges of
+    ``streams_per_range`` streams; the header stream before the first offset is not a range."""
+    if not offsets:
+        return []
+    bounds = [*offsets[::streams_per_range], file_size]
+    return [StreamRange(path, start, end) for start, end in itertools.pairwise(bounds) if start < end]
+
+
+def iter_range_blocks(stream_range: StreamRange) -> Iterator[bytes]:
+    """Decompress the bz2 streams of a range, block by block (bounded memory).
+
+    Raises EOFError when the range ends inside a stream (a truncated or mis-indexed file) and OSError on
+    corrupt data; the caller counts both.
+    """
+    with open_raw(stream_range.path) as raw:
+        raw.seek(stream_range.start)
+        remaining = stream_range.end - stream_range.start
+        decompressor: bz2.BZ2Decompressor | None = None  # None between streams
+        while remaining > 0:
+            chunk = raw.read(min(BLOCK_SIZE, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            while chunk:
+                decompressor = decompressor or bz2.BZ2Decompressor()
+                output = decompressor.decompress(chunk)
+                if output:
+                    yield output
+                if not decompressor.eof:
+                    break
+                chunk, decompressor = decompressor.unused_data, None
+    if decompressor is not None:
+        raise EOFError(f"{stream_range.path}: bytes {stream_range.start}-{stream_range.end} end inside a bz2 stream")

@@ -1,0 +1,123 @@
+"""Wikitext → paragraphs of plain text with link spans, with one wikiextractor pass per page.
+
+wikiextractor cleans the markup (templates, tables, references, files, formatting) and, with
+``keepLinks``, leaves each kept internal link as ``<a href="quoted target">label</a>``. We cut those
+tags out of its output, which gives the plain text and each link's span in it. A link trail
+(``[[bus]]es``) belongs to the link's anchor, as in MediaWiki.
+
+wikiextractor decides whether a ``[[prefix:...]]`` link keeps its text by asking ``prefix in
+acceptedNamespaces``; :class:`_PrefixPolicy` answers from the wiki's own namespace names (so
+``[[Star Trek: Voyager]]`` stays a link, ``[[Категория:...]]`` goes) and counts what it drops.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from wikiextractor.extract import Extractor, wgUrlProtocols
+
+from preprocessing.records import Link, Paragraph
+from preprocessing.siteinfo import SiteInfo
+from preprocessing.titles import WIKIMEDIA_PROJECT_PREFIXES, LinkTarget, TargetKind, classify_target
+
+_ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>(\w*)', re.DOTALL)
+_EXTERNAL = re.compile("(?i)^(?:" + "|".join(re.escape(protocol) for protocol in wgUrlProtocols) + ")")
+_LANGUAGE_LINK_PREFIX = re.compile(r"\s*[a-z]{2,3}(-[a-z0-9]{1,8})*\s*")
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """Paragraphs whose ``Link.target`` are normalised titles (redirects not resolved yet), and the count
+    of links dropped by kind (``TargetKind`` values and ``empty_anchor``)."""
+
+    paragraphs: tuple[Paragraph, ...]
+    dropped_links: Counter
+
+
+class _PrefixPolicy:
+    """Handed to wikiextractor as ``acceptedNamespaces``: which ``[[prefix:...]]`` links keep their text.
+
+    Links into other namespaces (files, categories, ...) and interlanguage links (``[[fr:...]]``) are
+    not part of the text; every other prefix (``Star Trek:``, ``wikt:``) is kept and classified later.
+    """
+
+    def __init__(self, site: SiteInfo) -> None:
+        self._site = site
+        self.dropped: Counter = Counter()
+
+    def __contains__(self, prefix: str) -> bool:
+        if self._site.namespace_of(prefix) is not None:
+            self.dropped[TargetKind.OTHER_NAMESPACE.value] += 1
+            return False
+        if _LANGUAGE_LINK_PREFIX.fullmatch(prefix) and prefix.strip() not in WIKIMEDIA_PROJECT_PREFIXES:
+            self.dropped[TargetKind.INTERWIKI.value] += 1
+            return False
+        return True
+
+
+class WikitextParser:
+    """Turns a page's wikitext into paragraphs with links, for one wiki (its ``SiteInfo``)."""
+
+    def __init__(self, site: SiteInfo) -> None:
+        self._site = site
+
+    def parse(self, page_id: int, title: str, wikitext: str) -> ParsedPage:
+        """Clean ``wikitext`` and return its paragraphs; raises whatever wikiextractor raises."""
+        policy = _PrefixPolicy(self._site)
+        extractor = Extractor(page_id, 0, "", title, [], keepLinks=True, keepSections=False, acceptedNamespaces=policy)
+        lines = extractor.clean_text(wikitext, expand_templates=False, html_safe=False)
+        dropped = policy.dropped
+        paragraphs = []
+        for line in lines:
+            paragraph = self._paragraph(line, title, dropped)
+            if paragraph is not None:
+                paragraphs.append(paragraph)
+        return ParsedPage(tuple(paragraphs), dropped)
+
+    def _paragraph(self, line: str, page_title: str, dropped: Counter) -> Paragraph | None:
+        pieces: list[str] = []
+        links: list[Link] = []
+        length = 0
+        cursor = 0
+        for match in _ANCHOR.finditer(line):
+            before = line[cursor : match.start()]
+            pieces.append(before)
+            length += len(before)
+            href, label, trail = match.groups()
+            anchor = label + trail
+            target = unquote(href)
+            start, end = _trimmed_span(anchor, length)
+            pieces.append(anchor)
+            length += len(anchor)
+            cursor = match.end()
+            if _EXTERNAL.match(target):
+                continue  # an external link: its text stays, it is no entity
+            if start == end:
+                dropped["empty_anchor"] += 1
+                continue
+            classified: LinkTarget = classify_target(target, page_title, self._site)
+            if classified.kind is TargetKind.ARTICLE:
+                links.append(Link(start, end, classified.title))
+            else:
+                dropped[classified.kind.value] += 1
+        pieces.append(line[cursor:])
+        text = "".join(pieces)
+        stripped = text.strip()
+        if not stripped:
+            return None
+        offset = len(text) - len(text.lstrip())
+        if offset:
+            links = [Link(link.start - offset, link.end - offset, link.target) for link in links]
+        return Paragraph(stripped, tuple(links))
+
+
+def _trimmed_span(anchor: str, offset: int) -> tuple[int, int]:
+    """The span of ``anchor`` placed at ``offset``, without its leading/trailing whitespace."""
+    stripped = anchor.strip()
+    if not stripped:
+        return offset, offset
+    lead = len(anchor) - len(anchor.lstrip())
+    return offset + lead, offset + lead + len(stripped)
