@@ -15,7 +15,7 @@ from luke import __version__
 # sub-command → "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
     "sample-dump": "preprocessing.sample_dump:sample_dump_command",
-    "build-entity-vocab": "luke.unavailable:build_entity_vocab_command",
+    "build-entity-vocab": "preprocessing.vocab_cli:build_entity_vocab_command",
     "build-corpus": "luke.unavailable:build_corpus_command",
     "train": "luke.unavailable:train_command",
     "export": "luke.unavailable:export_command",

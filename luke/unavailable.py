@@ -18,9 +18,6 @@ def _unavailable(name: str, summary: str) -> click.Command:
     return command
 
 
-build_entity_vocab_command = _unavailable(
-    "build-entity-vocab", "Count hyperlinks in Wikipedia dumps and write the top-K entity vocabulary."
-)
 build_corpus_command = _unavailable(
     "build-corpus", "Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (Beam job)."
 )

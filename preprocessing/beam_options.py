@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
 
 
 def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
@@ -23,6 +23,9 @@ def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
             direct.direct_running_mode = "multi_processing"
         if not any(arg.startswith("--direct_num_workers") for arg in beam_args):
             direct.direct_num_workers = os.cpu_count() or 1
+        if not any(arg.startswith("--default_sdk_harness_log_level") for arg in beam_args):
+            # worker processes otherwise log every channel they open at INFO level
+            options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
 
 

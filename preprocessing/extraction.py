@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from preprocessing.beam_metrics import FailureRecorder, counter
+from preprocessing.beam_split import SplitByKind
 from preprocessing.link_resolution import DEFAULT_MAX_REDIRECT_HOPS, ResolveLinks, ResolveRedirects
 from preprocessing.records import Article, WikiPage
 from preprocessing.siteinfo import SiteInfo
@@ -48,21 +49,25 @@ class ExtractArticles(beam.PTransform):
         self._options = options or ExtractionOptions()
 
     def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[Article]:
-        parsed = pages | "ParseWikitext" >> beam.ParDo(_ParseArticleFn(self._site)).with_outputs(
-            "redirects", "titles", main="articles"
+        parsed = (
+            pages
+            | "ParseWikitext" >> beam.ParDo(_ParseArticleFn(self._site))
+            | "SplitPageKinds" >> SplitByKind(["articles", "redirects", "titles"])
         )
-        redirects = {"redirects": parsed.redirects, "titles": parsed.titles} | "ResolveRedirects" >> ResolveRedirects(
-            self._options.max_redirect_hops
-        )
+        redirects = {
+            "redirects": parsed["redirects"],
+            "titles": parsed["titles"],
+        } | "ResolveRedirects" >> ResolveRedirects(self._options.max_redirect_hops)
         return {
-            "articles": parsed.articles,
+            "articles": parsed["articles"],
             "redirects": redirects,
-            "titles": parsed.titles,
+            "titles": parsed["titles"],
         } | "ResolveLinks" >> ResolveLinks(self._options.keep_missing_targets)
 
 
 class _ParseArticleFn(beam.DoFn):
-    """Article pages → Article (links unresolved) + its title; redirect pages → (source, target)."""
+    """Article pages → ("articles", Article with unresolved links) and ("titles", title); redirect pages →
+    ("redirects", (source, target))."""
 
     def __init__(self, site: SiteInfo) -> None:
         self._site = site
@@ -81,10 +86,10 @@ class _ParseArticleFn(beam.DoFn):
             return
         if page.redirect is not None:
             self._redirects.inc()
-            yield beam.pvalue.TaggedOutput("redirects", (page.title, page.redirect))
+            yield "redirects", (page.title, page.redirect)
             return
         self._articles.inc()
-        yield beam.pvalue.TaggedOutput("titles", page.title)
+        yield "titles", page.title
         try:
             parsed = self._parser.parse(page.page_id, page.title, page.wikitext)
         except Exception:  # wikiextractor's failure modes are many (recursion, regex, index errors)
@@ -95,4 +100,4 @@ class _ParseArticleFn(beam.DoFn):
         if not parsed.paragraphs:
             self._without_text.inc()
             return
-        yield Article(page.page_id, page.title, parsed.paragraphs)
+        yield "articles", Article(page.page_id, page.title, parsed.paragraphs)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from preprocessing.beam_metrics import counter
+from preprocessing.beam_split import SplitByKind
 from preprocessing.records import Article, Link, Paragraph
 
 DEFAULT_MAX_REDIRECT_HOPS = 4  # MediaWiki itself follows one; longer chains are rare and fixed by bots
@@ -52,10 +53,11 @@ class ResolveRedirects(beam.PTransform):
             step = (
                 {"chains": pending, "next": redirects}
                 | f"JoinHop{hop}" >> beam.CoGroupByKey()
-                | f"FollowHop{hop}" >> beam.ParDo(_FollowRedirectFn()).with_outputs("ended", main="pending")
+                | f"FollowHop{hop}" >> beam.ParDo(_FollowRedirectFn())
+                | f"SplitHop{hop}" >> SplitByKind(["ended", "pending"])
             )
-            ended.append(step.ended)
-            pending = step.pending
+            ended.append(step["ended"])
+            pending = step["pending"]
         too_long = pending | "ChainsTooLong" >> beam.Map(_chain_too_long)
         finals = tuple(ended) | "EndedChains" >> beam.Flatten()
         resolved = (
@@ -77,11 +79,11 @@ class _FollowRedirectFn(beam.DoFn):
         targets = sorted(set(grouped["next"]))  # one page per title; sorted keeps duplicates deterministic
         for source, path in chains:
             if not targets:
-                yield beam.pvalue.TaggedOutput("ended", (current, source))
+                yield "ended", (current, source)
             elif targets[0] in path:
-                yield beam.pvalue.TaggedOutput("ended", (None, source))  # loop
+                yield "ended", (None, source)  # a loop
             else:
-                yield (targets[0], (source, (*path, targets[0])))
+                yield "pending", (targets[0], (source, (*path, targets[0])))
 
 
 def _chain_too_long(element) -> tuple[str, Resolution]:

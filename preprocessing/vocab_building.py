@@ -1,13 +1,14 @@
 """``BuildEntityVocab``: articles → the entity vocabulary (one ``EntityVocab`` element), and its writer.
 
-Link occurrences are counted per resolved title with a combiner (partial sums on each worker), then one
-``Top`` combiner keeps the K best by (count desc, title): only K entries per worker are ever held, so the
-step scales to the ~15M distinct link targets of English Wikipedia.
+Link occurrences are counted per resolved title with a combiner (partial sums on each worker), then a
+top-K combiner keeps the K best by (count desc, title): only K entries per worker are ever held, so the
+step scales to the ~15M distinct link targets of English Wikipedia. (The top-K runs as a per-key combine
+over a single key rather than ``Top.Of``: Beam 2.77's DaskRunner returns an empty list from ``Top.Of``.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 
@@ -39,9 +40,20 @@ class BuildEntityVocab(beam.PTransform):
             | "LinkTargets" >> beam.FlatMap(_link_targets)
             | "CountLinks" >> beam.combiners.Count.PerElement()
             | "AtLeastMinCount" >> beam.ParDo(_MinCountFn(self._min_count))
-            | "TopEntities" >> beam.combiners.Top.Of(self._size - len(SPECIAL_ENTITIES), key=rank_key, reverse=True)
+            | "OneKey" >> beam.Map(lambda title_count: (None, title_count))
+            | "TopEntities"
+            >> beam.CombinePerKey(
+                beam.combiners.TopCombineFn(self._size - len(SPECIAL_ENTITIES), key=rank_key, reverse=True)
+            )
         )
-        return top | "MakeVocab" >> beam.Map(_make_vocab, self._language)
+        # An empty dump still yields a vocabulary (the special entries): the seed guarantees one group.
+        seed = articles.pipeline | "Seed" >> beam.Create([(None, [])])
+        return (
+            (top, seed)
+            | "WithSeed" >> beam.Flatten()
+            | "Gather" >> beam.GroupByKey()
+            | "MakeVocab" >> beam.Map(_make_vocab, self._language)
+        )
 
 
 def _link_targets(article: Article) -> Iterator[str]:
@@ -66,7 +78,8 @@ class _MinCountFn(beam.DoFn):
         yield title_count
 
 
-def _make_vocab(top: list[tuple[str, int]], language: str | None) -> EntityVocab:
+def _make_vocab(grouped: tuple[None, Iterable[list[tuple[str, int]]]], language: str | None) -> EntityVocab:
+    top = [title_count for part in grouped[1] for title_count in part]
     vocab = EntityVocab.from_counts(top, size=len(top) + len(SPECIAL_ENTITIES), language=language)
     counter("entities.in_vocab").inc(len(vocab) - len(SPECIAL_ENTITIES))
     return vocab

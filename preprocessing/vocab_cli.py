@@ -1,0 +1,183 @@
+"""``luke build-entity-vocab``: count hyperlinks in Wikipedia dumps and write the top-K entity vocabulary."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from preprocessing.entity_vocab import DEFAULT_VOCAB_SIZE
+from preprocessing.link_resolution import DEFAULT_MAX_REDIRECT_HOPS
+from preprocessing.multistream import DEFAULT_STREAMS_PER_RANGE
+from preprocessing.xml_pages import DEFAULT_MAX_PAGE_BYTES
+
+BEAM_OPTIONS_HELP = (
+    "Any further --option is a Beam pipeline option, passed through (e.g. --runner=DataflowRunner "
+    "--project=... --region=..., or --direct_num_workers=4). Without --runner the job runs on the "
+    "DirectRunner with one worker process per core."
+)
+
+
+@click.command(
+    "build-entity-vocab",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    epilog=BEAM_OPTIONS_HELP,
+)
+@click.argument("dumps", nargs=-1, required=True)
+@click.option(
+    "--output",
+    required=True,
+    help="Vocabulary file to write: official LUKE jsonl (one entity a line), or tsv if it ends in .tsv. "
+    "Local path or any Beam filesystem (gs://, s3://).",
+)
+@click.option(
+    "--entity-vocab-size",
+    type=click.IntRange(min=3),
+    default=DEFAULT_VOCAB_SIZE,
+    show_default=True,
+    help="Entries in the file, [PAD] [UNK] [MASK] included (LUKE-large: 500,000).",
+)
+@click.option(
+    "--min-entity-count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Leave out entities linked fewer times than this.",
+)
+@click.option(
+    "--keep-missing-targets",
+    is_flag=True,
+    help="Keep links whose target page is not in the dump (for slices of a wiki, like the sample dumps). "
+    "By default such red links are dropped (and counted).",
+)
+@click.option(
+    "--max-redirect-hops",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_REDIRECT_HOPS,
+    show_default=True,
+    help="Follow redirect chains this far; longer chains are dropped and counted.",
+)
+@click.option(
+    "--max-page-bytes",
+    type=click.IntRange(min=1024),
+    default=DEFAULT_MAX_PAGE_BYTES,
+    show_default=True,
+    help="Pages with more XML than this are skipped (counted as pages_failed.page_too_large).",
+)
+@click.option(
+    "--streams-per-range",
+    type=click.IntRange(min=1),
+    default=DEFAULT_STREAMS_PER_RANGE,
+    show_default=True,
+    help="Multistream dumps: bz2 streams (100 pages each) per parallel work item.",
+)
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the job's counters (pages, links kept/dropped by reason, entities) to this JSON file.",
+)
+@click.pass_context
+def build_entity_vocab_command(
+    ctx: click.Context,
+    dumps: Sequence[str],
+    output: str,
+    entity_vocab_size: int,
+    min_entity_count: int,
+    keep_missing_targets: bool,
+    max_redirect_hops: int,
+    max_page_bytes: int,
+    streams_per_range: int,
+    summary_json: Path | None,
+) -> None:
+    """Count hyperlinks in Wikipedia dumps and write the top-K entity vocabulary.
+
+    DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2, .xml.gz; split files, or a multistream
+    file whose -index.txt.bz2 lies next to it). Links are resolved through the dump's redirects; the
+    vocabulary lists [PAD], [UNK], [MASK], then entities by link count (ties by title).
+    """
+    import apache_beam as beam
+
+    from preprocessing.beam_metrics import read_summary
+    from preprocessing.beam_options import pipeline_options_from_args
+    from preprocessing.dump_files import DumpFileError
+    from preprocessing.dump_reading import ReadDumpPages, read_site_info
+    from preprocessing.entity_vocab import EntityVocab, EntityVocabError
+    from preprocessing.extraction import ExtractArticles, ExtractionOptions
+    from preprocessing.vocab_building import BuildEntityVocab, WriteEntityVocab
+
+    beam_args, dumps = split_beam_args([*dumps, *ctx.args])
+    if not dumps:
+        raise click.UsageError("no DUMPS given")
+    try:
+        options = pipeline_options_from_args(beam_args)
+        site = read_site_info(dumps)
+        pipeline = beam.Pipeline(options=options)
+        extraction = ExtractionOptions(keep_missing_targets=keep_missing_targets, max_redirect_hops=max_redirect_hops)
+        (
+            pipeline
+            | "ReadDumpPages"
+            >> ReadDumpPages(dumps, max_page_bytes=max_page_bytes, streams_per_range=streams_per_range)
+            | "ExtractArticles" >> ExtractArticles(site, extraction)
+            | "BuildEntityVocab" >> BuildEntityVocab(entity_vocab_size, min_entity_count, site.language)
+            | "WriteEntityVocab" >> WriteEntityVocab(output)
+        )
+    except (DumpFileError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"building the entity vocabulary of {len(dumps)} dump pattern(s) ({site.dbname or site.language})", err=True
+    )
+    with _ElapsedTicker("beam job running"):
+        result = pipeline.run()
+        result.wait_until_finish()
+    summary = read_summary(result)
+    try:
+        vocab = EntityVocab.load(output)
+    except EntityVocabError as error:
+        raise click.ClickException(f"the job finished but its output is unreadable: {error}") from error
+    click.echo(summary.format_table())
+    click.echo(f"wrote {len(vocab):,} entries ({len(vocab) - 3:,} entities) to {output}, {vocab.checksum()}")
+    if summary_json is not None:
+        payload = {"output": output, "entries": len(vocab), "checksum": vocab.checksum(), **summary.to_dict()}
+        summary_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def split_beam_args(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Separate pass-through Beam options (``--name=value``) from positional arguments.
+
+    click hands unknown options over as positional arguments, so they are told apart by their ``--``.
+    """
+    beam_args = [argument for argument in arguments if argument.startswith("--")]
+    positional = [argument for argument in arguments if not argument.startswith("--")]
+    return beam_args, positional
+
+
+class _ElapsedTicker:
+    """A one-line progress display on stderr (elapsed time) while a blocking job runs."""
+
+    def __init__(self, label: str, interval: float = 1.0) -> None:
+        self._label = label
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+
+    def __enter__(self) -> _ElapsedTicker:
+        self._start = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        click.echo(f"\r{self._label}: done in {time.monotonic() - self._start:.1f} s", err=True)
+
+    def _tick(self) -> None:
+        from tqdm import tqdm
+
+        with tqdm(desc=self._label, bar_format="{desc}: {elapsed}", leave=False) as display:
+            while not self._stop.wait(self._interval):
+                display.refresh()
