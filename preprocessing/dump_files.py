@@ -21,6 +21,7 @@ from preprocessing.siteinfo import SiteInfo, parse_site_info
 
 BLOCK_SIZE = 1 << 20
 HEADER_LIMIT = 1 << 20  # a <siteinfo> larger than this is not a MediaWiki dump
+HEADER_CHUNK = 1 << 14
 MULTISTREAM_MARKER = "multistream"
 INDEX_SUFFIX = "-index.txt.bz2"
 
@@ -137,9 +138,14 @@ def read_header(path: str) -> DumpHeader:
 
     Fails fast, naming the file, for an unreadable file, an empty one, or one that is not a MediaWiki dump.
     """
+    start = b""
     try:
         with open_decompressed(path) as stream:
-            start = stream.read(HEADER_LIMIT)
+            while len(start) < HEADER_LIMIT and b"siteinfo>" not in start[-(HEADER_CHUNK + 64) :]:
+                chunk = stream.read(HEADER_CHUNK)
+                if not chunk:
+                    break
+                start += chunk
     except (OSError, EOFError) as error:
         raise DumpFileError(f"cannot read dump file {path}: {error}") from error
     if not start:

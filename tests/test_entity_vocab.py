@@ -1,0 +1,112 @@
+"""EntityVocab: order, lookup, the official LUKE jsonl/tsv formats, checksums and malformed files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from preprocessing.entity_vocab import MASK_ID, PAD_ID, UNK_ID, EntityVocab, EntityVocabError
+
+COUNTS = [("Beta", 5), ("Alpha", 5), ("Gamma", 9), ("Delta", 1), ("Epsilon", 2)]
+
+
+def test_order_is_specials_then_count_descending_then_title():
+    vocab = EntityVocab.from_counts(COUNTS, size=7, min_count=2, language="en")
+    assert [vocab.title_of(i) for i in range(len(vocab))] == [
+        "[PAD]",
+        "[UNK]",
+        "[MASK]",
+        "Gamma",
+        "Alpha",
+        "Beta",
+        "Epsilon",
+    ]
+    assert (vocab["[PAD]"], vocab["[UNK]"], vocab["[MASK]"]) == (PAD_ID, UNK_ID, MASK_ID)
+    assert vocab["Gamma"] == 3 and "Delta" not in vocab  # below min_count
+    assert vocab.get_id("Delta") == UNK_ID
+    truncated = EntityVocab.from_counts(COUNTS, size=5)
+    assert [entry.title for entry in truncated.entries[3:]] == ["Gamma", "Alpha"]
+
+
+def test_jsonl_is_the_official_luke_format_and_round_trips(tmp_path):
+    vocab = EntityVocab.from_counts(COUNTS, size=10, language="en")
+    path = tmp_path / "entity_vocab.jsonl"
+    vocab.save(str(path))
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert lines[0] == {"id": 0, "entities": [["[PAD]", None]], "count": 0}
+    assert lines[3] == {"id": 3, "entities": [["Gamma", "en"]], "count": 9}
+    loaded = EntityVocab.load(str(path))
+    assert loaded.entries == vocab.entries and loaded.checksum() == vocab.checksum()
+    assert not (tmp_path / "entity_vocab.jsonl.tmp").exists()
+
+
+def test_tsv_round_trip_keeps_ids_and_counts(tmp_path):
+    vocab = EntityVocab.from_counts(COUNTS, size=10)
+    path = tmp_path / "entity_vocab.tsv"
+    vocab.save(str(path))
+    assert path.read_text(encoding="utf-8").splitlines()[:4] == ["[PAD]\t0", "[UNK]\t0", "[MASK]\t0", "Gamma\t9"]
+    loaded = EntityVocab.load(str(path))
+    assert loaded.title_to_id() == vocab.title_to_id()
+    assert [entry.count for entry in loaded.entries] == [entry.count for entry in vocab.entries]
+
+
+def test_multilingual_jsonl_maps_every_title_to_its_id(tmp_path):
+    lines = [
+        {"id": 0, "entities": [["[PAD]", None]], "count": 0},
+        {"id": 1, "entities": [["[UNK]", None]], "count": 0},
+        {"id": 2, "entities": [["[MASK]", None]], "count": 0},
+        {"id": 3, "entities": [["Japan", "en"], ["日本", "ja"]], "count": 7},
+    ]
+    path = tmp_path / "mluke.jsonl"
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    vocab = EntityVocab.load(str(path))
+    assert vocab["Japan"] == vocab["日本"] == 3
+
+
+def test_checksum_depends_on_content_only():
+    first = EntityVocab.from_counts(COUNTS, size=10, language="en")
+    again = EntityVocab.from_counts(list(reversed(COUNTS)), size=10, language="en")
+    other = EntityVocab.from_counts([*COUNTS, ("Zeta", 1)], size=10, language="en")
+    assert first.checksum() == again.checksum() != other.checksum()
+    assert first.checksum().startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "bad.jsonl",
+            '{"id": 0, "entities": [["[PAD]", null]], "count": 0}\nnot json\n',
+            r"bad.jsonl, line 2: invalid JSON",
+        ),
+        ("fields.jsonl", '{"id": 0, "title": "[PAD]"}\n', r"line 1: expected an object with 'id', 'entities'"),
+        ("ids.jsonl", '{"id": 1, "entities": [["[PAD]", null]], "count": 0}\n', r"line 1: expected id 0, found 1"),
+        ("pairs.jsonl", '{"id": 0, "entities": ["[PAD]"], "count": 0}\n', r"line 1: 'entities' must be"),
+        (
+            "nospecial.jsonl",
+            '{"id": 0, "entities": [["Japan", "en"]], "count": 3}\n',
+            r"id 0 must be the special entry",
+        ),
+        (
+            "short.jsonl",
+            '{"id": 0, "entities": [["[PAD]", null]], "count": 0}\n',
+            r"id 1 must be the special entry \[UNK\]",
+        ),
+        ("bad.tsv", "[PAD]\t0\n[UNK]\tmany\n", r"bad.tsv, line 2: expected 'title<TAB>count'"),
+    ],
+)
+def test_malformed_files_fail_with_file_and_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(EntityVocabError, match=message):
+        EntityVocab.load(str(path))
+
+
+def test_missing_and_duplicate_entries_are_reported(tmp_path):
+    with pytest.raises(EntityVocabError, match="cannot read entity vocabulary"):
+        EntityVocab.load(str(tmp_path / "absent.jsonl"))
+    path = tmp_path / "dup.tsv"
+    path.write_text("[PAD]\t0\n[UNK]\t0\n[MASK]\t0\nJapan\t4\nJapan\t3\n", encoding="utf-8")
+    with pytest.raises(EntityVocabError, match="'Japan' appears under ids 3 and 4"):
+        EntityVocab.load(str(path))
