@@ -139,7 +139,7 @@ def test_dask_runner_gives_identical_bytes(in_memory_run, job_inputs, tmp_path):
     _, patterns = job_inputs
     output = str(tmp_path / "dask.jsonl")
     with distributed.LocalCluster(
-        host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+        host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
     ) as cluster:
         args = [
             "--runner=apache_beam.runners.dask.dask_runner.DaskRunner",
