@@ -46,8 +46,9 @@ def _append_nodes(nodes, paragraph: Paragraph) -> None:
             _append_nodes(node.contents.nodes, paragraph)
 
 
-def read_paragraphs(dump: Path, max_pages: int, min_chars: int = 80) -> list[Paragraph]:
-    """Paragraphs of the first ``max_pages`` articles (no redirects) of a bz2 XML dump."""
+def read_paragraphs(dump: Path, max_pages: int, min_chars: int = 80, whole_pages: bool = False) -> list[Paragraph]:
+    """Paragraphs of the first ``max_pages`` articles (no redirects) of a bz2 XML dump; with ``whole_pages``
+    the paragraphs of a page are joined (one per line), so sequences fill up to max_seq_length."""
     paragraphs: list[Paragraph] = []
     pages = 0
     with bz2.open(dump) as stream:
@@ -58,16 +59,32 @@ def read_paragraphs(dump: Path, max_pages: int, min_chars: int = 80) -> list[Par
             text = element.findtext(f"{namespace}revision/{namespace}text") or ""
             if element.findtext(f"{namespace}ns") == "0" and element.find(f"{namespace}redirect") is None:
                 page_id = int(element.findtext(f"{namespace}id"))
+                page_start = len(paragraphs)
                 for block in text.split("\n"):
                     paragraph = Paragraph(page_id, "")
                     _append_nodes(mwparserfromhell.parse(block).nodes, paragraph)
                     if len(paragraph.text) >= min_chars and not paragraph.text.startswith(("*", "|", "{", "=")):
                         paragraphs.append(paragraph)
+                if whole_pages:
+                    _join_paragraphs(paragraphs, page_start)
                 pages += 1
             element.clear()
             if pages == max_pages:
                 break
     return paragraphs
+
+
+def _join_paragraphs(paragraphs: list[Paragraph], first: int) -> None:
+    """Replace ``paragraphs[first:]`` (one page's) by one paragraph, one line each."""
+    if first == len(paragraphs):
+        return
+    page = Paragraph(paragraphs[first].page_id, "")
+    for paragraph in paragraphs[first:]:
+        if page.text:
+            page.text += "\n"
+        page.links += [(start + len(page.text), end + len(page.text), title) for start, end, title in paragraph.links]
+        page.text += paragraph.text
+    paragraphs[first:] = [page]
 
 
 def train_bpe_tokenizer(texts: list[str], output: Path, vocab_size: int = 3000):
