@@ -20,7 +20,6 @@ Without --corpus, a corpus with max_seq_length 512 is built from 40 articles of 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from sample_corpus import entity_vocab_size  # noqa: E402
 
 from preprocessing.corpus import Corpus  # noqa: E402
 from pretraining.data import (  # noqa: E402
@@ -70,11 +71,6 @@ def sample_corpus(directory: Path) -> Path:
     paragraphs = read_paragraphs(fetch_sample_dump("en"), max_pages=40, whole_pages=True)
     tokenizer = train_bpe_tokenizer([paragraph.text for paragraph in paragraphs], directory / "tokenizer-build")
     return write_corpus(directory / "corpus", paragraphs, tokenizer, max_seq_length=512, max_entity_length=128)
-
-
-def entity_vocab_size(corpus: Corpus) -> int:
-    with open(corpus.entity_vocab_path, encoding="utf-8") as lines:
-        return max(json.loads(line)["id"] for line in lines) + 1
 
 
 def make_loader(corpus: Corpus, collator, batch_size: int, num_workers: int, seed: int):

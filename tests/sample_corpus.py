@@ -210,3 +210,9 @@ def write_corpus(
     }
     (root / "metadata.json").write_text(json.dumps(metadata, indent=2))
     return root
+
+
+def entity_vocab_size(corpus) -> int:
+    """Largest entity id in ``corpus``'s entity_vocab.jsonl, plus one: the size of the entity embedding."""
+    with open(corpus.entity_vocab_path, encoding="utf-8") as lines:
+        return max(json.loads(line)["id"] for line in lines) + 1

@@ -5,6 +5,7 @@ import pickle
 
 import pytest
 import torch
+from sample_corpus import entity_vocab_size
 
 from preprocessing.corpus import Corpus
 from pretraining.data import (
@@ -22,9 +23,8 @@ from pretraining.data import (
 def parts(sample_corpora):
     corpus = Corpus.open(sample_corpora["bpe"])
     info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
-    entity_vocab_size = json.loads((corpus.path / "metadata.json").read_text())["entity_vocab_size"]
     collator = LukePretrainingCollator(
-        info, entity_vocab_size, corpus.max_seq_length, corpus.max_entity_length, corpus.max_mention_length,
+        info, entity_vocab_size(corpus), corpus.max_seq_length, corpus.max_entity_length, corpus.max_mention_length,
         MaskingConfig(mask_words_in_entity_span=True), seed=3,
     )  # fmt: skip
     return corpus, collator

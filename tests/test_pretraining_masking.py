@@ -1,9 +1,8 @@
 """LUKE masking on real shards (enwiki sample) for both tokenizer kinds: rates, whole words, labels."""
 
-import json
-
 import numpy as np
 import pytest
+from sample_corpus import entity_vocab_size
 
 from preprocessing.corpus import Corpus
 from pretraining.data import (
@@ -28,10 +27,9 @@ def corpus_kind(request, sample_corpora):
 
 
 def make_collator(corpus, info, **options):
-    entity_vocab_size = json.loads((corpus.path / "metadata.json").read_text())["entity_vocab_size"]
     return LukePretrainingCollator(
         info,
-        entity_vocab_size,
+        entity_vocab_size(corpus),
         corpus.max_seq_length,
         corpus.max_entity_length,
         corpus.max_mention_length,
