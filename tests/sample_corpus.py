@@ -19,8 +19,7 @@ import mwparserfromhell
 import pyarrow as pa
 
 from preprocessing.corpus import FORMAT_NAME, FORMAT_VERSION, SCHEMA, shard_path
-
-ENTITY_SPECIALS = ("[PAD]", "[UNK]", "[MASK]")
+from preprocessing.entity_vocab import EntityVocab
 
 
 @dataclass
@@ -129,7 +128,7 @@ def _tokenizer_entity_vocab() -> dict[str, int]:
     return {name: index for index, name in enumerate(("[PAD]", "[UNK]", "[MASK]", "[MASK2]"))}
 
 
-def _sequences(paragraph: Paragraph, tokenizer, vocab: dict[str, int], max_words: int, max_mention: int):
+def _sequences(paragraph: Paragraph, tokenizer, vocab: EntityVocab, max_words: int, max_mention: int):
     encoding = tokenizer(paragraph.text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
     mentions = []  # token start, token end, entity id
@@ -137,7 +136,7 @@ def _sequences(paragraph: Paragraph, tokenizer, vocab: dict[str, int], max_words
         start = next((i for i, (_, end) in enumerate(offsets) if end > char_start), len(ids))
         end = next((i for i, (begin, _) in enumerate(offsets) if begin >= char_end), len(ids))
         if 1 <= end - start <= max_mention and (not mentions or start >= mentions[-1][1]):
-            mentions.append((start, end, vocab.get(title, 1)))
+            mentions.append((start, end, vocab.get_id(title)))
     begin = 0
     while begin < len(ids):
         stop = min(begin + max_words, len(ids))
@@ -167,16 +166,9 @@ def write_corpus(
 ) -> Path:
     """Write a complete corpus directory (tokenizer, entity vocabulary, train and validation shards)."""
     counts = Counter(title for paragraph in paragraphs for _, _, title in paragraph.links)
-    ranked = sorted(
-        (title for title, count in counts.items() if count >= min_entity_count), key=lambda t: (-counts[t], t)
-    )
-    vocab = {title: index for index, title in enumerate(ranked, start=len(ENTITY_SPECIALS))}
+    vocab = EntityVocab.from_counts(counts.items(), size=len(counts) + 3, min_count=min_entity_count, language="en")
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / "entity_vocab.jsonl", "w", encoding="utf-8") as output:
-        for index, name in enumerate(ENTITY_SPECIALS):
-            output.write(json.dumps({"id": index, "entities": [[name, "en"]], "count": 0}) + "\n")
-        for title, index in vocab.items():
-            output.write(json.dumps({"id": index, "entities": [[title, "en"]], "count": counts[title]}) + "\n")
+    vocab.save(str(root / "entity_vocab.jsonl"))
     tokenizer.save_pretrained(str(root / "tokenizer"))
 
     shards: dict[str, list[list[dict]]] = {"train": [[] for _ in range(num_shards)], "validation": [[]]}
@@ -205,7 +197,6 @@ def write_corpus(
         "max_seq_length": max_seq_length,
         "max_entity_length": max_entity_length,
         "max_mention_length": max_mention_length,
-        "entity_vocab_size": len(vocab) + len(ENTITY_SPECIALS),
         "splits": splits,
     }
     (root / "metadata.json").write_text(json.dumps(metadata, indent=2))
@@ -213,6 +204,5 @@ def write_corpus(
 
 
 def entity_vocab_size(corpus) -> int:
-    """Largest entity id in ``corpus``'s entity_vocab.jsonl, plus one: the size of the entity embedding."""
-    with open(corpus.entity_vocab_path, encoding="utf-8") as lines:
-        return max(json.loads(line)["id"] for line in lines) + 1
+    """Number of ids in ``corpus``'s entity vocabulary: the size of the entity embedding."""
+    return len(EntityVocab.load(str(corpus.entity_vocab_path)))

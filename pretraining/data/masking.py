@@ -47,7 +47,7 @@ class MaskingConfig:
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.type == "float" and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+            if isinstance(item.default, float) and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
                 raise ValueError(f"masking option {item.name} must be a probability in [0, 1], got {value!r}")
         for kind in ("word", "entity"):
             total = getattr(self, f"random_{kind}_prob") + getattr(self, f"unmasked_{kind}_prob")
