@@ -15,6 +15,7 @@ entries of one key at a time, so memory per worker stays flat whatever the wiki'
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -109,6 +110,12 @@ class ResolveLinks(beam.PTransform):
     """``{"articles": PCollection[Article], "redirects": PCollection[(source, Resolution)],
     "titles": PCollection[str]}`` → PCollection[Article] with resolved, kept links only.
 
+    Two joins, written as tagged unions + ``GroupByKey`` rather than ``CoGroupByKey`` (which adds a
+    tagging and an untagging step per element; this is the job's busiest shuffle, one element per distinct
+    target of each article): by title, each distinct target meets its redirect resolution and whether an
+    article has that title; by page id, each article meets the decisions about its targets. Decisions
+    are plain tuples, which Beam encodes without pickling.
+
     Counters: ``links.kept``, ``links.kept_missing_target`` (with ``keep_missing_targets``),
     ``links.through_redirect``, ``links_dropped.missing_target|redirect_loop|redirect_chain_too_long``.
     """
@@ -119,91 +126,95 @@ class ResolveLinks(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection[Article]:
         articles = inputs["articles"]
-        references = articles | "DistinctTargets" >> beam.FlatMap(_distinct_targets)
+        by_title = (
+            articles | "DistinctTargets" >> beam.FlatMap(_distinct_targets),
+            inputs["redirects"]
+            | "TagRedirects" >> beam.MapTuple(lambda source, resolution: (source, (_REDIRECT, resolution))),
+            inputs["titles"] | "TagTitles" >> beam.Map(lambda title: (title, (_ARTICLE, None))),
+        )
         decisions = (
-            {
-                "pages": references,
-                "redirect": inputs["redirects"],
-                "title": inputs["titles"] | "KeyArticleTitles" >> beam.Map(lambda title: (title, None)),
-            }
-            | "JoinTargets" >> beam.CoGroupByKey()
+            by_title
+            | "UniteByTitle" >> beam.Flatten()
+            | "GroupByTitle" >> beam.GroupByKey()
             | "DecideTargets" >> beam.FlatMap(_decide_target, self._keep_missing_targets)
         )
         return (
-            {
-                "article": articles | "KeyByPageId" >> beam.Map(lambda article: (article.page_id, article)),
-                "targets": decisions,
-            }
-            | "JoinArticleTargets" >> beam.CoGroupByKey()
+            (articles | "KeyByPageId" >> beam.Map(lambda article: (article.page_id, (_ARTICLE, article))), decisions)
+            | "UniteByPage" >> beam.Flatten()
+            | "GroupByPage" >> beam.GroupByKey()
             | "RewriteLinks" >> beam.ParDo(_RewriteLinksFn())
         )
 
 
-class _Decision(NamedTuple):
-    title: str | None  # the entity title the link keeps, None when dropped
-    reason: str | None  # counter suffix: why it was dropped, or how it was kept
-    through_redirect: bool
+# Tags of the joined values, and a decision: (entity title or None when dropped, counter suffix, via redirect)
+_ARTICLE, _REDIRECT, _PAGE, _DECISION = 0, 1, 2, 3
+Decision = tuple[str | None, str | None, bool]
 
 
-def _distinct_targets(article: Article) -> Iterator[tuple[str, int]]:
+def _distinct_targets(article: Article) -> Iterator[tuple[str, tuple[int, int]]]:
     targets = {link.target for paragraph in article.paragraphs for link in paragraph.links}
     for target in sorted(targets):
-        yield target, article.page_id
+        yield target, (_PAGE, article.page_id)
 
 
-def _decide_target(element, keep_missing: bool) -> Iterator[tuple[int, tuple[str, _Decision]]]:
-    target, grouped = element
-    pages = grouped["pages"]
+def _decide_target(element, keep_missing: bool) -> Iterator[tuple[int, tuple[int, tuple[str, Decision]]]]:
+    target, values = element
+    pages, redirects, is_article = [], [], False
+    for tag, value in values:
+        if tag == _PAGE:
+            pages.append(value)
+        elif tag == _REDIRECT:
+            redirects.append(value)
+        else:
+            is_article = True
     if not pages:
         return
-    redirects = grouped["redirect"]
-    if grouped["title"]:
-        decision = _Decision(target, None, False)
+    if is_article:
+        decision = (target, None, False)
     elif redirects:
         resolution = min(redirects, key=repr)  # one redirect page per title; min keeps duplicates deterministic
         if resolution.failure:
-            decision = _Decision(None, resolution.failure, True)
+            decision = (None, resolution.failure, True)
         elif resolution.exists:
-            decision = _Decision(resolution.title, None, True)
+            decision = (resolution.title, None, True)
         else:
             decision = _missing(resolution.title, keep_missing, True)
     else:
         decision = _missing(target, keep_missing, False)
     for page_id in pages:
-        yield page_id, (target, decision)
+        yield page_id, (_DECISION, (target, decision))
 
 
-def _missing(title: str, keep_missing: bool, through_redirect: bool) -> _Decision:
-    if keep_missing:
-        return _Decision(title, "missing_target", through_redirect)
-    return _Decision(None, "missing_target", through_redirect)
+def _missing(title: str, keep_missing: bool, through_redirect: bool) -> Decision:
+    return (title if keep_missing else None), "missing_target", through_redirect
 
 
 class _RewriteLinksFn(beam.DoFn):
-    def setup(self) -> None:
-        self._kept = counter("links.kept")
-        self._kept_missing = counter("links.kept_missing_target")
-        self._through_redirect = counter("links.through_redirect")
+    """An article and the decisions about its targets → the article with kept, resolved links."""
 
     def process(self, element) -> Iterator[Article]:
-        _, grouped = element
-        decisions = dict(grouped["targets"])
-        for article in grouped["article"]:
+        _, values = element
+        decisions = dict(value for tag, value in values if tag == _DECISION)
+        for article in (value for tag, value in values if tag == _ARTICLE):
+            tally: Counter = Counter()
             paragraphs = tuple(
-                Paragraph(paragraph.text, tuple(self._resolve(paragraph.links, decisions)))
+                Paragraph(paragraph.text, tuple(_resolve(paragraph.links, decisions, tally)))
                 for paragraph in article.paragraphs
             )
+            for name, count in tally.items():  # one update per counter and article, not per link
+                counter(name).inc(count)
             yield Article(article.page_id, article.title, paragraphs)
 
-    def _resolve(self, links: tuple[Link, ...], decisions: dict[str, _Decision]) -> Iterator[Link]:
-        for link in links:
-            decision = decisions[link.target]
-            if decision.title is None:
-                counter(f"links_dropped.{decision.reason}").inc()
-                continue
-            self._kept.inc()
-            if decision.reason == "missing_target":
-                self._kept_missing.inc()
-            if decision.through_redirect:
-                self._through_redirect.inc()
-            yield Link(link.start, link.end, decision.title)
+
+def _resolve(links: tuple[Link, ...], decisions: dict[str, Decision], tally: Counter) -> Iterator[Link]:
+    for link in links:
+        title, reason, through_redirect = decisions[link.target]
+        if title is None:
+            tally[f"links_dropped.{reason}"] += 1
+            continue
+        tally["links.kept"] += 1
+        if reason == "missing_target":
+            tally["links.kept_missing_target"] += 1
+        if through_redirect:
+            tally["links.through_redirect"] += 1
+        yield Link(link.start, link.end, title)

@@ -26,6 +26,7 @@ from preprocessing.titles import WIKIMEDIA_PROJECT_PREFIXES, LinkTarget, TargetK
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>(\w*)', re.DOTALL)
 _EXTERNAL = re.compile("(?i)^(?:" + "|".join(re.escape(protocol) for protocol in wgUrlProtocols) + ")")
 _LANGUAGE_LINK_PREFIX = re.compile(r"\s*[a-z]{2,3}(-[a-z0-9]{1,8})*\s*")
+_EXTERNAL_LINK = LinkTarget(TargetKind.INVALID, "")  # marks wikiextractor's <a> of an external link
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,17 @@ class WikitextParser:
         extractor = Extractor(page_id, 0, "", title, [], keepLinks=True, keepSections=False, acceptedNamespaces=policy)
         lines = extractor.clean_text(wikitext, expand_templates=False, html_safe=False)
         dropped = policy.dropped
+        targets: dict[str, LinkTarget] = {}  # href → classification: pages link the same titles many times
         paragraphs = []
         for line in lines:
-            paragraph = self._paragraph(line, title, dropped)
+            paragraph = self._paragraph(line, title, dropped, targets)
             if paragraph is not None:
                 paragraphs.append(paragraph)
         return ParsedPage(tuple(paragraphs), dropped)
 
-    def _paragraph(self, line: str, page_title: str, dropped: Counter) -> Paragraph | None:
+    def _paragraph(
+        self, line: str, page_title: str, dropped: Counter, targets: dict[str, LinkTarget]
+    ) -> Paragraph | None:
         pieces: list[str] = []
         links: list[Link] = []
         length = 0
@@ -88,17 +92,21 @@ class WikitextParser:
             length += len(before)
             href, label, trail = match.groups()
             anchor = label + trail
-            target = unquote(href)
             start, end = _trimmed_span(anchor, length)
             pieces.append(anchor)
             length += len(anchor)
             cursor = match.end()
-            if _EXTERNAL.match(target):
+            classified = targets.get(href)
+            if classified is None:
+                target = unquote(href)
+                classified = targets[href] = (
+                    _EXTERNAL_LINK if _EXTERNAL.match(target) else classify_target(target, page_title, self._site)
+                )
+            if classified is _EXTERNAL_LINK:
                 continue  # an external link: its text stays, it is no entity
             if start == end:
                 dropped["empty_anchor"] += 1
                 continue
-            classified: LinkTarget = classify_target(target, page_title, self._site)
             if classified.kind is TargetKind.ARTICLE:
                 links.append(Link(start, end, classified.title))
             else:
