@@ -17,7 +17,7 @@ from preprocessing.dump_reading import ReadDumpPages, read_site_info
 from preprocessing.entity_vocab import EntityVocab
 from preprocessing.extraction import ExtractArticles, ExtractionOptions
 from preprocessing.records import WikiPage
-from preprocessing.vocab_building import BuildEntityVocab, WriteEntityVocab
+from preprocessing.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
 
 pytestmark = pytest.mark.slow
 
@@ -197,3 +197,12 @@ def test_cli_refuses_a_file_that_is_not_a_dump(tmp_path):
     result = CliRunner().invoke(main, ["build-entity-vocab", str(path), "--output", str(tmp_path / "v.jsonl")])
     assert result.exit_code != 0
     assert "notes.txt is not a MediaWiki XML dump" in result.output
+
+
+def test_an_existing_vocabulary_is_reused_as_it_is(in_memory_run, tmp_path):
+    tsv = str(tmp_path / "reused.tsv")
+    EntityVocab.load(in_memory_run[2]).save(tsv)
+    vocabs, _ = run_and_collect(lambda pipeline: pipeline | LoadEntityVocab(tsv))
+    assert [entry.title for entry in vocabs[0].entries] == [
+        entry.title for entry in EntityVocab.load(in_memory_run[2]).entries
+    ]
