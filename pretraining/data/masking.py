@@ -103,15 +103,18 @@ class WordMasker:
         self.special = special
         self.random_word_ids = random_word_ids
 
-    def _replace(self, word_ids: np.ndarray, labels: np.ndarray, groups: list[np.ndarray], rng) -> None:
-        """Label the tokens of each group and replace them; one draw per group (a word is treated whole)."""
-        kinds = _replacement_kinds(rng, len(groups), self.config.random_word_prob, self.config.unmasked_word_prob)
-        for group, kind in zip(groups, kinds, strict=True):
-            labels[group] = word_ids[group]
-            if kind == 0:
-                word_ids[group] = self.mask_id
-            elif kind == 1:
-                word_ids[group] = self.random_word_ids[rng.integers(self.random_word_ids.size, size=group.size)]
+    def _replace(self, word_ids: np.ndarray, labels: np.ndarray, token_kind: np.ndarray, rng) -> None:
+        """Label the tokens with a kind (≥ 0) and replace them: 0 mask, 1 random token, 2 unchanged."""
+        chosen = token_kind >= 0
+        labels[chosen] = word_ids[chosen]
+        word_ids[token_kind == 0] = self.mask_id
+        randomised = token_kind == 1
+        count = int(randomised.sum())
+        if count:
+            word_ids[randomised] = self.random_word_ids[rng.integers(self.random_word_ids.size, size=count)]
+
+    def _kinds(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        return _replacement_kinds(rng, count, self.config.random_word_prob, self.config.unmasked_word_prob)
 
     def __call__(
         self,
@@ -123,37 +126,35 @@ class WordMasker:
         """Mask ``word_ids`` in place and write the original ids of masked tokens into ``labels``.
 
         ``entity_spans``: (start, end) token spans of the chosen entities' mentions, masked first when
-        ``mask_words_in_entity_span`` is on.
+        ``mask_words_in_entity_span`` is on. One draw per word (or mention) decides how all its tokens are
+        replaced.
         """
         size = word_ids.size
         if self.config.masked_lm_prob == 0.0 or size == 0:
             return
         maskable = ~self.special[word_ids]
+        token_kind = np.full(size, -1, dtype=np.int8)
         budget = max(1, round(size * self.config.masked_lm_prob))
         masked = 0
         if self.config.mask_words_in_entity_span and entity_spans:
-            span_groups = []
-            for start, end in entity_spans:
-                positions = np.arange(start, end)
-                positions = positions[maskable[start:end]]
+            for (start, end), kind in zip(entity_spans, self._kinds(rng, len(entity_spans)), strict=True):
+                span = token_kind[start:end]
+                span[maskable[start:end]] = kind
+                masked += int(maskable[start:end].sum())
                 maskable[start:end] = False
-                if positions.size:
-                    span_groups.append(positions)
-            self._replace(word_ids, labels, span_groups, rng)
-            masked = sum(group.size for group in span_groups)
 
         if self.config.whole_word_masking:
             starts = self.word_start[word_ids].copy()
             starts[0] = True
-            group_starts = np.flatnonzero(starts)
         else:
-            group_starts = np.arange(size)
-        group_ends = np.append(group_starts[1:], size)
-        blocked = np.add.reduceat((~maskable).astype(np.int32), group_starts) > 0
-        group_starts, group_ends = group_starts[~blocked], group_ends[~blocked]
+            starts = np.ones(size, dtype=bool)
+        token_group = np.cumsum(starts) - 1
+        group_starts = np.flatnonzero(starts)
+        group_lengths = np.diff(group_starts, append=size)
+        candidates = np.flatnonzero(np.add.reduceat(~maskable, group_starts) == 0)  # words without blocked tokens
 
-        order = rng.permutation(group_starts.size)
-        lengths = (group_ends - group_starts)[order]
+        order = candidates[rng.permutation(candidates.size)]
+        lengths = group_lengths[order]
         # LUKE's greedy walk: take words in random order, skip a word longer than what is left of the budget.
         # Its prefix up to the first skip is a cumulative sum; only the few words after that need a loop.
         remaining = budget - masked
@@ -166,10 +167,12 @@ class WordMasker:
             if lengths[index] <= remaining:
                 chosen.append(order[index])
                 remaining -= int(lengths[index])
-        groups = [np.arange(group_starts[i], group_ends[i]) for i in chosen]
-        if masked == 0 and not groups:
+        if chosen:
+            group_kind = np.full(group_starts.size, -1, dtype=np.int8)
+            group_kind[chosen] = self._kinds(rng, len(chosen))
+            word_kind = group_kind[token_group]
+            token_kind = np.where(word_kind >= 0, word_kind, token_kind)
+        elif masked == 0 and maskable.any():
             # Every word is longer than the budget: mask one maskable token, as LUKE does.
-            candidates = np.flatnonzero(maskable)
-            if candidates.size:
-                groups = [candidates[[rng.integers(candidates.size)]]]
-        self._replace(word_ids, labels, groups, rng)
+            token_kind[rng.choice(np.flatnonzero(maskable))] = self._kinds(rng, 1)[0]
+        self._replace(word_ids, labels, token_kind, rng)
