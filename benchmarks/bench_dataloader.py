@@ -12,7 +12,7 @@ Model: ``luke.model.LukeForPretraining`` with ``configs/model/tiny.json``; while
 installed, ``transformers.LukeForMaskedLM`` of the same tiny size (the output says which).
 
 Usage: python benchmarks/bench_dataloader.py [--corpus DIR] [--batch-size 16] [--batches 30]
-    [--model-batches 4] [--repeats 5]
+    [--model-batches 4] [--threads N] [--repeats 5]
 Without --corpus, a corpus with max_seq_length 512 is built from 40 articles of the enwiki sample dump
 (one sequence = consecutive paragraphs of a page, so rows are mostly full).
 """
@@ -146,8 +146,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="micro-batch size (configs/train/tiny.yaml: 16)")
     parser.add_argument("--batches", type=int, default=30, help="batches timed per run")
     parser.add_argument("--model-batches", type=int, default=4, help="batches timed per model run")
+    parser.add_argument("--threads", type=int, help="torch threads of the model (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per measurement; medians are printed")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as scratch:
         corpus = Corpus.open(args.corpus or sample_corpus(Path(scratch)))
