@@ -198,3 +198,18 @@ def test_bad_rows_and_options_are_named(sample_corpora):
         MaskingConfig(masked_lm_prob=1.5)
     with pytest.raises(ValueError, match="random_word_prob \\+ unmasked_word_prob must be ≤ 1"):
         MaskingConfig(random_word_prob=0.6, unmasked_word_prob=0.6)
+
+
+def test_unknown_entities_are_never_targets(sample_corpora):
+    corpus = Corpus.open(sample_corpora["bpe"])
+    collator = make_collator(corpus, TokenizerInfo.from_pretrained(corpus.tokenizer_path), masked_entity_prob=0.5)
+    row = PretrainingDataset(corpus, "train")[0]
+    words = row["word_ids"].size
+    row["entity_ids"] = np.array([ENTITY_UNK_ID, 5, ENTITY_UNK_ID, 7], dtype=np.int32)
+    row["entity_starts"] = np.arange(4, dtype=np.int32) % words
+    row["entity_ends"] = row["entity_starts"] + 1
+    for index in range(50):
+        labels = collator([{**row, "key": SampleKey(0, index, 0)}])["masked_entity_labels"][0]
+        assert labels.tolist() in ([-100, 5, -100, -100], [-100, -100, -100, 7])  # round(2 × 0.5) = 1 of 2 known
+    row["entity_ids"] = np.full(4, ENTITY_UNK_ID, dtype=np.int32)
+    assert (collator([row])["masked_entity_labels"] == IGNORE_INDEX).all()
