@@ -15,12 +15,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from apache_beam.io.filesystems import FileSystems
+from preprocessing.job_defaults import DEFAULT_VOCAB_SIZE
 
 PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
 SPECIAL_ENTITIES = (PAD, UNK, MASK)
 PAD_ID, UNK_ID, MASK_ID = 0, 1, 2
-DEFAULT_VOCAB_SIZE = 500_000  # entries in the file, special ones included, as LUKE-large
 
 
 class EntityVocabError(ValueError):
@@ -119,6 +118,8 @@ class EntityVocab:
 
     def save(self, path: str) -> None:
         """Write jsonl (or tsv for a ``.tsv`` path) atomically: the file appears complete or not at all."""
+        from apache_beam.io.filesystems import FileSystems  # gs://, s3://, ...; imported when used
+
         data = (self.to_tsv() if path.endswith(".tsv") else self.to_jsonl()).encode("utf-8")
         temporary = path + ".tmp"
         with FileSystems.create(temporary) as stream:
@@ -130,6 +131,8 @@ class EntityVocab:
     @classmethod
     def load(cls, path: str) -> EntityVocab:
         """Read a jsonl or tsv (by extension) vocabulary; clear errors for malformed files."""
+        from apache_beam.io.filesystems import FileSystems
+
         try:
             with FileSystems.open(path) as stream:
                 text = stream.read().decode("utf-8")

@@ -13,7 +13,8 @@ import apache_beam as beam
 
 from preprocessing.beam_metrics import FailureRecorder, counter
 from preprocessing.beam_split import SplitByKind
-from preprocessing.link_resolution import DEFAULT_MAX_REDIRECT_HOPS, ResolveLinks, ResolveRedirects
+from preprocessing.job_defaults import DEFAULT_MAX_REDIRECT_HOPS
+from preprocessing.link_resolution import ResolveLinks, ResolveRedirects
 from preprocessing.records import Article, WikiPage
 from preprocessing.siteinfo import SiteInfo
 from preprocessing.wikitext import WikitextParser

@@ -23,9 +23,8 @@ import apache_beam as beam
 
 from preprocessing.beam_metrics import counter
 from preprocessing.beam_split import SplitByKind
+from preprocessing.job_defaults import DEFAULT_MAX_REDIRECT_HOPS
 from preprocessing.records import Article, Link, Paragraph
-
-DEFAULT_MAX_REDIRECT_HOPS = 4  # MediaWiki itself follows one; longer chains are rare and fixed by bots
 
 
 class Resolution(NamedTuple):

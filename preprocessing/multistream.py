@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 from preprocessing.dump_files import BLOCK_SIZE, DumpFileError, open_decompressed, open_raw
 
-DEFAULT_STREAMS_PER_RANGE = 20  # ~2,000 pages per work item
-
 
 @dataclass(frozen=True)
 class StreamRange:

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 
 from preprocessing.beam_metrics import counter
-from preprocessing.entity_vocab import DEFAULT_VOCAB_SIZE, SPECIAL_ENTITIES, EntityVocab, rank_key
+from preprocessing.entity_vocab import SPECIAL_ENTITIES, EntityVocab, rank_key
+from preprocessing.job_defaults import DEFAULT_VOCAB_SIZE
 from preprocessing.records import Article
 
 

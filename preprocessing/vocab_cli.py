@@ -10,13 +10,15 @@ from pathlib import Path
 
 import click
 
-from preprocessing.entity_vocab import DEFAULT_VOCAB_SIZE
-from preprocessing.link_resolution import DEFAULT_MAX_REDIRECT_HOPS
-from preprocessing.multistream import DEFAULT_STREAMS_PER_RANGE
-from preprocessing.xml_pages import DEFAULT_MAX_PAGE_BYTES
+from preprocessing.job_defaults import (
+    DEFAULT_MAX_PAGE_BYTES,
+    DEFAULT_MAX_REDIRECT_HOPS,
+    DEFAULT_STREAMS_PER_RANGE,
+    DEFAULT_VOCAB_SIZE,
+)
 
 BEAM_OPTIONS_HELP = (
-    "Any further --option is a Beam pipeline option, passed through (e.g. --runner=DataflowRunner "
+    "Any further --name=value is a Beam pipeline option, passed through (e.g. --runner=DataflowRunner "
     "--project=... --region=..., or --direct_num_workers=4). Without --runner the job runs on the "
     "DirectRunner with one worker process per core."
 )

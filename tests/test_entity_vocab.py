@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -110,3 +112,14 @@ def test_missing_and_duplicate_entries_are_reported(tmp_path):
     path.write_text("[PAD]\t0\n[UNK]\t0\n[MASK]\t0\nJapan\t4\nJapan\t3\n", encoding="utf-8")
     with pytest.raises(EntityVocabError, match="'Japan' appears under ids 3 and 4"):
         EntityVocab.load(str(path))
+
+
+def test_help_of_the_cli_does_not_load_beam():
+    code = (
+        "import sys; from click.testing import CliRunner; from luke.cli import main; "
+        "assert CliRunner().invoke(main, ['--help']).exit_code == 0; "
+        "assert CliRunner().invoke(main, ['build-entity-vocab', '--help']).exit_code == 0; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('apache_beam', 'torch')))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"

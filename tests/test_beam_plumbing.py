@@ -1,0 +1,68 @@
+"""Pipeline options pass-through, the counter summary, and reading multistream ranges."""
+
+from __future__ import annotations
+
+import bz2
+import os
+
+import pytest
+from apache_beam.options.pipeline_options import DirectOptions, StandardOptions, WorkerOptions
+
+from preprocessing.beam_metrics import JobSummary
+from preprocessing.beam_options import pipeline_options_from_args
+from preprocessing.multistream import StreamRange, iter_range_blocks, stream_ranges
+from preprocessing.vocab_cli import split_beam_args
+
+
+def test_default_is_the_multiprocessing_direct_runner_on_every_core():
+    options = pipeline_options_from_args([])
+    direct = options.view_as(DirectOptions)
+    assert direct.direct_running_mode == "multi_processing"
+    assert direct.direct_num_workers == (os.cpu_count() or 1)
+    assert options.view_as(WorkerOptions).default_sdk_harness_log_level == "WARNING"
+
+
+def test_beam_options_pass_through_unchanged():
+    options = pipeline_options_from_args(["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    assert options.view_as(DirectOptions).direct_running_mode == "in_memory"
+    assert options.view_as(DirectOptions).direct_num_workers == 1
+    dataflow = pipeline_options_from_args(["--runner=DataflowRunner", "--project=p", "--region=r"])
+    assert dataflow.view_as(StandardOptions).runner == "DataflowRunner"
+    assert dataflow.get_all_options()["project"] == "p"
+    assert dataflow.view_as(DirectOptions).direct_running_mode != "multi_processing"  # not touched
+
+
+def test_cli_arguments_split_into_dumps_and_beam_options():
+    assert split_beam_args(["a.xml.bz2", "--runner=FlinkRunner", "b.xml"]) == (
+        ["--runner=FlinkRunner"],
+        ["a.xml.bz2", "b.xml"],
+    )
+
+
+def test_summary_table_lists_counters_and_failed_page_ids():
+    summary = JobSummary(
+        {"pages.read": 1200, "pages_failed.malformed_xml": 2}, {"pages_failed.malformed_xml": ["7", "9"]}
+    )
+    table = summary.format_table()
+    assert "pages.read" in table and "1,200" in table and "page ids: 7, 9" in table
+    assert summary.total("pages_failed") == 2
+    assert "does not report" in JobSummary(metrics_supported=False).format_table()
+
+
+def test_stream_ranges_cover_whole_streams(tmp_path):
+    streams = [bz2.compress(f"<page>{i}</page>".encode()) for i in range(5)]
+    path = tmp_path / "x-multistream.xml.bz2"
+    path.write_bytes(b"".join(streams))
+    offsets = [sum(len(s) for s in streams[:i]) for i in range(5)]
+    ranges = stream_ranges(str(path), offsets, path.stat().st_size, streams_per_range=2)
+    assert [(r.start, r.end) for r in ranges] == [
+        (offsets[0], offsets[2]),
+        (offsets[2], offsets[4]),
+        (offsets[4], path.stat().st_size),
+    ]
+    assert b"".join(b"".join(iter_range_blocks(r)) for r in ranges) == b"".join(
+        f"<page>{i}</page>".encode() for i in range(5)
+    )
+    cut = StreamRange(str(path), offsets[1], offsets[2] - 3)  # ends inside a stream: an index that lies
+    with pytest.raises(EOFError, match="end inside a bz2 stream"):
+        list(iter_range_blocks(cut))
