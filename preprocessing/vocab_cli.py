@@ -175,11 +175,11 @@ class _ElapsedTicker:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
-        click.echo(f"\r{self._label}: done in {time.monotonic() - self._start:.1f} s", err=True)
+        click.echo(f"{self._label}: done in {time.monotonic() - self._start:.1f} s", err=True)
 
     def _tick(self) -> None:
         from tqdm import tqdm
 
-        with tqdm(desc=self._label, bar_format="{desc}: {elapsed}", leave=False) as display:
+        with tqdm(desc=self._label, bar_format="{desc}: {elapsed}", leave=False, disable=None) as display:
             while not self._stop.wait(self._interval):
                 display.refresh()
