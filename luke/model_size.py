@@ -1,6 +1,6 @@
-"""Parameter count of a LUKE configuration, computed from its fields (no model is built).
+"""Size of a LUKE configuration computed from its fields (no model is built): parameters, training FLOPs.
 
-``python -m luke.model_size luke-large`` prints the breakdown.
+``python -m luke.model_size luke-large`` prints the parameter breakdown.
 """
 
 from __future__ import annotations
@@ -44,6 +44,38 @@ def parameter_count(config: LukeConfig) -> dict[str, int]:
     }
     counts["total"] = sum(counts.values())
     return counts
+
+
+def training_flops(
+    config: LukeConfig,
+    batch_size: int,
+    num_words: int,
+    num_entities: int,
+    word_labels: int,
+    entity_labels: int,
+) -> int:
+    """Model FLOPs of one forward + backward step (backward = 2 × forward), for throughput and MFU.
+
+    Counts the matrix multiplications of the algorithm (2 FLOPs per multiply-add): per token and layer the
+    projections (two queries per token in entity-aware mode: w2w + w2e for words, e2w + e2e for entities), key,
+    value, attention output and feed-forward; the attention scores and weighted values over all
+    ``num_words + num_entities`` tokens (as the four-matrix formulation needs them, not the zero blocks of the
+    fused one); the entity embedding projection; the heads at the labelled positions only. Element-wise work
+    (softmax, LayerNorm, GELU, embedding lookups) is not counted.
+    """
+    hidden, intermediate, entity_dim = config.hidden_size, config.intermediate_size, config.entity_emb_size
+    tokens_per_sequence = num_words + num_entities
+    queries = 2 if config.use_entity_aware_attention and num_entities else 1
+    per_token_layer = (queries + 3) * hidden * hidden + 2 * hidden * intermediate
+    attention_per_sequence_layer = 2 * tokens_per_sequence * tokens_per_sequence * hidden
+    multiply_adds = batch_size * config.num_hidden_layers * (
+        tokens_per_sequence * per_token_layer + attention_per_sequence_layer
+    )
+    if entity_dim != hidden:
+        multiply_adds += batch_size * num_entities * entity_dim * hidden
+    multiply_adds += word_labels * (hidden * hidden + hidden * config.vocab_size)
+    multiply_adds += entity_labels * (hidden * entity_dim + entity_dim * config.entity_vocab_size)
+    return 3 * 2 * multiply_adds
 
 
 def main(argv: list[str]) -> None:

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from model_inputs import random_batch
 
 from luke.configs import load_model_config
 from luke.model import LukeForPretraining
 from luke.modeling.attention import LukeSelfAttention
+from luke.synthetic_batch import random_batch
 
 
 def tiny_config(**overrides):

@@ -1,4 +1,4 @@
-"""Named model configurations and the parameter count computed from a configuration."""
+"""Named model configurations, and the parameter count and training FLOPs computed from a configuration."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import json
 
 import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
 
 from luke.configs import available_model_configs, load_model_config
 from luke.model import LukeForPretraining
-from luke.model_size import parameter_count
+from luke.model_size import parameter_count, training_flops
+from luke.synthetic_batch import random_batch
 
 
 def test_named_configs() -> None:
@@ -66,3 +69,24 @@ def test_luke_large_has_the_papers_size() -> None:
     print(f"\nluke-large: {total:.1f}M parameters, entity embeddings {entities:.1f}M")
     assert abs(counts["total"] - 483e6) / 483e6 < 0.01
     assert round(counts["entity embeddings"] / 1e6) == 129
+
+
+@pytest.mark.parametrize("aware", [False, True], ids=["plain", "entity-aware"])
+def test_training_flops_equal_the_counted_matrix_multiplications(aware: bool) -> None:
+    config = load_model_config(
+        "tiny",
+        vocab_size=300,
+        entity_vocab_size=200,
+        attention_probs_dropout_prob=0.0,
+        use_entity_aware_attention=aware,
+    )
+    model = LukeForPretraining(config).train()
+    batch = random_batch(config, torch.Generator().manual_seed(0), batch_size=3, num_words=24, num_entities=6)
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:  # attention as plain matmuls
+        model(**batch).loss.backward()
+    word_labels = int(batch["masked_lm_labels"].ne(-100).sum())
+    entity_labels = int(batch["masked_entity_labels"].ne(-100).sum())
+    expected = training_flops(config, 3, 24, 6, word_labels, entity_labels)
+    # the fused entity-aware call multiplies doubled heads: its attention matmuls cost twice the algorithm's
+    attention = 3 * 2 * 3 * config.num_hidden_layers * 2 * 30 * 30 * config.hidden_size
+    assert counter.get_total_flops() == expected + (attention if aware else 0)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from model_inputs import random_batch, transformers_inputs
 from transformers import LukeConfig, LukeForMaskedLM
 
 from luke.configs import load_model_config
 from luke.model import LukeForPretraining
+from luke.synthetic_batch import random_batch, transformers_inputs
 
 SMALL_VOCABS = {"vocab_size": 300, "entity_vocab_size": 200, "type_vocab_size": 2}
 CONFIGS = {

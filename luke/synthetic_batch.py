@@ -1,4 +1,4 @@
-"""Random batches in the batch contract of DESIGN.md ("Model"), with padded words and padded entities."""
+"""Random batches in the model's batch contract (docs/ARCHITECTURE.md, "The model"), for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -14,17 +14,21 @@ def random_batch(
     num_entities: int = 6,
     max_mention_length: int = 4,
     label_fraction: float = 0.3,
+    padded: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """A batch whose rows have different numbers of real words and entities (the rest padded), mentions of
-    1..max_mention_length tokens inside the real words, and labels at a random ``label_fraction`` of the real
-    positions (−100 elsewhere)."""
+    """A batch of random ids with mentions of 1..max_mention_length tokens inside the real words and labels at a
+    random ``label_fraction`` of the real positions (−100 elsewhere). With ``padded``, the rows have different
+    numbers of real words and entities (row 1 none) and the rest is padding; otherwise every row is full."""
     pad = config.pad_token_id
 
     def randint(low: int, high: int, size: tuple[int, ...]) -> torch.Tensor:
         return torch.randint(low, high, size, generator=generator)
 
-    word_lengths = [num_words, *randint(num_words // 2, num_words, (batch_size - 1,)).tolist()]
-    entity_lengths = [num_entities, 0, *randint(1, num_entities, (batch_size - 2,)).tolist()]
+    word_lengths = [num_words] * batch_size
+    entity_lengths = [num_entities] * batch_size
+    if padded:
+        word_lengths[1:] = randint(num_words // 2, num_words, (batch_size - 1,)).tolist()
+        entity_lengths[1:] = [0, *randint(1, num_entities, (batch_size - 2,)).tolist()]
     word_ids = randint(0, config.vocab_size, (batch_size, num_words))
     word_ids[word_ids == pad] = pad + 1
     word_attention_mask = torch.zeros(batch_size, num_words, dtype=torch.long)
