@@ -68,8 +68,8 @@ def training_flops(
     queries = 2 if config.use_entity_aware_attention and num_entities else 1
     per_token_layer = (queries + 3) * hidden * hidden + 2 * hidden * intermediate
     attention_per_sequence_layer = 2 * tokens_per_sequence * tokens_per_sequence * hidden
-    multiply_adds = batch_size * config.num_hidden_layers * (
-        tokens_per_sequence * per_token_layer + attention_per_sequence_layer
+    multiply_adds = (
+        batch_size * config.num_hidden_layers * (tokens_per_sequence * per_token_layer + attention_per_sequence_layer)
     )
     if entity_dim != hidden:
         multiply_adds += batch_size * num_entities * entity_dim * hidden
