@@ -17,7 +17,7 @@ COMMANDS: dict[str, str] = {
     "sample-dump": "preprocessing.sample_dump:sample_dump_command",
     "build-entity-vocab": "preprocessing.vocab_cli:build_entity_vocab_command",
     "build-corpus": "luke.unavailable:build_corpus_command",
-    "train": "luke.unavailable:train_command",
+    "train": "pretraining.train:train_command",
     "export": "luke.unavailable:export_command",
     "demo": "luke.unavailable:demo_command",
 }

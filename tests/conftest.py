@@ -36,3 +36,17 @@ def sample_corpora(enwiki_dump, tmp_path_factory) -> dict:
             root / "sentencepiece", paragraphs, train_sentencepiece_tokenizer(texts, root / "sp-tokenizer")
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def deepspeed_cpu_env() -> dict[str, str]:
+    """Environment for DeepSpeed on CPU, with its shared-memory comm op built once before any test launches
+    ranks (a cold build takes ~1 min; afterwards it is cached in the torch extensions directory)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    build = "from deepspeed.accelerator import get_accelerator as a; a().create_op_builder('ShareMemCommBuilder').load()"
+    subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True)
+    return env

@@ -1,0 +1,86 @@
+"""Where this process sits in the job: rank, world size, local rank — from torchrun/deepspeed, SLURM or nothing.
+
+torchrun and the DeepSpeed launcher export ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
+``MASTER_PORT``. Under ``srun`` (one task per GPU) only ``SLURM_PROCID``, ``SLURM_NTASKS`` and
+``SLURM_LOCALID`` exist: they are translated, and the master address is the first host of the job (the
+launch script exports ``MASTER_ADDR``). With none of them this is a single process on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class ProcessPlacement:
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def placement_from_environment(environ: dict[str, str] | None = None) -> ProcessPlacement:
+    """Read the placement of this process from the launcher's environment variables."""
+    env = os.environ if environ is None else environ
+    if "RANK" in env and "WORLD_SIZE" in env:
+        return ProcessPlacement(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", "0")))
+    if "SLURM_PROCID" in env and "SLURM_NTASKS" in env:
+        return ProcessPlacement(int(env["SLURM_PROCID"]), int(env["SLURM_NTASKS"]), int(env.get("SLURM_LOCALID", "0")))
+    return ProcessPlacement(0, 1, 0)
+
+
+def export_placement(placement: ProcessPlacement) -> None:
+    """Make the torch.distributed env:// variables match ``placement`` (needed under srun and alone)."""
+    os.environ["RANK"] = str(placement.rank)
+    os.environ["WORLD_SIZE"] = str(placement.world_size)
+    os.environ["LOCAL_RANK"] = str(placement.local_rank)
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29500")
+
+
+def init_distributed(placement: ProcessPlacement, timeout_minutes: int = 30) -> None:
+    """Start DeepSpeed's process group (NCCL on GPUs, gloo on CPU) and pin this process to its GPU."""
+    import deepspeed
+
+    export_placement(placement)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(placement.local_rank)
+        backend = "nccl"
+    else:
+        backend = "gloo"
+    deepspeed.init_distributed(
+        dist_backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes), dist_init_required=True
+    )
+
+
+def all_ranks_true(flag: bool) -> bool:
+    """True on every rank only if ``flag`` is true on every rank (a collective)."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return flag
+    tensor = torch.tensor([0 if flag else 1], dtype=torch.int64, device=_collective_device())
+    dist.all_reduce(tensor)
+    return int(tensor.item()) == 0
+
+
+def any_rank_true(flag: bool) -> bool:
+    """True on every rank if ``flag`` is true on any rank (a collective)."""
+    return not all_ranks_true(not flag)
+
+
+def barrier() -> None:
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def _collective_device() -> torch.device:
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")

@@ -1,0 +1,70 @@
+"""The training and validation loaders of a run, from the data pipeline of ``pretraining.data``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import LukeConfig
+
+from preprocessing.corpus import Corpus
+from pretraining.config import ConfigError, TrainConfig
+from pretraining.distributed import ProcessPlacement
+
+
+def build_loaders(
+    config: TrainConfig, corpus: Corpus, tokenizer_info: Any, model_config: LukeConfig, placement: ProcessPlacement
+) -> tuple[Any, Any | None]:
+    """(train loader, validation loader or None): rank-sharded, masked on the fly from ``config.seed``."""
+    from pretraining.data import (
+        DistributedEpochSampler,
+        DistributedEvalSampler,
+        LukePretrainingCollator,
+        MaskingConfig,
+        PretrainingDataset,
+        build_dataloader,
+    )
+
+    options = config.data
+    try:
+        masking = MaskingConfig(
+            masked_lm_prob=options.masked_lm_prob,
+            masked_entity_prob=options.masked_entity_prob,
+            whole_word_masking=options.whole_word_masking,
+            unmasked_word_prob=options.unmasked_word_prob,
+            random_word_prob=options.random_word_prob,
+            unmasked_entity_prob=options.unmasked_entity_prob,
+            random_entity_prob=options.random_entity_prob,
+            mask_words_in_entity_span=options.mask_words_in_entity_span,
+        )
+    except ValueError as error:
+        raise ConfigError(f"data: {error}") from error
+    collator = LukePretrainingCollator(
+        tokenizer_info,
+        entity_vocab_size=model_config.entity_vocab_size,
+        max_seq_length=corpus.max_seq_length,
+        max_entity_length=corpus.max_entity_length,
+        max_mention_length=corpus.max_mention_length,
+        masking=masking,
+        seed=config.seed,
+    )
+    train = PretrainingDataset(corpus, "train")
+    if len(train) < placement.world_size:
+        raise ConfigError(f"data.corpus: the train split has {len(train)} rows, fewer than {placement.world_size} ranks")
+    sampler = DistributedEpochSampler(len(train), placement.rank, placement.world_size, seed=config.seed)
+    train_loader = build_dataloader(
+        train, sampler, collator, config.batch.micro_batch_size, num_workers=options.num_workers
+    )
+    validation_loader = None
+    if config.eval.every_steps and "validation" in corpus.split_names:
+        validation = PretrainingDataset(corpus, "validation")
+        if len(validation) >= placement.world_size:
+            eval_sampler = DistributedEvalSampler(len(validation), placement.rank, placement.world_size)
+            validation_loader = build_dataloader(
+                validation,
+                eval_sampler,
+                collator,
+                config.batch.micro_batch_size,
+                num_workers=min(options.num_workers, 1),
+                persistent_workers=False,
+            )
+    return train_loader, validation_loader

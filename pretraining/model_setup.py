@@ -1,0 +1,90 @@
+"""The model of a stage: its config checked against the corpus, its initial weights, what is frozen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import LukeConfig
+
+from preprocessing.corpus import Corpus
+from pretraining.config import ConfigError, TrainConfig
+
+
+def count_entity_vocab(corpus: Corpus) -> int:
+    """Entries of the corpus's entity vocabulary (ids 0..n-1, [PAD]/[UNK]/[MASK] included)."""
+    with corpus.entity_vocab_path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: int) -> LukeConfig:
+    """The ``LukeConfig`` named by ``model.config``, checked against the corpus.
+
+    The word vocabulary must hold every id the corpus tokenizer produces and the entity vocabulary must be
+    the corpus's, unless ``model.vocab_sizes_from_corpus`` takes both sizes from the corpus; the corpus
+    sequences must fit the position embeddings.
+    """
+    from luke.configs import load_model_config
+
+    entity_vocab_size = count_entity_vocab(corpus)
+    overrides = {}
+    if config.model.vocab_sizes_from_corpus:
+        overrides = {"vocab_size": tokenizer_size, "entity_vocab_size": entity_vocab_size}
+    try:
+        model_config = load_model_config(config.model.config, **overrides)
+    except ValueError as error:
+        raise ConfigError(f"model.config: {error}") from error
+    if model_config.vocab_size < tokenizer_size:
+        raise ConfigError(
+            f"model.config {config.model.config}: vocab_size {model_config.vocab_size} is smaller than the "
+            f"{tokenizer_size} tokens of the corpus tokenizer {corpus.tokenizer_path} "
+            "(use the corpus's tokenizer size, or model.vocab_sizes_from_corpus=true)"
+        )
+    if model_config.entity_vocab_size != entity_vocab_size:
+        raise ConfigError(
+            f"model.config {config.model.config}: entity_vocab_size {model_config.entity_vocab_size} differs from "
+            f"the {entity_vocab_size} entries of {corpus.entity_vocab_path} "
+            "(set it to the corpus's size, or model.vocab_sizes_from_corpus=true)"
+        )
+    if model_config.max_position_embeddings - 2 < corpus.max_seq_length:
+        raise ConfigError(
+            f"model.config {config.model.config}: max_position_embeddings {model_config.max_position_embeddings} "
+            f"cannot hold the corpus's max_seq_length {corpus.max_seq_length} (+2 for RoBERTa's offset)"
+        )
+    return model_config
+
+
+def build_model(config: TrainConfig, model_config: LukeConfig) -> torch.nn.Module:
+    """``LukeForPretraining`` initialised as ``model.init`` says, frozen for stage 1 when asked."""
+    from luke.model import LukeForPretraining
+
+    init = config.model.init
+    if init == "roberta":
+        model, report = LukeForPretraining.from_roberta(config.model.init_from, model_config)
+        print(f"initialised from {config.model.init_from}: {report}", flush=True)
+    else:
+        model = LukeForPretraining(model_config)
+        if init == "checkpoint":
+            load_checkpoint_weights(model, config.model.init_from)
+    if config.model.train_only_entity_weights:
+        model.freeze_all_but_entity_weights()
+    if config.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    return model
+
+
+def load_checkpoint_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load the fp32 weights of a run's latest checkpoint (or of one checkpoint directory) into ``model``.
+
+    The weights are consolidated from the ZeRO partitions (any stage, any number of ranks), so stage 2 can
+    start from stage 1 on another ZeRO stage or world size; optimizer and schedule start fresh.
+    """
+    from pretraining.weights import consolidated_state_dict
+
+    state_dict = consolidated_state_dict(path)
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    if missing or unexpected:
+        raise ConfigError(
+            f"model.init_from {path}: its weights do not fit model.config "
+            f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})"
+        )

@@ -1,0 +1,72 @@
+"""The run directory of a training stage: what is in it, written once by rank 0 at start.
+
+::
+
+    run/
+      config.json            the resolved training config (loadable by `luke train --config`)
+      model_config.json      the transformers.LukeConfig of the model (vocab sizes from the corpus applied)
+      corpus_metadata.json   the corpus's metadata.json, as trained on
+      run_info.json          package versions, world size, corpus / tokenizer / entity-vocab paths, start time
+      metrics.jsonl          one JSON object per logged step and evaluation
+      tensorboard/           TensorBoard event files
+      checkpoints/           DeepSpeed tags step-00001000/ ... and `latest` (see pretraining.checkpoint)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import LukeConfig
+
+from preprocessing.corpus import Corpus
+from pretraining.config import TrainConfig, save_config
+
+CONFIG_FILE = "config.json"
+MODEL_CONFIG_FILE = "model_config.json"
+CORPUS_METADATA_FILE = "corpus_metadata.json"
+RUN_INFO_FILE = "run_info.json"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for package in ("luke-pipeline", "torch", "deepspeed", "transformers"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def write_run_files(
+    run_dir: Path, config: TrainConfig, model_config: LukeConfig, corpus: Corpus, world_size: int
+) -> None:
+    """Write the description of this run (rank 0 only); replaces the files of an earlier start."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / CONFIG_FILE)
+    model_config.to_json_file(str(run_dir / MODEL_CONFIG_FILE))
+    _write_json(run_dir / CORPUS_METADATA_FILE, corpus.metadata)
+    _write_json(
+        run_dir / RUN_INFO_FILE,
+        {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "world_size": world_size,
+            "corpus": str(corpus.path.resolve()),
+            "tokenizer": str(corpus.tokenizer_path.resolve()),
+            "entity_vocab": str(corpus.entity_vocab_path.resolve()),
+            "versions": package_versions(),
+        },
+    )
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / RUN_INFO_FILE).read_text(encoding="utf-8"))
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

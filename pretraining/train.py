@@ -1,0 +1,125 @@
+"""``luke train``: one pretraining stage. Orchestration only; each concern lives in its own module."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from pretraining.config import ConfigError, TrainConfig, load_config
+
+
+def run_training(config: TrainConfig):
+    """Train one stage as configured, on this process's rank; returns the :class:`TrainResult`."""
+    import torch
+
+    from preprocessing.corpus import Corpus, CorpusError
+    from pretraining.checkpoint import CheckpointManager
+    from pretraining.data import TokenizerInfo, TokenizerInfoError
+    from pretraining.distributed import init_distributed, placement_from_environment
+    from pretraining.engine import build_engine, load_deepspeed_config
+    from pretraining.loaders import build_loaders
+    from pretraining.metrics_log import MetricsLogger
+    from pretraining.model_setup import build_model, resolve_model_config
+    from pretraining.rng import seed_everything
+    from pretraining.run_dir import write_run_files
+    from pretraining.trainer import Trainer
+
+    placement = placement_from_environment()
+    # Everything that can be wrong with the input is checked before the process group starts.
+    accumulation = config.gradient_accumulation_steps(placement.world_size)
+    ds_config = load_deepspeed_config(config, placement.world_size)
+    try:
+        corpus = Corpus.open(config.data.corpus)
+        tokenizer_info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
+    except (CorpusError, TokenizerInfoError) as error:
+        raise ConfigError(f"data.corpus: {error}") from error
+    model_config = resolve_model_config(config, corpus, tokenizer_info.vocab_size)
+    run_dir = Path(config.run_dir)
+    checkpoints = CheckpointManager(run_dir, placement.rank, config.checkpoint.keep_last)
+    resume_tag = checkpoints.latest() if config.checkpoint.resume else None
+    if resume_tag is None and config.model.init == "checkpoint":
+        from pretraining.checkpoint import resolve_checkpoint
+
+        resolve_checkpoint(config.model.init_from)  # a clear error now rather than after building the model
+
+    init_distributed(placement)
+    seed_everything(config.seed + placement.rank)
+    if placement.is_main:
+        write_run_files(run_dir, config, model_config, corpus, placement.world_size)
+    if resume_tag is not None:
+        config.model.init = "random"  # the checkpoint holds the weights
+    model = build_model(config, model_config)
+    engine = build_engine(model, config, ds_config)
+    train_loader, validation_loader = build_loaders(config, corpus, tokenizer_info, model_config, placement)
+    resumed = checkpoints.load(engine, resume_tag) if resume_tag is not None else None
+    start_step = resumed.trainer_state["step"] if resumed else 0
+    logger = MetricsLogger(
+        run_dir,
+        enabled=placement.is_main,
+        tensorboard=config.logging.tensorboard,
+        progress_bar=config.logging.progress_bar,
+        total_steps=config.schedule.max_steps,
+        initial_step=start_step,
+    )
+    trainer = Trainer(config, engine, train_loader, validation_loader, checkpoints, logger, accumulation, resumed)
+    try:
+        if resumed is not None:
+            logger.message(f"resumed from checkpoint {resumed.tag} at step {start_step}")
+            if resumed.rng_state is None:
+                logger.message("the checkpoint has no random state for some ranks (fewer ranks wrote it)")
+        logger.message(
+            f"training {config.model.config} on {corpus.path} with {placement.world_size} rank(s), "
+            f"{accumulation} micro-batch(es) of {config.batch.micro_batch_size} per rank per step, "
+            f"from step {trainer.step} to {config.schedule.max_steps}"
+        )
+        result = trainer.fit()
+    finally:
+        logger.close()
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return result
+
+
+@click.command(
+    "train",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Example: luke train --config configs/train/tiny.yaml data.corpus=corpus run_dir=runs/tiny "
+    "optimizer.lr=1e-3",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Training config (YAML or JSON), e.g. configs/train/luke-large-stage1.yaml. Relative paths inside it "
+    "are relative to the file.",
+)
+@click.argument("overrides", nargs=-1)
+def train_command(config_file: Path, overrides: tuple[str, ...]) -> None:
+    """Run one pretraining stage with DeepSpeed (ZeRO 1/2/3; bf16, fp16 or fp32; offload).
+
+    OVERRIDES are KEY=VALUE pairs with dotted keys that replace fields of the config, e.g.
+    run_dir=runs/stage1 data.corpus=corpus batch.micro_batch_size=8 optimizer.lr=5e-4.
+
+    \b
+    Launch: alone (one CPU/GPU process), or under torchrun, the deepspeed launcher or srun —
+    rank, world size and local rank come from RANK/WORLD_SIZE/LOCAL_RANK or SLURM_PROCID/SLURM_NTASKS/
+    SLURM_LOCALID (see launch/). The run resumes from RUN_DIR/checkpoints/latest when there is one;
+    SIGTERM/SIGINT save a checkpoint and stop.
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    from pretraining.checkpoint import CheckpointError
+    from pretraining.trainer import NonFiniteLossError
+
+    try:
+        config = load_config(config_file, list(overrides))
+        result = run_training(config)
+    except (ConfigError, CheckpointError, NonFiniteLossError) as error:
+        raise click.ClickException(str(error)) from error
+    state = "stopped on request (SIGTERM/SIGINT)" if result.preempted else "finished"
+    click.echo(f"{state} at step {result.step}; latest checkpoint: {result.last_checkpoint}")

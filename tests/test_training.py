@@ -1,0 +1,138 @@
+"""End-to-end training runs of the tiny model on the sample corpus: learning, run directory, stage 1 → 2."""
+
+import json
+
+import pytest
+import torch
+from training_runs import run_ok, single_process, tiny_overrides
+
+from pretraining.checkpoint import latest_tag
+from pretraining.config import load_config
+from pretraining.metrics_log import read_metrics
+from pretraining.weights import consolidated_state_dict
+
+pytestmark = pytest.mark.slow
+
+ENTITY_PREFIXES = ("luke.entity_embeddings.", "entity_predictions.")
+
+
+@pytest.fixture(scope="module")
+def corpus(sample_corpora):
+    return sample_corpora["bpe"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(corpus, deepspeed_cpu_env, tmp_path_factory):
+    """200 steps of the tiny model in one process (no launcher), evaluated every 40 steps."""
+    run_dir = tmp_path_factory.mktemp("tiny-run") / "run"
+    overrides = tiny_overrides(
+        corpus,
+        run_dir,
+        schedule__max_steps=200,
+        schedule__warmup_steps=20,
+        batch__global_batch_size=8,
+        batch__micro_batch_size=8,
+        eval__every_steps=40,
+        checkpoint__every_steps=50,
+        checkpoint__keep_last=2,
+        logging__every_steps=10,
+        data__num_workers=1,
+    )
+    run_ok(single_process(overrides), deepspeed_cpu_env)
+    return run_dir
+
+
+def test_tiny_model_lowers_mlm_and_mep_validation_loss(tiny_run):
+    validation = read_metrics(tiny_run, "validation")
+    assert [record["step"] for record in validation] == [40, 80, 120, 160, 200]
+    first, last = validation[0], validation[-1]
+    assert last["mlm_loss"] < first["mlm_loss"] - 0.3, validation
+    assert last["mep_loss"] < first["mep_loss"] - 0.3, validation
+    assert last["samples"] == json.loads((tiny_run / "corpus_metadata.json").read_text())["splits"]["validation"][
+        "sequences"
+    ]
+
+
+def test_run_directory_holds_what_export_and_resume_need(tiny_run, corpus):
+    config = load_config(tiny_run / "config.json")
+    assert config.schedule.max_steps == 200 and config.data.corpus == str(corpus)
+    info = json.loads((tiny_run / "run_info.json").read_text())
+    assert info["tokenizer"] == str(corpus / "tokenizer") and info["versions"]["luke-pipeline"]
+    assert json.loads((tiny_run / "model_config.json").read_text())["entity_vocab_size"] == sum(
+        1 for _ in open(corpus / "entity_vocab.jsonl")
+    )
+    train = read_metrics(tiny_run, "train")
+    assert [record["step"] for record in train] == list(range(10, 201, 10))
+    assert {"loss", "mlm_loss", "mep_accuracy", "lr", "tokens_per_s", "samples_per_s"} <= set(train[0])
+    assert list((tiny_run / "tensorboard").glob("events.out.tfevents.*"))
+    checkpoints = tiny_run / "checkpoints"
+    assert latest_tag(checkpoints) == "step-00000200"
+    assert sorted(p.name for p in checkpoints.glob("step-*")) == ["step-00000150", "step-00000200"]  # keep_last=2
+    state = json.loads((checkpoints / "step-00000200" / "trainer_state.json").read_text())
+    assert state["step"] == 200 and state["data"]["world_size"] == 1
+    assert (checkpoints / "step-00000200" / "rng" / "rank-00000.pt").is_file()
+
+
+def save_tiny_roberta(corpus, path):
+    """A 2-layer RoBERTa masked LM over the corpus tokenizer (no hub access here), saved like a hub model."""
+    from transformers import AutoTokenizer, RobertaConfig, RobertaForMaskedLM
+
+    tokenizer = AutoTokenizer.from_pretrained(corpus / "tokenizer")
+    config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    RobertaForMaskedLM(config).save_pretrained(path)
+    return RobertaForMaskedLM.from_pretrained(path).state_dict()
+
+
+def test_stage1_trains_only_entity_weights_and_stage2_starts_from_it(corpus, deepspeed_cpu_env, tmp_path):
+    roberta = save_tiny_roberta(corpus, tmp_path / "roberta")
+    stage1, stage2 = tmp_path / "stage1", tmp_path / "stage2"
+    run_ok(
+        single_process(
+            tiny_overrides(
+                corpus,
+                stage1,
+                model__init="roberta",
+                model__init_from=tmp_path / "roberta",
+                model__train_only_entity_weights="true",
+                schedule__max_steps=4,
+                checkpoint__every_steps=2,
+                optimizer__lr=1e-2,
+            )
+        ),
+        deepspeed_cpu_env,
+    )
+    before = consolidated_state_dict(stage1 / "checkpoints" / "step-00000002")
+    after = consolidated_state_dict(stage1)
+    changed = {name for name in after if not torch.equal(before[name], after[name])}
+    assert changed and all(name.startswith(ENTITY_PREFIXES) for name in changed), sorted(changed)
+    assert "luke.entity_embeddings.entity_embeddings.weight" in changed
+    # The frozen weights are RoBERTa's.
+    assert torch.equal(after["luke.embeddings.word_embeddings.weight"], roberta["roberta.embeddings.word_embeddings.weight"])
+    assert torch.equal(
+        after["luke.encoder.layer.1.attention.self.query.weight"],
+        roberta["roberta.encoder.layer.1.attention.self.query.weight"],
+    )
+
+    run_ok(
+        single_process(
+            tiny_overrides(
+                corpus, stage2, model__init="checkpoint", model__init_from=stage1, schedule__max_steps=2, optimizer__lr=1e-2
+            )
+        ),
+        deepspeed_cpu_env,
+    )
+    trained = consolidated_state_dict(stage2)
+    changed = {name for name in trained if not torch.equal(after[name], trained[name])}
+    assert "luke.encoder.layer.1.attention.self.query.weight" in changed  # stage 2 trains everything
+    assert "luke.embeddings.word_embeddings.weight" in changed
+    assert read_metrics(stage2, "train")[0]["lr"] == pytest.approx(1e-2 / 2)  # a fresh schedule: warmup step 1 of 2
