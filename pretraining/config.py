@@ -285,7 +285,8 @@ def validate(config: TrainConfig) -> None:
         )
     if config.schedule.warmup_steps > config.schedule.max_steps:
         raise ConfigError(
-            f"schedule.warmup_steps={config.schedule.warmup_steps} exceeds schedule.max_steps={config.schedule.max_steps}"
+            f"schedule.warmup_steps={config.schedule.warmup_steps} exceeds "
+            f"schedule.max_steps={config.schedule.max_steps}"
         )
     if not config.optimizer.lr > 0:
         raise ConfigError(f"optimizer.lr must be positive, got {config.optimizer.lr}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
 from dataclasses import dataclass
 
 import torch
@@ -38,12 +39,20 @@ def placement_from_environment(environ: dict[str, str] | None = None) -> Process
 
 
 def export_placement(placement: ProcessPlacement) -> None:
-    """Make the torch.distributed env:// variables match ``placement`` (needed under srun and alone)."""
+    """Make the torch.distributed env:// variables match ``placement`` (needed under srun and alone). A lone
+    process takes a free port, so that runs side by side on one machine do not meet in one rendezvous."""
     os.environ["RANK"] = str(placement.rank)
     os.environ["WORLD_SIZE"] = str(placement.world_size)
     os.environ["LOCAL_RANK"] = str(placement.local_rank)
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", "29500")
+    if "MASTER_PORT" not in os.environ:
+        os.environ["MASTER_PORT"] = str(_free_port() if placement.world_size == 1 else 29500)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def init_distributed(placement: ProcessPlacement, timeout_minutes: int = 30) -> None:

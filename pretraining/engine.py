@@ -90,12 +90,17 @@ def build_optimizer(model: nn.Module, config: TrainConfig, ds_config: dict[str, 
         from deepspeed.ops.adam import FusedAdam
 
         return FusedAdam(groups, adam_w_mode=True, bias_correction=options.bias_correction, **common)
-    if not options.bias_correction:
+    check_optimizer_support(config, ds_config)
+    return torch.optim.AdamW(groups, **common)
+
+
+def check_optimizer_support(config: TrainConfig, ds_config: dict[str, Any]) -> None:
+    """Refuse options the optimizer of this machine cannot honour (before any process group starts)."""
+    if not config.optimizer.bias_correction and not offloads_optimizer(ds_config) and not torch.cuda.is_available():
         raise ConfigError(
             "optimizer.bias_correction=false needs DeepSpeed's Adam (a GPU, or an offload_optimizer DeepSpeed "
             "config); torch.optim.AdamW on CPU always corrects bias — set optimizer.bias_correction=true"
         )
-    return torch.optim.AdamW(groups, **common)
 
 
 def build_engine(model: nn.Module, config: TrainConfig, ds_config: dict[str, Any]) -> Any:
@@ -109,12 +114,3 @@ def build_engine(model: nn.Module, config: TrainConfig, ds_config: dict[str, Any
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False
     )
     return engine
-
-
-def engine_dtype(ds_config: dict[str, Any]) -> torch.dtype:
-    """The dtype DeepSpeed keeps the module in (bf16, fp16 or fp32)."""
-    if ds_config.get("bf16", {}).get("enabled"):
-        return torch.bfloat16
-    if ds_config.get("fp16", {}).get("enabled"):
-        return torch.float16
-    return torch.float32

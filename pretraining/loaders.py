@@ -49,7 +49,9 @@ def build_loaders(
     )
     train = PretrainingDataset(corpus, "train")
     if len(train) < placement.world_size:
-        raise ConfigError(f"data.corpus: the train split has {len(train)} rows, fewer than {placement.world_size} ranks")
+        raise ConfigError(
+            f"data.corpus: the train split has {len(train)} rows, fewer than the {placement.world_size} ranks"
+        )
     sampler = DistributedEpochSampler(len(train), placement.rank, placement.world_size, seed=config.seed)
     train_loader = build_dataloader(
         train, sampler, collator, config.batch.micro_batch_size, num_workers=options.num_workers

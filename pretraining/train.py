@@ -18,7 +18,7 @@ def run_training(config: TrainConfig):
     from pretraining.checkpoint import CheckpointManager
     from pretraining.data import TokenizerInfo, TokenizerInfoError
     from pretraining.distributed import init_distributed, placement_from_environment
-    from pretraining.engine import build_engine, load_deepspeed_config
+    from pretraining.engine import build_engine, check_optimizer_support, load_deepspeed_config
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
     from pretraining.model_setup import build_model, resolve_model_config
@@ -30,6 +30,7 @@ def run_training(config: TrainConfig):
     # Everything that can be wrong with the input is checked before the process group starts.
     accumulation = config.gradient_accumulation_steps(placement.world_size)
     ds_config = load_deepspeed_config(config, placement.world_size)
+    check_optimizer_support(config, ds_config)
     try:
         corpus = Corpus.open(config.data.corpus)
         tokenizer_info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)

@@ -80,15 +80,15 @@ class Trainer:
         while True:
             if self._batches is None:
                 self._batches = iter(self.train_loader)
-                if self._pending_rng is not None:
-                    # After the iterator exists: creating it draws from the generators.
-                    set_rng_state(self._pending_rng)
-                    self._pending_rng = None
             try:
                 batch = next(self._batches)
             except StopIteration:  # end of an epoch: the loader continues with the next one
                 self._batches = None
                 continue
+            if self._pending_rng is not None:
+                # Only now: starting an iterator (which happens on its first batch) draws from the generators.
+                set_rng_state(self._pending_rng)
+                self._pending_rng = None
             return {name: tensor.to(self.engine.device, non_blocking=True) for name, tensor in batch.items()}
 
     # ------------------------------------------------------------------------------------------ loop
@@ -126,6 +126,8 @@ class Trainer:
         preempted = False
         window_start, window_samples, window_tokens = time.perf_counter(), 0.0, 0.0
         with PreemptionHandler() as preemption:
+            if self.step == 0 and options.eval.every_steps:
+                last_validation = self.validate()  # the starting point, for comparison
             while self.step < options.schedule.max_steps:
                 metrics = self.train_step(stop_requested=preemption.requested)
                 if not math.isfinite(metrics["loss"]):

@@ -41,12 +41,21 @@ def sample_corpora(enwiki_dump, tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def deepspeed_cpu_env() -> dict[str, str]:
     """Environment for DeepSpeed on CPU, with its shared-memory comm op built once before any test launches
-    ranks (a cold build takes ~1 min; afterwards it is cached in the torch extensions directory)."""
+    ranks (a cold build takes ~1 min; afterwards it is cached). The build cache is kept inside this Python
+    environment: the op's build files name the environment's paths, so environments sharing one cache would
+    rebuild it in turn."""
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    build = "from deepspeed.accelerator import get_accelerator as a; a().create_op_builder('ShareMemCommBuilder').load()"
+    env = {
+        **os.environ,
+        "DS_ACCELERATOR": "cpu",
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "TORCH_EXTENSIONS_DIR": str(Path(sys.prefix) / "torch_extensions"),
+    }
+    build = "from deepspeed.accelerator import get_accelerator; get_accelerator().create_op_builder(%r).load()"
+    build %= "ShareMemCommBuilder"
     subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True)
     return env

@@ -1,5 +1,6 @@
 """The training config: shipped stage configs load, overrides apply, bad values are named."""
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,8 @@ def test_shipped_stage_configs_are_valid(path):
     assert Path(config.model.config).is_file()
     if "stage" in path.stem:  # LUKE's recipe: global batch 2048, AdamW 0.9/0.999/1e-6, decay 0.01, warmup 2500
         assert config.batch.global_batch_size == 2048
-        assert (config.optimizer.betas, config.optimizer.eps, config.optimizer.weight_decay) == ((0.9, 0.999), 1e-6, 0.01)
+        optimizer = config.optimizer
+        assert (optimizer.betas, optimizer.eps, optimizer.weight_decay) == ((0.9, 0.999), 1e-6, 0.01)
         assert config.schedule.warmup_steps == 2500
         stage1 = "stage1" in path.stem
         assert config.model.train_only_entity_weights is stage1
@@ -78,7 +80,7 @@ def test_bad_values_are_named(overrides, message):
 
 
 def test_unknown_key_in_a_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown config key batch\.size \(known: global_batch_size, micro_batch_size\)"):
+    with pytest.raises(ConfigError, match=r"unknown config key batch\.size \(known: global_batch_size, micro_batch"):
         load_config(write(tmp_path, "batch:\n  size: 3\n"), REQUIRED)
 
 
@@ -93,7 +95,7 @@ def test_learning_rate_warms_up_then_decays_linearly_to_zero():
     factors = [warmup_linear_decay(step, warmup_steps=4, max_steps=12) for step in range(13)]
     assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors[4] == 1.0 and factors[8] == 0.5 and factors[12] == 0.0
-    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+    assert all(a >= b for a, b in itertools.pairwise(factors[3:]))
 
 
 @pytest.mark.parametrize(

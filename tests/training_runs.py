@@ -16,6 +16,7 @@ from pretraining.metrics_log import read_metrics
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "train" / "tiny.yaml"
 FAULT_INJECTION = Path(__file__).with_name("fault_injection.py")
+MULTINODE_SCRIPT = ROOT / "launch" / "train" / "torchrun_multinode.sh"
 
 
 def tiny_overrides(corpus: Path, run_dir: Path, **fields) -> list[str]:
@@ -77,12 +78,22 @@ def run_ok(command: list[str], env: dict[str, str]) -> subprocess.CompletedProce
 
 
 def run_two_nodes(overrides: list[str], env: dict[str, str]) -> None:
-    """Two torchrun agents (--nnodes=2, one rank each) rendezvousing on 127.0.0.1, as two nodes would."""
+    """launch/train/torchrun_multinode.sh started twice (NNODES=2, one rank per node) on 127.0.0.1, as it would
+    be started on two nodes."""
     port = free_port()
+    path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     nodes = [
         subprocess.Popen(
-            torchrun(overrides, nproc=1, port=port, nnodes=2, node_rank=rank),
-            env=env,
+            ["bash", str(MULTINODE_SCRIPT), str(TINY), *overrides],
+            env={
+                **env,
+                "PATH": path,
+                "NNODES": "2",
+                "NODE_RANK": str(rank),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "GPUS_PER_NODE": "1",
+            },
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -91,7 +102,7 @@ def run_two_nodes(overrides: list[str], env: dict[str, str]) -> None:
         for rank in (0, 1)
     ]
     outputs = [node.communicate(timeout=300)[0] for node in nodes]
-    for node, output in zip(nodes, outputs):
+    for node, output in zip(nodes, outputs, strict=True):
         assert node.returncode == 0, output[-5000:]
 
 
