@@ -20,6 +20,7 @@ from transformers import LukeConfig
 
 from luke.modeling.encoder import LukeEncoderModel
 from luke.modeling.heads import EntityPredictionHead, LukeLMHead, masked_prediction
+from luke.modeling.roberta_init import RobertaInitReport, initialize_from_roberta
 
 
 @dataclass
@@ -190,13 +191,9 @@ class LukeForPretraining(nn.Module):
 
     # ----------------------------------------------------------------------------------------- init
     @classmethod
-    def from_roberta(cls, name_or_path: str, config: LukeConfig):
-        """A model initialised from a RoBERTa / XLM-R masked-LM checkpoint; returns ``(model, report)``.
-
-        See :func:`luke.modeling.roberta_init.initialize_from_roberta`.
-        """
-        from luke.modeling.roberta_init import initialize_from_roberta
-
+    def from_roberta(cls, name_or_path: str, config: LukeConfig) -> tuple[LukeForPretraining, RobertaInitReport]:
+        """A model initialised from a RoBERTa / XLM-R masked-LM checkpoint (a Hugging Face directory or hub name);
+        returns ``(model, report)``. See :func:`luke.modeling.roberta_init.initialize_from_roberta`."""
         model = cls(config)
         report = initialize_from_roberta(model, name_or_path)
         return model, report

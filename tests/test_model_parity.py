@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from transformers import LukeConfig, LukeForMaskedLM
 
 from luke.configs import load_model_config
@@ -151,3 +152,21 @@ def test_state_dict_with_untied_values_warns_and_uses_the_source() -> None:
     with pytest.warns(UserWarning, match=r"lm_head\.decoder\.weight is tied to luke\.embeddings\.word_embeddings"):
         target.load_state_dict(state)
     assert torch.equal(target.lm_head.decoder.weight, source.luke.embeddings.word_embeddings.weight)
+
+
+def test_transformers_checkpoint_directory_round_trip(tmp_path) -> None:
+    """Our weights saved by transformers (safetensors drop tied names) load back into both models unchanged."""
+    config = CONFIGS["tiny"](True)
+    ours, theirs = build_pair(config)
+    theirs.save_pretrained(tmp_path)
+    reloaded = LukeForMaskedLM.from_pretrained(tmp_path).eval()
+    state = load_file(tmp_path / "model.safetensors")
+    assert "entity_predictions.decoder.weight" not in state and "lm_head.bias" not in state  # stored once
+
+    back = LukeForPretraining(config).eval()
+    back.load_state_dict(state, strict=True)
+    batch = random_batch(config, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected = ours(**batch)
+        for output in (back(**batch), reloaded(**transformers_inputs(batch))):
+            torch.testing.assert_close(output.loss, expected.loss, atol=1e-5, rtol=1e-5)
