@@ -41,9 +41,10 @@ def load_model_config(name_or_path: str | Path, **overrides: Any) -> LukeConfig:
     except json.JSONDecodeError as error:
         raise ValueError(f"model config {path} is not valid JSON: {error}") from error
     known = LukeConfig().to_dict()
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        raise ValueError(f"unknown LukeConfig field(s) {unknown} in the overrides of model config {path}")
+    for where, names in ((f"model config {path}", fields), (f"the overrides of model config {path}", overrides)):
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ValueError(f"unknown LukeConfig field(s) {unknown} in {where}")
     fields.update(overrides)
     config = LukeConfig(**fields)
     if config.hidden_size % config.num_attention_heads:

@@ -43,7 +43,16 @@ def test_config_from_a_file_and_from_a_directory(tmp_path) -> None:
     assert load_model_config(tmp_path).num_attention_heads == 4
 
 
-def test_bad_configs_are_named() -> None:
+def test_bad_configs_are_named(tmp_path) -> None:
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"num_hiden_layers": 3}))
+    with pytest.raises(
+        ValueError, match=r"unknown LukeConfig field\(s\) \['num_hiden_layers'\] in model config .*typo"
+    ):
+        load_model_config(typo)
+    typo.write_text("{not json")
+    with pytest.raises(ValueError, match="typo.json is not valid JSON"):
+        load_model_config(typo)
     with pytest.raises(ValueError, match="unknown model config 'luke-huge'.*luke-large"):
         load_model_config("luke-huge")
     with pytest.raises(ValueError, match=r"unknown LukeConfig field\(s\) \['hiden_size'\]"):
