@@ -23,7 +23,7 @@ class RobertaInitReport:
 
     def __str__(self) -> str:
         lines = [
-            f"initialised from {self.source}: {len(self.copied)} tensors copied, "
+            f"{len(self.copied)} tensors copied, "
             f"{len(self.derived)} derived from the word query, {len(self.missing_keys)} freshly initialised, "
             f"{len(self.unexpected_keys)} checkpoint tensors unused"
         ]
