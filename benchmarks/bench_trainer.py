@@ -13,7 +13,7 @@ Model ("mid"): 4 layers × 256 hidden, 4 heads, FFN 1024, entity_emb_size 128, e
 sequences of the sample corpus built with max_seq_length 512 (rows mostly full), micro-batch ``--batch-size``.
 
 Usage: DS_ACCELERATOR=cpu python benchmarks/bench_trainer.py [--corpus DIR] [--batch-size 4] [--steps 5]
-    [--repeats 3]
+    [--repeats 3] [--num-workers 1] [--deepspeed configs/deepspeed/zero2-fp32.json]
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-workers", type=int, default=1, help="loader worker processes of the trainer")
+    parser.add_argument("--deepspeed", type=Path, default=ROOT / "configs/deepspeed/zero2-fp32.json")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -101,6 +103,8 @@ def main() -> None:
                 f"batch.micro_batch_size={args.batch_size}",
                 "schedule.warmup_steps=0",
                 "eval.every_steps=0",
+                f"data.num_workers={args.num_workers}",
+                f"deepspeed={args.deepspeed.resolve()}",
             ],
         )
         info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
@@ -144,7 +148,10 @@ def main() -> None:
         f"{torch.get_num_threads()}, medians of {args.repeats} × {args.steps} steps"
     )
     print(f"baseline (plain PyTorch loop):      {base[0]:7.2f} samples/s  {base[1]:9.0f} tokens/s")
-    print(f"trainer (DeepSpeed ZeRO-2 + loader): {ours[0]:7.2f} samples/s  {ours[1]:9.0f} tokens/s")
+    print(
+        f"trainer ({args.deepspeed.stem}, {args.num_workers} loader worker(s)): {ours[0]:7.2f} samples/s  "
+        f"{ours[1]:9.0f} tokens/s"
+    )
     print(f"ratio trainer/baseline: {ours[0] / base[0]:.2f}")
 
 
