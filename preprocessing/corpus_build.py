@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from luke import __version__
+from preprocessing.beam_combiners import Smallest
 from preprocessing.corpus import (
     ENTITY_VOCAB_FILE,
     FORMAT_NAME,
@@ -45,12 +46,14 @@ from preprocessing.corpus_writing import (
 )
 from preprocessing.packing import PackingOptions
 from preprocessing.records import WikiPage
-from preprocessing.sequence_building import COUNTS_TAG, ArticlesToSequences
+from preprocessing.sequence_building import COUNTS, SEQUENCES, ArticlesToSequences
 from preprocessing.splits import SplitPlan
 
 PROGRESS_DIR = "progress"
 DEFAULT_TOKENIZER_VOCAB_SIZE = 32_000
-DEFAULT_SAMPLE_PARAGRAPHS = 200_000
+DEFAULT_SAMPLE_PAGES = 5_000
+TRAINING_FACTS_FILE = "tokenizer_training.json"
+FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
 OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, *SPLITS)
 
 
@@ -72,7 +75,8 @@ class CorpusBuildConfig:
     tokenizer: str | None = None
     train_tokenizer: bool = False
     tokenizer_vocab_size: int = DEFAULT_TOKENIZER_VOCAB_SIZE
-    tokenizer_sample_paragraphs: int = DEFAULT_SAMPLE_PARAGRAPHS
+    tokenizer_sample_pages: int = DEFAULT_SAMPLE_PAGES
+    tokenizer_character_coverage: float = 0.9995
     language: str | None = None
     max_pages: int | None = None
     validation_fraction: float = 0.001
@@ -105,15 +109,18 @@ class LimitArticlePages(beam.PTransform):
         self._max_pages = max_pages
 
     def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[WikiPage]:
-        articles, others = pages | "ArticlesOrNot" >> beam.Partition(
-            lambda page, _: 0 if page.namespace == 0 and page.redirect is None else 1, 2
-        )
         kept = (
-            articles
-            | "SmallestIds" >> beam.combiners.Top.Smallest(self._max_pages, key=lambda page: page.page_id)
+            pages
+            | "Articles" >> beam.Filter(_is_article)
+            | "SmallestIds" >> Smallest(self._max_pages, key=lambda page: page.page_id)
             | "Unlist" >> beam.FlatMap(lambda pages: pages)
         )
+        others = pages | "OtherPages" >> beam.Filter(lambda page: not _is_article(page))
         return (kept, others) | "Rejoin" >> beam.Flatten()
+
+
+def _is_article(page: WikiPage) -> bool:
+    return page.namespace == 0 and page.redirect is None
 
 
 def prepare_output(output: str, overwrite: bool) -> None:
@@ -152,9 +159,8 @@ def load_entity_vocab(path: str):
         raise BuildError(f"--entity-vocab: {error}") from error
 
 
-def install_pretrained_tokenizer(name_or_path: str, output: str) -> tuple[str, dict]:
-    """Save tokenizer ``name_or_path`` as ``output/tokenizer`` and return the ``tokenizer.json`` text that
-    AutoTokenizer gives back from the saved files, with facts for metadata.json."""
+def install_pretrained_tokenizer(name_or_path: str, output: str) -> None:
+    """Save the fast tokenizer ``name_or_path`` as ``output/tokenizer``."""
     from preprocessing.corpus_tokenizer import TokenizerError
 
     try:
@@ -163,21 +169,21 @@ def install_pretrained_tokenizer(name_or_path: str, output: str) -> tuple[str, d
         raise BuildError(f"--tokenizer: {error}") from error
     for name, content in files.items():
         write_bytes(FileSystems.join(output, TOKENIZER_DIR, name), content)
-    with tempfile.TemporaryDirectory() as directory:
-        for name, content in files.items():
-            (Path(directory) / name).write_bytes(content)
-        tokenizer = load_fast_tokenizer(directory)
-        return tokenizer.backend_tokenizer.to_str(), {"source": "pretrained", "name_or_path": name_or_path}
 
 
-def tokenizer_facts(output: str) -> dict:
-    """Class, size and special token ids of the corpus tokenizer (read back from ``output/tokenizer``)."""
+def load_output_tokenizer(output: str):
+    """The tokenizer that ``AutoTokenizer.from_pretrained(output/tokenizer)`` gives (copied to a local
+    temporary directory first, so any Beam filesystem works): the job tokenizes with exactly this one."""
     with tempfile.TemporaryDirectory() as directory:
         match = FileSystems.match([FileSystems.join(output, TOKENIZER_DIR, "*")])[0].metadata_list
         for metadata in match:
             with FileSystems.open(metadata.path) as stream:
                 (Path(directory) / Path(metadata.path).name).write_bytes(stream.read())
-        tokenizer = load_fast_tokenizer(directory)
+        return load_fast_tokenizer(directory)
+
+
+def tokenizer_facts(tokenizer) -> dict:
+    """Class, size and special token ids of the corpus tokenizer, for metadata.json."""
     facts = {"class": type(tokenizer).__name__, "vocab_size": len(tokenizer)}
     for name in ("cls", "sep", "pad", "mask", "unk", "bos", "eos"):
         token = getattr(tokenizer, f"{name}_token", None)
@@ -187,50 +193,96 @@ def tokenizer_facts(output: str) -> dict:
     return facts
 
 
-def build_pipeline(
-    pipeline: beam.Pipeline, config: CorpusBuildConfig, site, entity_vocab, tokenizer_json: str | None
-) -> None:
-    """Add the whole job to ``pipeline``: dumps → articles → vocabulary, tokenizer, sequences → shards."""
+def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCollection[WikiPage]:
     from preprocessing.dump_reading import ReadDumpPages
-    from preprocessing.extraction import ExtractArticles, ExtractionOptions
-    from preprocessing.vocab_building import BuildEntityVocab, WriteEntityVocab
 
-    language = config.language or site.language
     pages = pipeline | "ReadDumpPages" >> ReadDumpPages(list(config.dumps))
     if config.max_pages is not None:
         pages = pages | "LimitArticlePages" >> LimitArticlePages(config.max_pages)
-    articles = pages | "ExtractArticles" >> ExtractArticles(
+    return pages
+
+
+def train_tokenizer_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site) -> None:
+    """The first job of ``--train-tokenizer``: sample the dump, train, write ``tokenizer/`` and the facts."""
+    _ = (
+        _read_pages(pipeline, config)
+        | "TrainTokenizer"
+        >> TrainCorpusTokenizer(
+            site,
+            config.output,
+            config.language or site.language,
+            config.tokenizer_vocab_size,
+            config.tokenizer_sample_pages,
+            config.tokenizer_character_coverage,
+        )
+        | "WriteTrainingFacts" >> beam.Map(_write_training_facts, config.output)
+    )
+
+
+def _write_training_facts(trained, output: str) -> None:
+    write_bytes(FileSystems.join(output, BUILD_DIR, TRAINING_FACTS_FILE), json.dumps(trained.info).encode("utf-8"))
+
+
+def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, tokenizer_json: str) -> None:
+    """The main job: dumps → articles → entity vocabulary (unless given) → sequences → shards + report.
+
+    With a given vocabulary, its entries are read from ``output/entity_vocab.jsonl`` (saved by the driver).
+    """
+    from preprocessing.extraction import ExtractArticles, ExtractionOptions
+    from preprocessing.vocab_building import BuildEntityVocab, WriteEntityVocab
+
+    vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
+    articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
         site, ExtractionOptions(keep_missing_targets=config.keep_missing_targets)
     )
-    if entity_vocab is not None:
-        vocab = pipeline | "GivenEntityVocab" >> beam.Create([entity_vocab])
+    report_inputs = {}
+    if config.entity_vocab is not None:
+        vocab = pipeline | "GivenEntityVocab" >> beam.Create([vocab_path]) | "LoadVocab" >> beam.Map(_load_vocab)
     else:
         vocab = articles | "BuildEntityVocab" >> BuildEntityVocab(
             config.entity_vocab_size, config.min_entity_count, site.language
         )
-        _ = vocab | "WriteEntityVocab" >> WriteEntityVocab(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
-    report_inputs = {}
-    if tokenizer_json is not None:
-        tokenizer = pipeline | "GivenTokenizer" >> beam.Create([tokenizer_json])
-    else:
-        trained = articles | "TrainTokenizer" >> TrainCorpusTokenizer(
-            config.output, language, config.tokenizer_vocab_size, config.tokenizer_sample_paragraphs
-        )
-        tokenizer = trained | "TokenizerJson" >> beam.Map(lambda trained: trained.tokenizer_json)
-        report_inputs["extra"] = trained | "TrainingFacts" >> beam.Map(lambda trained: {"tokenizer": trained.info})
-    progress_dir = FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR)
-    outputs = articles | "ArticlesToSequences" >> ArticlesToSequences(
-        language, config.packing, vocab, tokenizer, progress_dir
+        report_inputs["entity_vocab"] = vocab | "WriteEntityVocab" >> WriteEntityVocab(vocab_path)
+    outputs = {
+        "articles": articles,
+        "vocab": vocab | "VocabEntries" >> beam.FlatMap(_vocab_entries),
+    } | "ArticlesToSequences" >> ArticlesToSequences(
+        config.language or site.language,
+        config.packing,
+        tokenizer_json,
+        config.plan,
+        FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR),
     )
-    shard_stats = outputs.sequences | "WriteShards" >> WriteCorpusShards(config.output, config.plan)
-    report_inputs.update(shard_stats=shard_stats, counts=outputs[COUNTS_TAG])
+    report_inputs["shard_stats"] = outputs[SEQUENCES] | "WriteShards" >> WriteCorpusShards(config.output, config.plan)
+    report_inputs["counts"] = outputs[COUNTS]
     _ = report_inputs | "WriteBuildReport" >> WriteBuildReport(config.output)
+
+
+def _load_vocab(path: str):
+    from preprocessing.entity_vocab import EntityVocab
+
+    return EntityVocab.load(path)
+
+
+def _vocab_entries(vocab) -> Iterator[tuple[str, int]]:
+    for title, entity_id in vocab.title_to_id().items():
+        if entity_id >= FIRST_ENTITY_ID:
+            yield title, entity_id
 
 
 @dataclass(frozen=True)
 class BuildResult:
     metadata: dict
-    beam_summary: object
+
+
+def _run(pipeline: beam.Pipeline, output: str) -> None:
+    from preprocessing.progress import ProgressMonitor
+
+    progress_dir = FileSystems.join(output, BUILD_DIR, PROGRESS_DIR)
+    with ProgressMonitor(progress_dir, "build-corpus", ("articles", "sentences", "sequences")):
+        result = pipeline.run()
+        result.wait_until_finish()
+    return result
 
 
 def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overwrite: bool = False) -> BuildResult:
@@ -239,37 +291,42 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
     from preprocessing.beam_options import pipeline_options_from_args
     from preprocessing.dump_files import DumpFileError
     from preprocessing.dump_reading import read_site_info
-    from preprocessing.progress import ProgressMonitor
 
     try:
         site = read_site_info(list(config.dumps))
     except (DumpFileError, ValueError) as error:
         raise BuildError(str(error)) from error
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
+    options = pipeline_options_from_args(list(beam_args))
     prepare_output(config.output, overwrite)
-    tokenizer_json, tokenizer_source = None, {"source": "sentencepiece-unigram"}
-    if config.tokenizer is not None:
-        tokenizer_json, tokenizer_source = install_pretrained_tokenizer(config.tokenizer, config.output)
     if entity_vocab is not None:
         entity_vocab.save(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
+    if config.tokenizer is not None:
+        tokenizer_source = {"source": "pretrained", "name_or_path": config.tokenizer}
+        install_pretrained_tokenizer(config.tokenizer, config.output)
+    else:
+        training = beam.Pipeline(options=options)
+        train_tokenizer_pipeline(training, config, site)
+        _run(training, config.output)
+        with FileSystems.open(FileSystems.join(config.output, BUILD_DIR, TRAINING_FACTS_FILE)) as stream:
+            tokenizer_source = {"source": "sentencepiece-unigram", **json.loads(stream.read().decode("utf-8"))}
+    tokenizer = load_output_tokenizer(config.output)
 
-    pipeline = beam.Pipeline(options=pipeline_options_from_args(list(beam_args)))
-    build_pipeline(pipeline, config, site, entity_vocab, tokenizer_json)
-    progress_dir = FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR)
-    with ProgressMonitor(progress_dir, "build-corpus", ("articles", "sentences", "sequences")):
-        result = pipeline.run()
-        result.wait_until_finish()
+    pipeline = beam.Pipeline(options=options)
+    corpus_pipeline(pipeline, config, site, tokenizer.backend_tokenizer.to_str())
+    result = _run(pipeline, config.output)
 
-    metadata = _metadata(config, site, tokenizer_source, read_report(config.output), read_summary(result))
+    tokenizer_info = {**tokenizer_source, **tokenizer_facts(tokenizer)}
+    metadata = _metadata(config, site, tokenizer_info, read_report(config.output), read_summary(result))
     write_bytes(
         FileSystems.join(config.output, METADATA_FILE),
         (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
     )
     FileSystems.delete([FileSystems.join(config.output, BUILD_DIR)])
-    return BuildResult(metadata, read_summary(result))
+    return BuildResult(metadata)
 
 
-def _metadata(config: CorpusBuildConfig, site, tokenizer_source: dict, report: dict, beam_summary) -> dict:
+def _metadata(config: CorpusBuildConfig, site, tokenizer_info: dict, report: dict, beam_summary) -> dict:
     from preprocessing.dump_files import expand_patterns
 
     vocab = load_entity_vocab(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
@@ -289,7 +346,7 @@ def _metadata(config: CorpusBuildConfig, site, tokenizer_source: dict, report: d
         "splits": splits,
         "language": config.language or site.language,
         "wiki": site.dbname,
-        "tokenizer": {**tokenizer_source, **report.get("tokenizer", {}), **tokenizer_facts(config.output)},
+        "tokenizer": tokenizer_info,
         "entity_vocab": {"file": ENTITY_VOCAB_FILE, "entries": len(vocab), "checksum": vocab.checksum()},
         "input_files": [file.path for file in expand_patterns(config.dumps)],
         "options": config.recorded_options(),

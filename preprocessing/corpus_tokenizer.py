@@ -87,6 +87,7 @@ def train_sentencepiece_tokenizer(
             sentence_iterator=iter(sentences),
             model_writer=model,
             vocab_size=vocab_size,
+            hard_vocab_limit=False,  # a small sample may hold fewer pieces: take what it has
             model_type="unigram",
             control_symbols=[MASK_PIECE],
             character_coverage=character_coverage,
@@ -114,7 +115,7 @@ def train_sentencepiece_tokenizer(
         tokenizer_json,
         {
             "source": "sentencepiece-unigram",
-            "vocab_size": vocab_size,
+            "requested_vocab_size": vocab_size,
             "training_sentences": len(sentences),
             "character_coverage": character_coverage,
             "agreement_with_sentencepiece": agreement,
@@ -134,7 +135,7 @@ def _reload_and_check(files: dict[str, bytes], model: bytes, sentences: Sequence
         processor = spm.SentencePieceProcessor(model_proto=model)
         checked = list(sentences[:: max(1, len(sentences) // 2000)])
         ours = tokenizer(checked, add_special_tokens=False)["input_ids"]
-        agreement = sum(a == b for a, b in zip(ours, processor.encode(checked))) / len(checked)
+        agreement = sum(a == b for a, b in zip(ours, processor.encode(checked), strict=True)) / len(checked)
         mask_id = tokenizer.convert_tokens_to_ids(MASK_PIECE)
         if tokenizer.mask_token != MASK_PIECE or mask_id != processor.piece_to_id(MASK_PIECE):
             raise TokenizerError("the converted tokenizer lost SentencePiece's <mask> piece")

@@ -1,34 +1,35 @@
 """Beam transforms that write the corpus directory: shards, a trained tokenizer, the build report.
 
-``WriteCorpusShards`` assigns each sequence to its split and shard (``splits``), groups each shard's rows
-on one worker and writes them (``shard_writing``); every shard of the plan is written, empty ones too, so
-the layout never depends on the data. The per-split statistics and the job's counters are written to a
-build report that the driver folds into ``metadata.json`` (written last, by the driver).
+``WriteCorpusShards`` groups each shard's rows on one worker and writes them (``shard_writing``); every
+shard of the plan is written, empty ones too, so the layout never depends on the data. ``WriteBuildReport``
+sums the per-split statistics and the job's counters into a report that the driver folds into
+``metadata.json`` (written last, by the driver). No step uses side inputs: Beam 2.77's DaskRunner
+recomputes a side input's whole upstream graph inside every task that reads it.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from preprocessing.beam_combiners import Smallest
 from preprocessing.corpus import TOKENIZER_DIR, shard_path
 from preprocessing.corpus_tokenizer import TrainedTokenizer, train_sentencepiece_tokenizer
-from preprocessing.packing import PackedSequence
-from preprocessing.records import Article
+from preprocessing.records import WikiPage
 from preprocessing.sentences import SentenceSplitter
-from preprocessing.sequence_building import sum_counters
 from preprocessing.splits import SplitPlan, page_hashes
 
 BUILD_DIR = "_build"  # the job's scratch space inside the output directory, removed at the end
 REPORT_FILE = "report.json"
+MAX_SAMPLE_PAGE_CHARS = 100_000  # bounds the memory of the tokenizer's training sample
 
 
 def write_bytes(path: str, content: bytes) -> None:
-    """Write ``content`` to ``path`` atomically (temporary name, then rename)."""
+    """Write ``content`` to ``path`` atomically (temporary name, then rename), on any Beam filesystem."""
     temporary = path + ".tmp"
     with FileSystems.create(temporary) as stream:
         stream.write(content)
@@ -36,24 +37,16 @@ def write_bytes(path: str, content: bytes) -> None:
 
 
 class WriteCorpusShards(beam.PTransform):
-    """PCollection[PackedSequence] → PCollection[(split, Counter)]: writes every shard of ``plan`` under
-    ``output_dir`` and gives each shard's statistics."""
+    """PCollection[((split, shard), PackedSequence)] → PCollection[(split, Counter)]: writes every shard of
+    ``plan`` under ``output_dir`` and gives each shard's statistics."""
 
     def __init__(self, output_dir: str, plan: SplitPlan) -> None:
         super().__init__()
         self._output_dir = output_dir
         self._plan = plan
 
-    def expand(self, sequences: beam.PCollection[PackedSequence]) -> beam.PCollection:
-        always_validation = (
-            sequences
-            | "SplitHashes" >> beam.Map(lambda sequence: (page_hashes(sequence.page_id)[0], sequence.page_id))
-            | "SmallestSplitHash" >> beam.combiners.Top.Smallest(1)
-        )
-        keyed = sequences | "AssignShard" >> beam.Map(
-            _keyed_by_shard, self._plan, beam.pvalue.AsSingleton(always_validation)
-        )
-        every_shard = sequences.pipeline | "EveryShard" >> beam.Create(
+    def expand(self, keyed: beam.PCollection) -> beam.PCollection:
+        every_shard = keyed.pipeline | "EveryShard" >> beam.Create(
             [((split, index), None) for split, count in self._plan.splits.items() for index in range(count)]
         )
         return (
@@ -62,12 +55,6 @@ class WriteCorpusShards(beam.PTransform):
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.Map(_write_shard, self._output_dir, self._plan)
         )
-
-
-def _keyed_by_shard(
-    sequence: PackedSequence, plan: SplitPlan, smallest: list[tuple[float, int]]
-) -> tuple[tuple[str, int], PackedSequence]:
-    return plan.assign(sequence.page_id, smallest[0][1] if smallest else None), sequence
 
 
 def _write_shard(element, output_dir: str, plan: SplitPlan) -> tuple[str, Counter]:
@@ -81,41 +68,66 @@ def _write_shard(element, output_dir: str, plan: SplitPlan) -> tuple[str, Counte
 
 
 class TrainCorpusTokenizer(beam.PTransform):
-    """PCollection[Article] → one-element PCollection[str]: the ``tokenizer.json`` of a SentencePiece
-    tokenizer trained on a bounded, deterministic sample of the articles' paragraphs (those with the
-    smallest hashes of (page id, paragraph index)); its directory is written to ``output_dir/tokenizer``
-    and its training facts to the report (``tokenizer_info`` side output)."""
+    """PCollection[WikiPage] → one-element PCollection[TrainedTokenizer]: a SentencePiece tokenizer trained
+    on a bounded, deterministic sample of the articles (the ``sample_pages`` article pages with the
+    smallest page-id hashes, each cut at 100,000 characters of wikitext), written to ``output_dir/tokenizer``.
 
-    def __init__(self, output_dir: str, language: str, vocab_size: int, sample_paragraphs: int) -> None:
+    Only the sampled pages are parsed, so this pass costs an XML read of the dump, not a wikiextractor pass.
+    """
+
+    def __init__(
+        self,
+        site,
+        output_dir: str,
+        language: str,
+        vocab_size: int,
+        sample_pages: int,
+        character_coverage: float,
+    ) -> None:
         super().__init__()
+        self._site = site
         self._output_dir = output_dir
         self._language = language
         self._vocab_size = vocab_size
-        self._sample_paragraphs = sample_paragraphs
+        self._sample_pages = sample_pages
+        self._character_coverage = character_coverage
 
-    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection:
-        trained = (
-            articles
-            | "HashParagraphs" >> beam.FlatMap(_hashed_paragraphs)
-            | "SampleParagraphs" >> beam.combiners.Top.Smallest(self._sample_paragraphs)
-            | "Train" >> beam.Map(_train, self._language, self._vocab_size)
+    def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[TrainedTokenizer]:
+        return (
+            pages
+            | "HashArticlePages" >> beam.FlatMap(_hashed_article_page)
+            | "SamplePages" >> Smallest(self._sample_pages)
+            | "Train" >> beam.Map(_train, self._site, self._language, self._vocab_size, self._character_coverage)
             | "WriteTokenizerDir" >> beam.Map(_write_tokenizer_dir, self._output_dir)
         )
-        return trained
 
 
-def _hashed_paragraphs(article: Article) -> Iterator[tuple[int, str]]:
-    for index, paragraph in enumerate(article.paragraphs):
-        yield page_hashes(article.page_id * 100_003 + index)[1], paragraph.text
+def _hashed_article_page(page: WikiPage) -> Iterator[tuple[int, int, str, str]]:
+    if page.namespace == 0 and page.redirect is None:
+        yield page_hashes(page.page_id)[1], page.page_id, page.title, page.wikitext[:MAX_SAMPLE_PAGE_CHARS]
 
 
-def _train(sample: list[tuple[int, str]], language: str, vocab_size: int) -> TrainedTokenizer:
+def sample_sentences(sample: Sequence[tuple[int, int, str, str]], site, language: str) -> list[str]:
+    """The sentences of the sampled pages' clean text (pages whose markup breaks the parser are skipped)."""
+    from preprocessing.wikitext import WikitextParser
+
+    parser = WikitextParser(site)
     splitter = SentenceSplitter(language)
     sentences = []
-    for _, text in sample:
-        ends = splitter.boundaries(text)
-        sentences.extend(text[start:end].strip() for start, end in zip([0, *ends], ends))
-    return train_sentencepiece_tokenizer(sentences, vocab_size)
+    for _, page_id, title, wikitext in sample:
+        try:
+            paragraphs = parser.parse(page_id, title, wikitext).paragraphs
+        except Exception:  # the same failures ExtractArticles counts; a sample can do without them
+            continue
+        for paragraph in paragraphs:
+            ends = splitter.boundaries(paragraph.text)
+            sentences.extend(paragraph.text[start:end].strip() for start, end in zip([0, *ends], ends, strict=False))
+    return sentences
+
+
+def _train(sample, site, language: str, vocab_size: int, character_coverage: float) -> TrainedTokenizer:
+    trained = train_sentencepiece_tokenizer(sample_sentences(sample, site, language), vocab_size, character_coverage)
+    return TrainedTokenizer(trained.files, trained.tokenizer_json, {**trained.info, "sample_pages": len(sample)})
 
 
 def _write_tokenizer_dir(trained: TrainedTokenizer, output_dir: str) -> TrainedTokenizer:
@@ -125,43 +137,65 @@ def _write_tokenizer_dir(trained: TrainedTokenizer, output_dir: str) -> TrainedT
 
 
 class WriteBuildReport(beam.PTransform):
-    """Writes ``output_dir/_build/report.json``: per-split statistics, the job's counters and extra facts
-    (e.g. the tokenizer's training), once all shards are written."""
+    """``{"shard_stats": PCollection[(split, Counter)], "counts": PCollection[Counter], ...}`` → writes
+    ``output_dir/_build/report.json`` (per-split statistics and the job's counters) once every input is
+    complete. Inputs other than these two are only waited for (e.g. the entity vocabulary's write).
+
+    The report is the job's only sink, downstream of every other write, because Beam 2.77's DaskRunner
+    computes only the graph that leads to the last transform of the pipeline.
+    """
 
     def __init__(self, output_dir: str) -> None:
         super().__init__()
         self._output_dir = output_dir
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
-        split_stats = (
-            inputs["shard_stats"]
-            | "SumPerSplit" >> beam.CombinePerKey(sum_counters)
-            | "SplitsToDict" >> beam.combiners.ToDict()
-        )
-        counters = inputs["counts"] | "SumCounts" >> beam.CombineGlobally(sum_counters)
-        extra = inputs.get("extra")
-        if extra is None:
-            extra = inputs["counts"].pipeline | "NoExtra" >> beam.Create([{}])
+        tagged = [
+            inputs[name] | f"Tag{name.title().replace('_', '')}" >> beam.Map(_tagged, name) for name in sorted(inputs)
+        ]
         return (
-            inputs["counts"].pipeline
-            | "Once" >> beam.Create([None])
-            | "Write"
-            >> beam.Map(
-                _write_report,
-                self._output_dir,
-                beam.pvalue.AsSingleton(split_stats),
-                beam.pvalue.AsSingleton(counters),
-                beam.pvalue.AsSingleton(extra),
-            )
+            tagged
+            | "AllInputs" >> beam.Flatten()
+            | "Summarise" >> beam.CombineGlobally(_ReportFn())
+            | "Write" >> beam.Map(_write_report, self._output_dir)
         )
 
 
-def _write_report(_, output_dir: str, split_stats: dict, counters: Counter, extra: dict) -> str:
-    report = {
-        "splits": {split: dict(sorted(stats.items())) for split, stats in sorted(split_stats.items())},
-        "counters": dict(sorted(counters.items())),
-        **extra,
-    }
+def _tagged(element, name: str) -> tuple[str, object]:
+    return name, element
+
+
+class _ReportFn(beam.CombineFn):
+    """Sums shard statistics per split and counters; ignores everything else."""
+
+    def create_accumulator(self) -> dict:
+        return {"splits": {}, "counters": Counter()}
+
+    def add_input(self, accumulator: dict, element: tuple[str, object]) -> dict:
+        name, value = element
+        if name == "shard_stats":
+            split, stats = value
+            accumulator["splits"].setdefault(split, Counter()).update(stats)
+        elif name == "counts":
+            accumulator["counters"].update(value)
+        return accumulator
+
+    def merge_accumulators(self, accumulators) -> dict:
+        merged = self.create_accumulator()
+        for accumulator in accumulators:
+            for split, stats in accumulator["splits"].items():
+                merged["splits"].setdefault(split, Counter()).update(stats)
+            merged["counters"].update(accumulator["counters"])
+        return merged
+
+    def extract_output(self, accumulator: dict) -> dict:
+        return {
+            "splits": {split: dict(sorted(stats.items())) for split, stats in sorted(accumulator["splits"].items())},
+            "counters": dict(sorted(accumulator["counters"].items())),
+        }
+
+
+def _write_report(report: dict, output_dir: str) -> str:
     path = FileSystems.join(output_dir, BUILD_DIR, REPORT_FILE)
     write_bytes(path, json.dumps(report, indent=2, sort_keys=True).encode("utf-8"))
     return path

@@ -55,7 +55,9 @@ class MentionTokenizer:
     def tokenize(self, sentences: Sequence[Sentence], counts: Counter) -> list[TokenizedSentence]:
         """Tokenize ``sentences`` in one batch; dropped links are counted in ``counts``."""
         encodings = self.tokenizer.encode_batch([sentence.text for sentence in sentences], add_special_tokens=False)
-        return [self._map_links(sentence, encoding, counts) for sentence, encoding in zip(sentences, encodings)]
+        return [
+            self._map_links(sentence, encoding, counts) for sentence, encoding in zip(sentences, encodings, strict=True)
+        ]
 
     def _map_links(self, sentence: Sentence, encoding: Encoding, counts: Counter) -> TokenizedSentence:
         ids = encoding.ids
