@@ -26,14 +26,14 @@ def test_build_corpus_command_writes_a_corpus_and_prints_a_summary(
     output = tmp_path / "corpus"
     vocab = enwiki_corpus / "entity_vocab.jsonl"
     arguments = [str(enwiki_dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir)]
-    arguments += ["--entity-vocab", str(vocab), "--max-pages", "8", "--num-shards", "2", *IN_PROCESS]
+    arguments += ["--entity-vocab", str(vocab), "--max-pages", "4", "--num-shards", "2", *IN_PROCESS]
     result = run(*arguments, "--validation-fraction", "0.001", "--max-seq-length", "64")
     assert result.exit_code == 0, result.output
     corpus = Corpus.open(output)
     assert corpus.max_seq_length == 64
     validation = corpus.metadata["splits"]["validation"]
     assert validation["sequences"] > 0, "a positive fraction gives at least one page"
-    assert corpus.metadata["counters"]["articles"] == 8
+    assert corpus.metadata["counters"]["articles"] == 4
     assert (
         corpus.metadata["entity_vocab"]["checksum"]
         == json.loads((enwiki_corpus / "metadata.json").read_text())["entity_vocab"]["checksum"]

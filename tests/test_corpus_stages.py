@@ -82,7 +82,7 @@ def test_mentions_map_to_whole_tokens_and_decode_to_their_anchor(bpe_tokenizer):
 
 
 def test_a_link_boundary_inside_a_token_drops_the_mention(bpe_tokenizer):
-    tokenizer, mention_tokenizer = bpe_tokenizer
+    _, mention_tokenizer = bpe_tokenizer
     text = "The ancient philosophers wrote."
     encoding = mention_tokenizer.tokenizer.encode(text, add_special_tokens=False)
     word = "philosophers"
