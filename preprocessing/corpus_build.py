@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,20 +40,18 @@ from preprocessing.corpus_writing import (
     BUILD_DIR,
     TrainCorpusTokenizer,
     WriteBuildReport,
-    WriteCorpusShards,
     read_report,
     write_bytes,
 )
 from preprocessing.packing import PackingOptions
 from preprocessing.records import WikiPage
-from preprocessing.sequence_building import COUNTS, SEQUENCES, ArticlesToSequences
+from preprocessing.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
 from preprocessing.splits import SplitPlan
 
 PROGRESS_DIR = "progress"
 DEFAULT_TOKENIZER_VOCAB_SIZE = 32_000
 DEFAULT_SAMPLE_PAGES = 5_000
 TRAINING_FACTS_FILE = "tokenizer_training.json"
-FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
 OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, *SPLITS)
 
 
@@ -243,18 +241,16 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
             config.entity_vocab_size, config.min_entity_count, site.language
         )
         report_inputs["entity_vocab"] = vocab | "WriteEntityVocab" >> WriteEntityVocab(vocab_path)
-    outputs = {
-        "articles": articles,
-        "vocab": vocab | "VocabEntries" >> beam.FlatMap(_vocab_entries),
-    } | "ArticlesToSequences" >> ArticlesToSequences(
-        config.language or site.language,
-        config.packing,
-        tokenizer_json,
-        config.plan,
-        FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR),
+    language = config.language or site.language
+    progress_dir = FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR)
+    keyed = (
+        articles
+        | "TokenizeArticles" >> TokenizeArticles(language, tokenizer_json, progress_dir)
+        | "AssignShards" >> AssignShards(config.plan)
     )
-    report_inputs["shard_stats"] = outputs[SEQUENCES] | "WriteShards" >> WriteCorpusShards(config.output, config.plan)
-    report_inputs["counts"] = outputs[COUNTS]
+    report_inputs["shards"] = {"articles": keyed, "vocab": vocab} | "PackAndWriteShards" >> PackAndWriteShards(
+        config.output, config.packing, config.plan
+    )
     _ = report_inputs | "WriteBuildReport" >> WriteBuildReport(config.output)
 
 
@@ -262,12 +258,6 @@ def _load_vocab(path: str):
     from preprocessing.entity_vocab import EntityVocab
 
     return EntityVocab.load(path)
-
-
-def _vocab_entries(vocab) -> Iterator[tuple[str, int]]:
-    for title, entity_id in vocab.title_to_id().items():
-        if entity_id >= FIRST_ENTITY_ID:
-            yield title, entity_id
 
 
 @dataclass(frozen=True)
@@ -279,7 +269,7 @@ def _run(pipeline: beam.Pipeline, output: str) -> None:
     from preprocessing.progress import ProgressMonitor
 
     progress_dir = FileSystems.join(output, BUILD_DIR, PROGRESS_DIR)
-    with ProgressMonitor(progress_dir, "build-corpus", ("articles", "sentences", "sequences")):
+    with ProgressMonitor(progress_dir, "build-corpus", ("articles", "sentences")):
         result = pipeline.run()
         result.wait_until_finish()
     return result

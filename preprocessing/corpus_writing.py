@@ -1,10 +1,8 @@
-"""Beam transforms that write the corpus directory: shards, a trained tokenizer, the build report.
+"""Beam transforms that write the rest of the corpus directory: a trained tokenizer and the build report.
 
-``WriteCorpusShards`` groups each shard's rows on one worker and writes them (``shard_writing``); every
-shard of the plan is written, empty ones too, so the layout never depends on the data. ``WriteBuildReport``
-sums the per-split statistics and the job's counters into a report that the driver folds into
-``metadata.json`` (written last, by the driver). No step uses side inputs: Beam 2.77's DaskRunner
-recomputes a side input's whole upstream graph inside every task that reads it.
+``WriteBuildReport`` sums the per-split statistics and the job's counters into a report that the driver
+folds into ``metadata.json`` (written last, by the driver). The shards are written by
+``sequence_building.PackAndWriteShards``.
 """
 
 from __future__ import annotations
@@ -17,11 +15,11 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam_combiners import Smallest
-from preprocessing.corpus import TOKENIZER_DIR, shard_path
+from preprocessing.corpus import TOKENIZER_DIR
 from preprocessing.corpus_tokenizer import TrainedTokenizer, train_sentencepiece_tokenizer
 from preprocessing.records import WikiPage
 from preprocessing.sentences import SentenceSplitter
-from preprocessing.splits import SplitPlan, page_hashes
+from preprocessing.splits import page_hashes
 
 BUILD_DIR = "_build"  # the job's scratch space inside the output directory, removed at the end
 REPORT_FILE = "report.json"
@@ -34,37 +32,6 @@ def write_bytes(path: str, content: bytes) -> None:
     with FileSystems.create(temporary) as stream:
         stream.write(content)
     FileSystems.rename([temporary], [path])
-
-
-class WriteCorpusShards(beam.PTransform):
-    """PCollection[((split, shard), PackedSequence)] → PCollection[(split, Counter)]: writes every shard of
-    ``plan`` under ``output_dir`` and gives each shard's statistics."""
-
-    def __init__(self, output_dir: str, plan: SplitPlan) -> None:
-        super().__init__()
-        self._output_dir = output_dir
-        self._plan = plan
-
-    def expand(self, keyed: beam.PCollection) -> beam.PCollection:
-        every_shard = keyed.pipeline | "EveryShard" >> beam.Create(
-            [((split, index), None) for split, count in self._plan.splits.items() for index in range(count)]
-        )
-        return (
-            (keyed, every_shard)
-            | "Merge" >> beam.Flatten()
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.Map(_write_shard, self._output_dir, self._plan)
-        )
-
-
-def _write_shard(element, output_dir: str, plan: SplitPlan) -> tuple[str, Counter]:
-    from preprocessing.shard_writing import write_shard
-
-    (split, index), rows = element
-    path = FileSystems.join(output_dir, shard_path(split, index, plan.splits[split]))
-    stats = write_shard(path, [row for row in rows if row is not None])
-    stats["shards"] = 1
-    return split, stats
 
 
 class TrainCorpusTokenizer(beam.PTransform):
@@ -137,9 +104,9 @@ def _write_tokenizer_dir(trained: TrainedTokenizer, output_dir: str) -> TrainedT
 
 
 class WriteBuildReport(beam.PTransform):
-    """``{"shard_stats": PCollection[(split, Counter)], "counts": PCollection[Counter], ...}`` → writes
+    """``{"shards": PCollection[(split, shard statistics, counts)], ...}`` → writes
     ``output_dir/_build/report.json`` (per-split statistics and the job's counters) once every input is
-    complete. Inputs other than these two are only waited for (e.g. the entity vocabulary's write).
+    complete. Other inputs are only waited for (e.g. the entity vocabulary's write).
 
     The report is the job's only sink, downstream of every other write, because Beam 2.77's DaskRunner
     computes only the graph that leads to the last transform of the pipeline.
@@ -173,11 +140,10 @@ class _ReportFn(beam.CombineFn):
 
     def add_input(self, accumulator: dict, element: tuple[str, object]) -> dict:
         name, value = element
-        if name == "shard_stats":
-            split, stats = value
+        if name == "shards":
+            split, stats, counts = value
             accumulator["splits"].setdefault(split, Counter()).update(stats)
-        elif name == "counts":
-            accumulator["counters"].update(value)
+            accumulator["counters"].update(counts)
         return accumulator
 
     def merge_accumulators(self, accumulators) -> dict:

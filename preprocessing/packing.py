@@ -61,15 +61,15 @@ class _Builder:
     """The sequence being filled."""
 
     def __init__(self) -> None:
-        self.word_ids: list[int] = []
+        self.parts: list[Sequence[int]] = []  # the sentences' word ids
+        self.length = 0
         self.mentions: list[tuple[int, int, int]] = []  # (entity id, start, end)
-        self.sentences = 0
 
     def add(self, word_ids: Sequence[int], mentions: list[tuple[int, int, int]]) -> None:
-        offset = len(self.word_ids)
+        offset = self.length
         self.mentions.extend((entity_id, start + offset, end + offset) for entity_id, start, end in mentions)
-        self.word_ids.extend(word_ids)
-        self.sentences += 1
+        self.parts.append(word_ids)
+        self.length += len(word_ids)
 
 
 def pack_sentences(
@@ -91,8 +91,8 @@ def pack_sentences(
             _count_dropped_sentence(counts, "too_long", sentence)
             continue
         mentions = _sentence_mentions(sentence, options, entity_id, counts)
-        if builder.sentences and (
-            len(builder.word_ids) + len(sentence.word_ids) > options.max_num_tokens
+        if builder.parts and (
+            builder.length + len(sentence.word_ids) > options.max_num_tokens
             or len(builder.mentions) + len(mentions) > options.max_entity_length
         ):
             sequence = _finish(page_id, index, builder, options, counts)
@@ -101,7 +101,7 @@ def pack_sentences(
                 index += 1
             builder = _Builder()
         builder.add(sentence.word_ids, mentions)
-    if builder.sentences:
+    if builder.parts:
         sequence = _finish(page_id, index, builder, options, counts)
         if sequence is not None:
             yield sequence
@@ -140,13 +140,13 @@ def _finish(
     page_id: int, index: int, builder: _Builder, options: PackingOptions, counts: Counter
 ) -> PackedSequence | None:
     if not builder.mentions and not options.include_sentences_without_entities:
-        counts["sentences_dropped.sequence_without_entities"] += builder.sentences
+        counts["sentences_dropped.sequence_without_entities"] += len(builder.parts)
         return None
     mentions = np.asarray(builder.mentions, dtype=np.int32).reshape(-1, 3)
     return PackedSequence(
         page_id=page_id,
         index=index,
-        word_ids=np.asarray(builder.word_ids, dtype=np.int32),
+        word_ids=np.concatenate([np.asarray(part, dtype=np.int32) for part in builder.parts]),
         entity_ids=np.ascontiguousarray(mentions[:, 0]),
         entity_starts=np.ascontiguousarray(mentions[:, 1]),
         entity_ends=np.ascontiguousarray(mentions[:, 2]),

@@ -1,35 +1,61 @@
-"""``ArticlesToSequences``: articles → sentences → tokens → packed sequences, keyed by their shard (Beam).
+"""Articles → tokenized sentences → shards of packed sequences (Beam), with no side input.
 
-Entity ids reach each article through joins, not side inputs: the distinct (title, page) pairs of the
-articles' links are joined with the vocabulary's (title, id) entries, and the ids found are joined back to
-their article by page id (with the flag of the one page that must go to validation). Joins scale to any
-vocabulary size on every runner; side inputs are recomputed per task on Beam 2.77's DaskRunner.
+1. ``TokenizeArticles``: one fused step per article: its paragraphs are split into sentences
+   (``sentences``) and tokenized in one batch (``tokenization``; the tokenizer's ``tokenizer.json`` text is
+   a constant of the step). Mentions keep their entity title: no vocabulary is needed yet.
+2. ``AssignShards``: each article's split and shard, a pure function of its page id (``splits``), plus
+   the one page that must go to validation (smallest split hash among the articles with a mention), joined
+   by page id.
+3. ``PackAndWriteShards``: each shard's articles are grouped on one worker together with a copy of the
+   entity vocabulary (title → id), packed (``packing``) in page-id order and written (``shard_writing``).
 
-Then one fused step per article: its paragraphs are split into sentences (``sentences``), tokenized in one
-batch (``tokenization``; the tokenizer's ``tokenizer.json`` text is a constant of the step), packed
-(``packing``) and assigned to a split and shard (``splits``). Every article also emits a ``Counter`` of what
-it kept and dropped: the counts travel as data, so they reach metadata.json on every runner. The two kinds
-of output are told apart with ``SplitByKind`` rather than a multi-output ParDo, which the DaskRunner mixes up.
+The vocabulary reaches the shards as one dict per shard in the same ``GroupByKey``, not as a side input or
+a join per (title, page) pair: Beam 2.77's DaskRunner recomputes a side input's whole upstream graph inside
+every task that reads it, and a per-link join costs the Python SDK more than parsing does. Shipping the
+vocabulary to each shard costs (vocabulary size × shards), a few GB at full Wikipedia scale with 500K
+entities and 64 shards. Every article's and shard's counts travel as data, so they reach metadata.json on
+every runner.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam_combiners import Smallest
-from preprocessing.beam_split import SplitByKind
+from preprocessing.corpus import shard_path
 from preprocessing.packing import PackingOptions, pack_sentences
 from preprocessing.progress import ProgressReporter
 from preprocessing.records import Article
 from preprocessing.sentences import Sentence, SentenceSplitter
 from preprocessing.splits import SplitPlan, page_hashes
-from preprocessing.tokenization import MentionTokenizer
+from preprocessing.tokenization import MentionTokenizer, TokenizedSentence
 
-SEQUENCES = "sequences"
-COUNTS = "counts"
+FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
+
+
+@dataclass(frozen=True)
+class TokenizedArticle:
+    """An article's sentences, tokenized, and what splitting and tokenizing it dropped."""
+
+    page_id: int
+    sentences: tuple[TokenizedSentence, ...]
+    counts: Counter
+
+    @property
+    def has_mentions(self) -> bool:
+        return any(sentence.mentions for sentence in self.sentences)
+
+
+@dataclass(frozen=True)
+class VocabCopy:
+    """The entity vocabulary's title → id mapping, as shipped to one shard."""
+
+    ids: dict[str, int]
 
 
 def article_sentences(article: Article, splitter: SentenceSplitter, counts: Counter) -> list[Sentence]:
@@ -44,91 +70,25 @@ def article_sentences(article: Article, splitter: SentenceSplitter, counts: Coun
     return sentences
 
 
-class ArticlesToSequences(beam.PTransform):
-    """``{"articles": PCollection[Article], "vocab": PCollection[(title, entity id)]}`` →
-    ``{"sequences": PCollection[((split, shard), PackedSequence)], "counts": PCollection[Counter]}``."""
+class TokenizeArticles(beam.PTransform):
+    """PCollection[Article] → PCollection[TokenizedArticle]."""
 
-    def __init__(
-        self,
-        language: str,
-        options: PackingOptions,
-        tokenizer_json: str,
-        plan: SplitPlan,
-        progress_dir: str | None = None,
-    ) -> None:
+    def __init__(self, language: str, tokenizer_json: str, progress_dir: str | None = None) -> None:
         super().__init__()
         self._language = language
-        self._options = options
         self._tokenizer_json = tokenizer_json
-        self._plan = plan
         self._progress_dir = progress_dir
 
-    def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
-        articles = inputs["articles"]
-        entity_ids = (
-            {
-                "pages": articles | "LinkedTitles" >> beam.FlatMap(_linked_titles),
-                "vocab": inputs["vocab"],
-            }
-            | "JoinTitlesWithVocab" >> beam.CoGroupByKey()
-            | "EntityIdsByPage" >> beam.FlatMap(_entity_ids_by_page)
+    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[TokenizedArticle]:
+        return articles | "SplitAndTokenize" >> beam.ParDo(
+            _TokenizeArticleFn(self._language, self._tokenizer_json, self._progress_dir)
         )
-        # the page with the smallest split hash among those with an entity goes to validation in any case
-        forced_validation = (
-            entity_ids
-            | "SplitHashes" >> beam.Map(_split_hash_and_page)
-            | "SmallestSplitHash" >> Smallest(1)
-            | "ForcedValidationPage" >> beam.FlatMap(_forced_page, self._plan.validation_fraction > 0)
-        )
-        outputs = (
-            {
-                "article": articles | "KeyByPage" >> beam.Map(_keyed_by_page),
-                "entities": entity_ids,
-                "validation": forced_validation,
-            }
-            | "JoinByPage" >> beam.CoGroupByKey()
-            | "SplitTokenizePack"
-            >> beam.ParDo(
-                _PageToSequencesFn(self._language, self._options, self._tokenizer_json, self._plan, self._progress_dir)
-            )
-        )
-        return outputs | "SplitOutputs" >> SplitByKind((SEQUENCES, COUNTS))
 
 
-def _linked_titles(article: Article) -> Iterator[tuple[str, int]]:
-    titles = {link.target for paragraph in article.paragraphs for link in paragraph.links}
-    for title in sorted(titles):
-        yield title, article.page_id
-
-
-def _entity_ids_by_page(element: tuple[str, dict]) -> Iterator[tuple[int, tuple[str, int]]]:
-    title, joined = element
-    for entity_id in joined["vocab"]:
-        for page_id in joined["pages"]:
-            yield page_id, (title, entity_id)
-
-
-def _split_hash_and_page(element: tuple[int, tuple[str, int]]) -> tuple[float, int]:
-    return page_hashes(element[0])[0], element[0]
-
-
-def _forced_page(smallest: list[tuple[float, int]], enabled: bool) -> Iterator[tuple[int, bool]]:
-    if enabled and smallest:
-        yield smallest[0][1], True
-
-
-def _keyed_by_page(article: Article) -> tuple[int, Article]:
-    return article.page_id, article
-
-
-class _PageToSequencesFn(beam.DoFn):
-    def __init__(
-        self, language: str, options: PackingOptions, tokenizer_json: str, plan: SplitPlan, progress_dir: str | None
-    ) -> None:
+class _TokenizeArticleFn(beam.DoFn):
+    def __init__(self, language: str, tokenizer_json: str, progress_dir: str | None) -> None:
         self._language = language
-        self._options = options
         self._tokenizer_json = tokenizer_json
-        self._plan = plan
         self._progress_dir = progress_dir
 
     def setup(self) -> None:
@@ -136,43 +96,120 @@ class _PageToSequencesFn(beam.DoFn):
         self._tokenizer = MentionTokenizer(self._tokenizer_json)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
-    def process(self, element: tuple[int, dict]) -> Iterator:
-        _, joined = element
-        for article in joined["article"]:  # one article per page id (none for an id without article)
-            yield from self._sequences(article, dict(joined["entities"]), any(joined["validation"]))
-
-    def _sequences(self, article: Article, entity_ids: dict[str, int], forced_validation: bool) -> Iterator:
+    def process(self, article: Article) -> Iterator[TokenizedArticle]:
         counts: Counter = Counter(articles=1)
         sentences = article_sentences(article, self._splitter, counts)
         counts["sentences"] += len(sentences)
         counts["links"] += sum(len(sentence.links) for sentence in sentences)
         tokenized = self._tokenizer.tokenize(sentences, counts) if sentences else []
-        shard = self._plan.assign(article.page_id, article.page_id if forced_validation else None)
-        sequences = 0
-        for sequence in pack_sentences(article.page_id, tokenized, self._options, entity_ids.get, counts):
-            sequences += 1
-            yield SEQUENCES, (shard, sequence)
-        if not sequences:
-            counts["articles_without_sequences"] += 1
-        counts["sequences"] += sequences
         if self._progress is not None:
-            self._progress.add({"articles": 1, "sequences": sequences, "sentences": counts["sentences"]})
-        yield COUNTS, counts
+            self._progress.add({"articles": 1, "sentences": len(sentences)})
+        yield TokenizedArticle(article.page_id, tuple(tokenized), counts)
 
     def finish_bundle(self) -> None:
         if self._progress is not None:
             self._progress.flush()
 
     def __getstate__(self) -> dict:  # some runners pickle DoFns after setup: keep only the configuration
-        return {key: value for key, value in self.__dict__.items() if key in _CONFIGURATION}
+        return {key: self.__dict__[key] for key in ("_language", "_tokenizer_json", "_progress_dir")}
 
 
-_CONFIGURATION = ("_language", "_options", "_tokenizer_json", "_plan", "_progress_dir")
+class AssignShards(beam.PTransform):
+    """PCollection[TokenizedArticle] → PCollection[((split, shard), TokenizedArticle)]."""
+
+    def __init__(self, plan: SplitPlan) -> None:
+        super().__init__()
+        self._plan = plan
+
+    def expand(self, articles: beam.PCollection[TokenizedArticle]) -> beam.PCollection:
+        if self._plan.validation_fraction == 0:
+            return articles | "Assign" >> beam.Map(_assigned, self._plan)
+        forced = (
+            articles
+            | "SplitHashes" >> beam.FlatMap(_split_hash_if_mentions)
+            | "SmallestSplitHash" >> Smallest(1)
+            | "ForcedValidationPage" >> beam.FlatMap(_forced_page)
+        )
+        return (
+            {"article": articles | "KeyByPage" >> beam.Map(_keyed_by_page), "forced": forced}
+            | "JoinForcedPage" >> beam.CoGroupByKey()
+            | "Assign" >> beam.FlatMap(_assigned_joined, self._plan)
+        )
 
 
-def sum_counters(counters) -> Counter:
-    """Combine function: the sum of ``Counter``s."""
-    total: Counter = Counter()
-    for counts in counters:
-        total.update(counts)
-    return total
+def _split_hash_if_mentions(article: TokenizedArticle) -> Iterator[tuple[float, int]]:
+    if article.has_mentions:
+        yield page_hashes(article.page_id)[0], article.page_id
+
+
+def _forced_page(smallest: list[tuple[float, int]]) -> Iterator[tuple[int, bool]]:
+    for _, page_id in smallest:
+        yield page_id, True
+
+
+def _keyed_by_page(article: TokenizedArticle) -> tuple[int, TokenizedArticle]:
+    return article.page_id, article
+
+
+def _assigned(article: TokenizedArticle, plan: SplitPlan) -> tuple[tuple[str, int], TokenizedArticle]:
+    return plan.assign(article.page_id), article
+
+
+def _assigned_joined(element: tuple[int, dict], plan: SplitPlan) -> Iterator:
+    page_id, joined = element
+    forced = page_id if any(joined["forced"]) else None
+    for article in joined["article"]:
+        yield plan.assign(page_id, forced), article
+
+
+class PackAndWriteShards(beam.PTransform):
+    """``{"articles": PCollection[((split, shard), TokenizedArticle)], "vocab": PCollection[EntityVocab]}`` →
+    PCollection[(split, shard statistics, counts)]: every shard of ``plan`` written under ``output_dir``,
+    empty ones too."""
+
+    def __init__(self, output_dir: str, options: PackingOptions, plan: SplitPlan) -> None:
+        super().__init__()
+        self._output_dir = output_dir
+        self._options = options
+        self._plan = plan
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        vocab_copies = inputs["vocab"] | "VocabPerShard" >> beam.FlatMap(_vocab_per_shard, self._plan)
+        return (
+            (inputs["articles"], vocab_copies)
+            | "Merge" >> beam.Flatten()
+            | "GroupByShard" >> beam.GroupByKey()
+            | "PackAndWrite" >> beam.Map(_pack_and_write, self._output_dir, self._options, self._plan)
+        )
+
+
+def _vocab_per_shard(vocab, plan: SplitPlan) -> Iterator[tuple[tuple[str, int], VocabCopy]]:
+    ids = {title: entity_id for title, entity_id in vocab.title_to_id().items() if entity_id >= FIRST_ENTITY_ID}
+    for split, count in plan.splits.items():
+        for index in range(count):
+            yield (split, index), VocabCopy(ids)
+
+
+def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: SplitPlan) -> tuple[str, Counter, Counter]:
+    from preprocessing.shard_writing import write_shard
+
+    (split, index), values = element
+    articles = []
+    vocab: dict[str, int] = {}
+    for value in values:
+        if isinstance(value, VocabCopy):
+            vocab = value.ids
+        else:
+            articles.append(value)
+    counts: Counter = Counter()
+    rows = []
+    for article in sorted(articles, key=lambda article: article.page_id):
+        counts.update(article.counts)
+        before = len(rows)
+        rows.extend(pack_sentences(article.page_id, article.sentences, options, vocab.get, counts))
+        if len(rows) == before:
+            counts["articles_without_sequences"] += 1
+    counts["sequences"] += len(rows)
+    stats = write_shard(FileSystems.join(output_dir, shard_path(split, index, plan.splits[split])), rows)
+    stats["shards"] = 1
+    return split, stats, counts

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from preprocessing.sentences import Sentence
@@ -29,9 +30,9 @@ class Mention:
     end: int  # exclusive
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TokenizedSentence:
-    word_ids: tuple[int, ...]
+    word_ids: np.ndarray  # int32
     mentions: tuple[Mention, ...]
 
 
@@ -70,7 +71,7 @@ class MentionTokenizer:
                 counts["mentions_dropped.unknown_token"] += 1
             else:
                 mentions.append(Mention(link.target, span[0], span[1]))
-        return TokenizedSentence(tuple(ids), tuple(mentions))
+        return TokenizedSentence(np.asarray(ids, dtype=np.int32), tuple(mentions))
 
 
 def token_span(text: str, encoding: Encoding, start: int, end: int) -> tuple[int, int] | None:

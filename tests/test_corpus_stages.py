@@ -75,7 +75,7 @@ def test_mentions_map_to_whole_tokens_and_decode_to_their_anchor(bpe_tokenizer):
     )
     counts = Counter()
     (tokenized,) = mention_tokenizer.tokenize([Sentence(text, links)], counts)
-    assert list(tokenized.word_ids) == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenized.word_ids.tolist() == tokenizer(text, add_special_tokens=False)["input_ids"]
     assert not counts
     for mention, link in zip(tokenized.mentions, links, strict=True):
         assert tokenizer.decode(tokenized.word_ids[mention.start : mention.end]).strip() == link.target
@@ -98,7 +98,7 @@ def test_a_link_boundary_inside_a_token_drops_the_mention(bpe_tokenizer):
 
 
 def _sentence(length: int, mentions: list[tuple[str, int, int]] = ()) -> TokenizedSentence:
-    return TokenizedSentence(tuple(range(10, 10 + length)), tuple(Mention(*mention) for mention in mentions))
+    return TokenizedSentence(np.arange(10, 10 + length, dtype=np.int32), tuple(Mention(*m) for m in mentions))
 
 
 VOCAB = {"A": 3, "B": 4}
