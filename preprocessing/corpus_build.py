@@ -13,9 +13,10 @@ progress line, then write ``metadata.json`` last and remove the job's scratch di
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import apache_beam as beam
@@ -77,6 +78,7 @@ class CorpusBuildConfig:
     tokenizer_character_coverage: float = 0.9995
     language: str | None = None
     max_pages: int | None = None
+    abstract_only: bool = False
     validation_fraction: float = 0.001
     num_shards: int = 64
     num_validation_shards: int = 1
@@ -119,6 +121,17 @@ class LimitArticlePages(beam.PTransform):
 
 def _is_article(page: WikiPage) -> bool:
     return page.namespace == 0 and page.redirect is None
+
+
+_HEADING = re.compile(r"^=+[^=\n].*?=+[ \t]*$", re.MULTILINE)
+
+
+def lead_section(page: WikiPage) -> WikiPage:
+    """``page`` with the wikitext of an article cut at its first section heading (``== History ==``)."""
+    if not _is_article(page):
+        return page
+    heading = _HEADING.search(page.wikitext)
+    return page if heading is None else replace(page, wikitext=page.wikitext[: heading.start()])
 
 
 def prepare_output(output: str, overwrite: bool) -> None:
@@ -197,6 +210,8 @@ def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCol
     pages = pipeline | "ReadDumpPages" >> ReadDumpPages(list(config.dumps))
     if config.max_pages is not None:
         pages = pages | "LimitArticlePages" >> LimitArticlePages(config.max_pages)
+    if config.abstract_only:
+        pages = pages | "LeadSectionsOnly" >> beam.Map(lead_section)
     return pages
 
 

@@ -217,3 +217,35 @@ def test_runners_give_byte_identical_shards(enwiki_dump, bpe_tokenizer_dir, tmp_
         assert json.loads((output / "metadata.json").read_text())["counters"]["articles"] == 12
     assert digests["in_memory"] == digests["multi_processing"] == digests["dask"]
     assert len(digests["in_memory"]) == 3 + 1 + 1
+
+
+def test_abstract_only_keeps_the_lead_sections(enwiki_dump, bpe_tokenizer_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from preprocessing.corpus_build import lead_section
+    from preprocessing.dump_reading import read_site_info
+    from preprocessing.records import WikiPage
+    from preprocessing.wikitext import WikitextParser
+
+    page = WikiPage(1, 0, "A", None, "Lead [[x]].\n\n== History ==\nLater.\n=== Sub ===\nMore.")
+    assert lead_section(page).wikitext == "Lead [[x]].\n\n"
+    assert lead_section(WikiPage(2, 0, "B", None, "No heading. a == b")).wikitext == "No heading. a == b"
+
+    output = build_sample_corpus(
+        enwiki_dump, tmp_path / "abstracts", tokenizer=str(bpe_tokenizer_dir), max_pages=6, abstract_only=True
+    )
+    corpus = Corpus.open(output)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    parser = WikitextParser(read_site_info([str(enwiki_dump)]))
+    leads = {}
+    for dump_page in read_dump_pages(enwiki_dump):
+        if dump_page.namespace == 0 and not dump_page.redirect:
+            lead = lead_section(WikiPage(dump_page.page_id, 0, dump_page.title, None, dump_page.wikitext))
+            paragraphs = parser.parse(lead.page_id, lead.title, lead.wikitext).paragraphs
+            leads[lead.page_id] = normalised("".join(paragraph.text for paragraph in paragraphs))
+    split = corpus.split("train")
+    assert 0 < len(split) < 6 * 5
+    for index in range(len(split)):
+        row = split[index]
+        decoded = normalised(tokenizer.decode(row["word_ids"]))
+        assert decoded[:40] in leads[row["page_id"]] and decoded[-40:] in leads[row["page_id"]]
