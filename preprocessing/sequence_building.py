@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam_combiners import Smallest
@@ -33,14 +34,18 @@ from preprocessing.progress import ProgressReporter
 from preprocessing.records import Article
 from preprocessing.sentences import Sentence, SentenceSplitter
 from preprocessing.splits import SplitPlan, page_hashes
-from preprocessing.tokenization import MentionTokenizer, TokenizedSentence
+from preprocessing.tokenization import Mention, MentionTokenizer, TokenizedSentence
 
 FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TokenizedArticle:
-    """An article's sentences, tokenized, and what splitting and tokenizing it dropped."""
+    """An article's sentences, tokenized, and what splitting and tokenizing it dropped.
+
+    Pickled compactly (it crosses two shuffles): one int32 buffer for all the word ids, not an array per
+    sentence.
+    """
 
     page_id: int
     sentences: tuple[TokenizedSentence, ...]
@@ -49,6 +54,29 @@ class TokenizedArticle:
     @property
     def has_mentions(self) -> bool:
         return any(sentence.mentions for sentence in self.sentences)
+
+    def __reduce__(self):
+        lengths = [len(sentence.word_ids) for sentence in self.sentences]
+        ids = np.concatenate([sentence.word_ids for sentence in self.sentences]) if lengths else np.zeros(0)
+        mentions = tuple(
+            (index, mention.target, mention.start, mention.end)
+            for index, sentence in enumerate(self.sentences)
+            for mention in sentence.mentions
+        )
+        return _rebuild_article, (self.page_id, ids.astype(np.int32).tobytes(), lengths, mentions, self.counts)
+
+
+def _rebuild_article(page_id: int, ids: bytes, lengths: list[int], mentions: tuple, counts: Counter):
+    words = np.frombuffer(ids, dtype=np.int32)
+    by_sentence: list[list[Mention]] = [[] for _ in lengths]
+    for index, target, start, end in mentions:
+        by_sentence[index].append(Mention(target, start, end))
+    starts = np.cumsum([0, *lengths])
+    sentences = tuple(
+        TokenizedSentence(words[starts[index] : starts[index + 1]], tuple(by_sentence[index]))
+        for index in range(len(lengths))
+    )
+    return TokenizedArticle(page_id, sentences, counts)
 
 
 @dataclass(frozen=True)

@@ -175,3 +175,16 @@ def test_shards_are_byte_identical_whatever_the_order_of_rows(tmp_path):
     assert table.schema.equals(SCHEMA)
     assert table.column("page_id").to_pylist() == sorted(row.page_id for row in rows)
     assert shard_table_batches([]) == []
+
+
+def test_tokenized_articles_pickle_to_the_same_sentences():
+    import pickle
+
+    from preprocessing.sequence_building import TokenizedArticle
+
+    sentences = (_sentence(4, [("A", 0, 2)]), _sentence(0), _sentence(3, [("B", 1, 2), ("C", 2, 3)]))
+    article = TokenizedArticle(9, sentences, Counter(articles=1))
+    copy = pickle.loads(pickle.dumps(article))
+    assert copy.page_id == 9 and copy.counts == {"articles": 1} and copy.has_mentions
+    assert [s.word_ids.tolist() for s in copy.sentences] == [s.word_ids.tolist() for s in sentences]
+    assert [s.mentions for s in copy.sentences] == [s.mentions for s in sentences]
