@@ -44,14 +44,13 @@ from preprocessing.corpus_writing import (
     read_report,
     write_bytes,
 )
+from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE, DEFAULT_VOCAB_SIZE
 from preprocessing.packing import PackingOptions
 from preprocessing.records import WikiPage
 from preprocessing.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
 from preprocessing.splits import SplitPlan
 
 PROGRESS_DIR = "progress"
-DEFAULT_TOKENIZER_VOCAB_SIZE = 32_000
-DEFAULT_SAMPLE_PAGES = 5_000
 TRAINING_FACTS_FILE = "tokenizer_training.json"
 OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, *SPLITS)
 
@@ -68,13 +67,13 @@ class CorpusBuildConfig:
     output: str
     packing: PackingOptions = field(default_factory=PackingOptions)
     entity_vocab: str | None = None
-    entity_vocab_size: int = 500_000
+    entity_vocab_size: int = DEFAULT_VOCAB_SIZE
     min_entity_count: int = 1
     keep_missing_targets: bool = False
     tokenizer: str | None = None
     train_tokenizer: bool = False
     tokenizer_vocab_size: int = DEFAULT_TOKENIZER_VOCAB_SIZE
-    tokenizer_sample_pages: int = DEFAULT_SAMPLE_PAGES
+    tokenizer_sample_pages: int = DEFAULT_TOKENIZER_SAMPLE_PAGES
     tokenizer_character_coverage: float = 0.9995
     language: str | None = None
     max_pages: int | None = None
@@ -242,7 +241,7 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
     With a given vocabulary, its entries are read from ``output/entity_vocab.jsonl`` (saved by the driver).
     """
     from preprocessing.extraction import ExtractArticles, ExtractionOptions
-    from preprocessing.vocab_building import BuildEntityVocab, WriteEntityVocab
+    from preprocessing.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
 
     vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
     articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
@@ -250,7 +249,7 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
     )
     report_inputs = {}
     if config.entity_vocab is not None:
-        vocab = pipeline | "GivenEntityVocab" >> beam.Create([vocab_path]) | "LoadVocab" >> beam.Map(_load_vocab)
+        vocab = pipeline | "LoadEntityVocab" >> LoadEntityVocab(vocab_path)
     else:
         vocab = articles | "BuildEntityVocab" >> BuildEntityVocab(
             config.entity_vocab_size, config.min_entity_count, site.language
@@ -267,12 +266,6 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
         config.output, config.packing, config.plan
     )
     _ = report_inputs | "WriteBuildReport" >> WriteBuildReport(config.output)
-
-
-def _load_vocab(path: str):
-    from preprocessing.entity_vocab import EntityVocab
-
-    return EntityVocab.load(path)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from preprocessing.corpus_build import DEFAULT_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE
-from preprocessing.entity_vocab import DEFAULT_VOCAB_SIZE
+from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE, DEFAULT_VOCAB_SIZE
 from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
 
 
@@ -41,7 +40,7 @@ from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
 @click.option(
     "--tokenizer-sample-pages",
     type=click.IntRange(min=1),
-    default=DEFAULT_SAMPLE_PAGES,
+    default=DEFAULT_TOKENIZER_SAMPLE_PAGES,
     show_default=True,
     help="With --train-tokenizer: train on the text of this many articles (a deterministic sample by a hash "
     "of the page id; ~50 sentences an article).",
