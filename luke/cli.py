@@ -16,7 +16,7 @@ from luke import __version__
 COMMANDS: dict[str, str] = {
     "sample-dump": "preprocessing.sample_dump:sample_dump_command",
     "build-entity-vocab": "preprocessing.vocab_cli:build_entity_vocab_command",
-    "build-corpus": "luke.unavailable:build_corpus_command",
+    "build-corpus": "preprocessing.corpus_cli:build_corpus_command",
     "train": "pretraining.train:train_command",
     "export": "luke.unavailable:export_command",
     "demo": "luke.unavailable:demo_command",

@@ -18,8 +18,5 @@ def _unavailable(name: str, summary: str) -> click.Command:
     return command
 
 
-build_corpus_command = _unavailable(
-    "build-corpus", "Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (Beam job)."
-)
 export_command = _unavailable("export", "Export a training run or checkpoint to a Hugging Face directory.")
 demo_command = _unavailable("demo", "Run the whole pipeline on the sample dump with a tiny model on CPU.")

@@ -59,3 +59,88 @@ def deepspeed_cpu_env() -> dict[str, str]:
     build %= "ShareMemCommBuilder"
     subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True)
     return env
+
+
+@pytest.fixture(scope="session")
+def bpe_tokenizer_dir(enwiki_dump: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A RobertaTokenizer directory (byte-level BPE, 4,000 tokens) trained on the enwiki sample: the local
+    stand-in for roberta-large, whose hub download is unreachable here."""
+    from corpus_builders import train_bpe_tokenizer
+
+    return train_bpe_tokenizer(enwiki_dump, tmp_path_factory.mktemp("bpe-tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def enwiki_corpus(enwiki_dump: Path, bpe_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete corpus directory built once per session by `build_corpus` from the enwiki sample.
+
+    LUKE's defaults (max_seq_length 512, max_entity_length 128, max_mention_length 30, sentences of ≥ 5
+    tokens, sequences without entities and [UNK] entities skipped), the byte-level BPE tokenizer of
+    `bpe_tokenizer_dir` (RoBERTa's kind), the entity vocabulary built from the dump (links to pages missing
+    from the slice kept), validation fraction 0.05, 4 train shards + 1 validation shard. About 1,500
+    sequences. Open it with `preprocessing.corpus.Corpus.open`; do not modify it (copy it first).
+    """
+    from corpus_builders import build_sample_corpus
+
+    return build_sample_corpus(
+        enwiki_dump,
+        tmp_path_factory.mktemp("enwiki-corpus") / "corpus",
+        tokenizer=str(bpe_tokenizer_dir),
+        validation_fraction=0.05,
+        num_shards=4,
+    )
+
+
+@pytest.fixture(scope="session")
+def enwiki_sp_corpus(enwiki_dump: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus of the enwiki sample's first 40 articles whose tokenizer was trained inside the job
+    (`--train-tokenizer`, SentencePiece unigram, 4,000 pieces, saved as an XLMRobertaTokenizer directory:
+    mLUKE's kind). max_seq_length 128, validation fraction 0.1, 2 train shards. Do not modify it."""
+    from corpus_builders import build_sample_corpus
+
+    return build_sample_corpus(
+        enwiki_dump,
+        tmp_path_factory.mktemp("enwiki-sp-corpus") / "corpus",
+        train_tokenizer=True,
+        tokenizer_vocab_size=4000,
+        tokenizer_sample_pages=40,
+        max_pages=40,
+        max_seq_length=128,
+        validation_fraction=0.1,
+        num_shards=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def bgwiki_corpus(bgwiki_dump: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus of the Bulgarian sample (1 article) with a SentencePiece tokenizer trained in the job (at
+    most 600 pieces, every character covered) and every sentence kept (`min_sentence_length=1`, sequences
+    without entities and [UNK] entities included), no validation split, 1 shard. Do not modify it."""
+    from corpus_builders import build_sample_corpus
+
+    return build_sample_corpus(
+        bgwiki_dump,
+        tmp_path_factory.mktemp("bgwiki-corpus") / "corpus",
+        train_tokenizer=True,
+        tokenizer_vocab_size=600,
+        tokenizer_character_coverage=1.0,
+        min_sentence_length=1,
+        include_sentences_without_entities=True,
+        include_unk_entities=True,
+        validation_fraction=0.0,
+        num_shards=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler_address() -> str:
+    """The address of a local dask.distributed cluster (scheduler + 2 worker processes on 127.0.0.1),
+    started once per session and stopped at its end: pass it to Beam's DaskRunner as
+    `--dask_client_address`."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()

@@ -1,0 +1,354 @@
+"""``build_corpus``: the whole preprocessing as one Beam pipeline, and the driver steps around it.
+
+One pipeline, not two chained ones: wikiextractor is the dominant cost of the job, and one pipeline parses
+every article once and feeds the same articles to the entity vocabulary, the tokenizer training sample and
+the sequences (the vocabulary and the trained tokenizer reach the sequence step as side inputs, so Beam
+orders the stages). Two pipelines would either parse twice or store every parsed article in between.
+
+Driver steps: check the output directory (refuse one holding a different corpus unless ``overwrite``),
+load a given entity vocabulary or tokenizer *before* any work (clear errors), run the job with a live
+progress line, then write ``metadata.json`` last and remove the job's scratch directory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from luke import __version__
+from preprocessing.beam_combiners import Smallest
+from preprocessing.corpus import (
+    ENTITY_VOCAB_FILE,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    SPLITS,
+    TOKENIZER_DIR,
+    shard_path,
+)
+from preprocessing.corpus_tokenizer import (
+    load_fast_tokenizer,
+    save_tokenizer_files,
+)
+from preprocessing.corpus_writing import (
+    BUILD_DIR,
+    TrainCorpusTokenizer,
+    WriteBuildReport,
+    read_report,
+    write_bytes,
+)
+from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE, DEFAULT_VOCAB_SIZE
+from preprocessing.packing import PackingOptions
+from preprocessing.records import WikiPage
+from preprocessing.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
+from preprocessing.splits import SplitPlan
+
+PROGRESS_DIR = "progress"
+TRAINING_FACTS_FILE = "tokenizer_training.json"
+OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, *SPLITS)
+
+
+class BuildError(ValueError):
+    """A problem with the job's inputs or output, found before any work (message names it)."""
+
+
+@dataclass(frozen=True)
+class CorpusBuildConfig:
+    """Everything that decides the corpus (recorded in metadata.json)."""
+
+    dumps: tuple[str, ...]
+    output: str
+    packing: PackingOptions = field(default_factory=PackingOptions)
+    entity_vocab: str | None = None
+    entity_vocab_size: int = DEFAULT_VOCAB_SIZE
+    min_entity_count: int = 1
+    keep_missing_targets: bool = False
+    tokenizer: str | None = None
+    train_tokenizer: bool = False
+    tokenizer_vocab_size: int = DEFAULT_TOKENIZER_VOCAB_SIZE
+    tokenizer_sample_pages: int = DEFAULT_TOKENIZER_SAMPLE_PAGES
+    tokenizer_character_coverage: float = 0.9995
+    language: str | None = None
+    max_pages: int | None = None
+    abstract_only: bool = False
+    validation_fraction: float = 0.001
+    num_shards: int = 64
+    num_validation_shards: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.tokenizer is None) == (not self.train_tokenizer):
+            raise BuildError("give exactly one tokenizer source: --tokenizer NAME_OR_PATH or --train-tokenizer")
+        if self.max_pages is not None and self.max_pages < 1:
+            raise BuildError(f"--max-pages must be positive, got {self.max_pages}")
+
+    @property
+    def plan(self) -> SplitPlan:
+        return SplitPlan(self.validation_fraction, self.num_shards, self.num_validation_shards)
+
+    def recorded_options(self) -> dict:
+        options = asdict(self)
+        options.pop("output")
+        options["dumps"] = list(self.dumps)
+        return options
+
+
+class LimitArticlePages(beam.PTransform):
+    """Keep the ``max_pages`` article pages (namespace 0, not redirects) with the smallest page ids, and
+    every other page (redirects still resolve links): a deterministic quick sample of a dump."""
+
+    def __init__(self, max_pages: int) -> None:
+        super().__init__()
+        self._max_pages = max_pages
+
+    def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[WikiPage]:
+        kept = (
+            pages
+            | "Articles" >> beam.Filter(_is_article)
+            | "SmallestIds" >> Smallest(self._max_pages, key=lambda page: page.page_id)
+            | "Unlist" >> beam.FlatMap(lambda pages: pages)
+        )
+        others = pages | "OtherPages" >> beam.Filter(lambda page: not _is_article(page))
+        return (kept, others) | "Rejoin" >> beam.Flatten()
+
+
+def _is_article(page: WikiPage) -> bool:
+    return page.namespace == 0 and page.redirect is None
+
+
+_HEADING = re.compile(r"^=+[^=\n].*?=+[ \t]*$", re.MULTILINE)
+
+
+def lead_section(page: WikiPage) -> WikiPage:
+    """``page`` with the wikitext of an article cut at its first section heading (``== History ==``)."""
+    if not _is_article(page):
+        return page
+    heading = _HEADING.search(page.wikitext)
+    return page if heading is None else replace(page, wikitext=page.wikitext[: heading.start()])
+
+
+def prepare_output(output: str, overwrite: bool) -> None:
+    """Refuse an output directory that holds a corpus or other files, unless ``overwrite``; then clear the
+    corpus entries (metadata.json first, so a half-deleted corpus never looks complete)."""
+    existing = [entry for entry in OUTPUT_ENTRIES if FileSystems.exists(FileSystems.join(output, entry))]
+    if existing and not overwrite:
+        if METADATA_FILE in existing:
+            described = _describe_corpus(FileSystems.join(output, METADATA_FILE))
+            raise BuildError(f"{output} already holds a corpus ({described}); pass --overwrite to replace it")
+        raise BuildError(
+            f"{output} already holds files of an unfinished corpus build ({', '.join(existing)}); "
+            "pass --overwrite to replace them"
+        )
+    for entry in existing:  # metadata.json comes first in OUTPUT_ENTRIES
+        FileSystems.delete([FileSystems.join(output, entry)])
+
+
+def _describe_corpus(metadata_path: str) -> str:
+    try:
+        with FileSystems.open(metadata_path) as stream:
+            metadata = json.loads(stream.read().decode("utf-8"))
+        sequences = sum(split.get("sequences", 0) for split in metadata.get("splits", {}).values())
+        return f"{sequences:,} sequences from {', '.join(metadata.get('input_files', [])) or 'unknown inputs'}"
+    except (OSError, ValueError):
+        return "unreadable metadata.json"
+
+
+def load_entity_vocab(path: str):
+    """Load a given entity vocabulary; raise :class:`BuildError` naming the file when it is unusable."""
+    from preprocessing.entity_vocab import EntityVocab, EntityVocabError
+
+    try:
+        return EntityVocab.load(path)
+    except EntityVocabError as error:
+        raise BuildError(f"--entity-vocab: {error}") from error
+
+
+def install_pretrained_tokenizer(name_or_path: str, output: str) -> None:
+    """Save the fast tokenizer ``name_or_path`` as ``output/tokenizer``."""
+    from preprocessing.corpus_tokenizer import TokenizerError
+
+    try:
+        files = save_tokenizer_files(load_fast_tokenizer(name_or_path))
+    except TokenizerError as error:
+        raise BuildError(f"--tokenizer: {error}") from error
+    for name, content in files.items():
+        write_bytes(FileSystems.join(output, TOKENIZER_DIR, name), content)
+
+
+def load_output_tokenizer(output: str):
+    """The tokenizer that ``AutoTokenizer.from_pretrained(output/tokenizer)`` gives (copied to a local
+    temporary directory first, so any Beam filesystem works): the job tokenizes with exactly this one."""
+    with tempfile.TemporaryDirectory() as directory:
+        match = FileSystems.match([FileSystems.join(output, TOKENIZER_DIR, "*")])[0].metadata_list
+        for metadata in match:
+            with FileSystems.open(metadata.path) as stream:
+                (Path(directory) / Path(metadata.path).name).write_bytes(stream.read())
+        return load_fast_tokenizer(directory)
+
+
+def tokenizer_facts(tokenizer) -> dict:
+    """Class, size and special token ids of the corpus tokenizer, for metadata.json."""
+    facts = {"class": type(tokenizer).__name__, "vocab_size": len(tokenizer)}
+    for name in ("cls", "sep", "pad", "mask", "unk", "bos", "eos"):
+        token = getattr(tokenizer, f"{name}_token", None)
+        if token is not None:
+            facts[f"{name}_token"] = str(token)
+            facts[f"{name}_token_id"] = tokenizer.convert_tokens_to_ids(str(token))
+    return facts
+
+
+def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCollection[WikiPage]:
+    from preprocessing.dump_reading import ReadDumpPages
+
+    pages = pipeline | "ReadDumpPages" >> ReadDumpPages(list(config.dumps))
+    if config.max_pages is not None:
+        pages = pages | "LimitArticlePages" >> LimitArticlePages(config.max_pages)
+    if config.abstract_only:
+        pages = pages | "LeadSectionsOnly" >> beam.Map(lead_section)
+    return pages
+
+
+def train_tokenizer_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site) -> None:
+    """The first job of ``--train-tokenizer``: sample the dump, train, write ``tokenizer/`` and the facts."""
+    _ = (
+        _read_pages(pipeline, config)
+        | "TrainTokenizer"
+        >> TrainCorpusTokenizer(
+            site,
+            config.output,
+            config.language or site.language,
+            config.tokenizer_vocab_size,
+            config.tokenizer_sample_pages,
+            config.tokenizer_character_coverage,
+        )
+        | "WriteTrainingFacts" >> beam.Map(_write_training_facts, config.output)
+    )
+
+
+def _write_training_facts(trained, output: str) -> None:
+    write_bytes(FileSystems.join(output, BUILD_DIR, TRAINING_FACTS_FILE), json.dumps(trained.info).encode("utf-8"))
+
+
+def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, tokenizer_json: str) -> None:
+    """The main job: dumps → articles → entity vocabulary (unless given) → sequences → shards + report.
+
+    With a given vocabulary, its entries are read from ``output/entity_vocab.jsonl`` (saved by the driver).
+    """
+    from preprocessing.extraction import ExtractArticles, ExtractionOptions
+    from preprocessing.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
+
+    vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
+    articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
+        site, ExtractionOptions(keep_missing_targets=config.keep_missing_targets)
+    )
+    report_inputs = {}
+    if config.entity_vocab is not None:
+        vocab = pipeline | "LoadEntityVocab" >> LoadEntityVocab(vocab_path)
+    else:
+        vocab = articles | "BuildEntityVocab" >> BuildEntityVocab(
+            config.entity_vocab_size, config.min_entity_count, site.language
+        )
+        report_inputs["entity_vocab"] = vocab | "WriteEntityVocab" >> WriteEntityVocab(vocab_path)
+    language = config.language or site.language
+    progress_dir = FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR)
+    keyed = (
+        articles
+        | "TokenizeArticles" >> TokenizeArticles(language, tokenizer_json, progress_dir)
+        | "AssignShards" >> AssignShards(config.plan)
+    )
+    report_inputs["shards"] = {"articles": keyed, "vocab": vocab} | "PackAndWriteShards" >> PackAndWriteShards(
+        config.output, config.packing, config.plan
+    )
+    _ = report_inputs | "WriteBuildReport" >> WriteBuildReport(config.output)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    metadata: dict
+
+
+def _run(pipeline: beam.Pipeline, output: str) -> None:
+    from preprocessing.progress import ProgressMonitor
+
+    progress_dir = FileSystems.join(output, BUILD_DIR, PROGRESS_DIR)
+    with ProgressMonitor(progress_dir, "build-corpus", ("articles", "sentences")):
+        result = pipeline.run()
+        result.wait_until_finish()
+    return result
+
+
+def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overwrite: bool = False) -> BuildResult:
+    """Run the whole build; raise :class:`BuildError` for bad inputs before any work."""
+    from preprocessing.beam_metrics import read_summary
+    from preprocessing.beam_options import pipeline_options_from_args
+    from preprocessing.dump_files import DumpFileError
+    from preprocessing.dump_reading import read_site_info
+
+    try:
+        site = read_site_info(list(config.dumps))
+    except (DumpFileError, ValueError) as error:
+        raise BuildError(str(error)) from error
+    entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
+    options = pipeline_options_from_args(list(beam_args))
+    prepare_output(config.output, overwrite)
+    if entity_vocab is not None:
+        entity_vocab.save(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
+    if config.tokenizer is not None:
+        tokenizer_source = {"source": "pretrained", "name_or_path": config.tokenizer}
+        install_pretrained_tokenizer(config.tokenizer, config.output)
+    else:
+        training = beam.Pipeline(options=options)
+        train_tokenizer_pipeline(training, config, site)
+        _run(training, config.output)
+        with FileSystems.open(FileSystems.join(config.output, BUILD_DIR, TRAINING_FACTS_FILE)) as stream:
+            tokenizer_source = {"source": "sentencepiece-unigram", **json.loads(stream.read().decode("utf-8"))}
+    tokenizer = load_output_tokenizer(config.output)
+
+    pipeline = beam.Pipeline(options=options)
+    corpus_pipeline(pipeline, config, site, tokenizer.backend_tokenizer.to_str())
+    result = _run(pipeline, config.output)
+
+    tokenizer_info = {**tokenizer_source, **tokenizer_facts(tokenizer)}
+    metadata = _metadata(config, site, tokenizer_info, read_report(config.output), read_summary(result))
+    write_bytes(
+        FileSystems.join(config.output, METADATA_FILE),
+        (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+    )
+    FileSystems.delete([FileSystems.join(config.output, BUILD_DIR)])
+    return BuildResult(metadata)
+
+
+def _metadata(config: CorpusBuildConfig, site, tokenizer_info: dict, report: dict, beam_summary) -> dict:
+    from preprocessing.dump_files import expand_patterns
+
+    vocab = load_entity_vocab(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
+    splits = {}
+    for split, num_shards in config.plan.splits.items():
+        stats = report["splits"].get(split, {})
+        splits[split] = {
+            "shards": [shard_path(split, index, num_shards) for index in range(num_shards)],
+            **{key: stats.get(key, 0) for key in ("sequences", "word_tokens", "mentions", "unk_mentions")},
+        }
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "max_seq_length": config.packing.max_seq_length,
+        "max_entity_length": config.packing.max_entity_length,
+        "max_mention_length": config.packing.max_mention_length,
+        "splits": splits,
+        "language": config.language or site.language,
+        "wiki": site.dbname,
+        "tokenizer": tokenizer_info,
+        "entity_vocab": {"file": ENTITY_VOCAB_FILE, "entries": len(vocab), "checksum": vocab.checksum()},
+        "input_files": [file.path for file in expand_patterns(config.dumps)],
+        "options": config.recorded_options(),
+        "counters": report["counters"],
+        "extraction_counters": beam_summary.to_dict() if beam_summary.metrics_supported else None,
+        "created_by": f"luke-pipeline {__version__}",
+    }

@@ -1,0 +1,196 @@
+"""``luke build-corpus``: Wikipedia dumps → a corpus directory of tokenized Arrow shards (one Beam job)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE, DEFAULT_VOCAB_SIZE
+from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
+
+
+@click.command(
+    "build-corpus",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    epilog=BEAM_OPTIONS_HELP,
+)
+@click.argument("dumps", nargs=-1, required=True)
+@click.option("--output", required=True, help="Corpus directory to write (local path or any Beam filesystem).")
+@click.option(
+    "--tokenizer",
+    "tokenizer",
+    default=None,
+    help="A Hugging Face fast tokenizer: a local directory (e.g. one saved from roberta-large for LUKE, "
+    "xlm-roberta-large for mLUKE) or a hub name where the hub is reachable. Copied to DIR/tokenizer.",
+)
+@click.option(
+    "--train-tokenizer",
+    is_flag=True,
+    help="Instead of --tokenizer: train a SentencePiece unigram tokenizer on a sample of the corpus inside the "
+    "job and save it as DIR/tokenizer (an XLMRobertaTokenizer directory).",
+)
+@click.option(
+    "--vocab-size",
+    type=click.IntRange(min=16),
+    default=DEFAULT_TOKENIZER_VOCAB_SIZE,
+    show_default=True,
+    help="With --train-tokenizer: pieces in the tokenizer's vocabulary.",
+)
+@click.option(
+    "--tokenizer-sample-pages",
+    type=click.IntRange(min=1),
+    default=DEFAULT_TOKENIZER_SAMPLE_PAGES,
+    show_default=True,
+    help="With --train-tokenizer: train on the text of this many articles (a deterministic sample by a hash "
+    "of the page id; ~50 sentences an article).",
+)
+@click.option(
+    "--character-coverage",
+    type=click.FloatRange(0.9, 1.0),
+    default=0.9995,
+    show_default=True,
+    help="With --train-tokenizer: share of characters the pieces must cover (SentencePiece's option; rarer "
+    "characters become <unk>). 1.0 suits small alphabets, 0.9995 large ones such as Chinese or Japanese.",
+)
+@click.option(
+    "--entity-vocab",
+    default=None,
+    help="Use this entity vocabulary (official LUKE jsonl, or tsv) instead of building one from the dumps.",
+)
+@click.option(
+    "--entity-vocab-size",
+    type=click.IntRange(min=3),
+    default=DEFAULT_VOCAB_SIZE,
+    show_default=True,
+    help="Entries of the built vocabulary, [PAD] [UNK] [MASK] included.",
+)
+@click.option(
+    "--min-entity-count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Leave entities linked fewer times than this out of the built vocabulary.",
+)
+@click.option(
+    "--keep-missing-targets",
+    is_flag=True,
+    help="Keep links whose target page is absent from the dump (for slices of a wiki, like the sample dumps).",
+)
+@click.option("--language", default=None, help="Language code for sentence splitting [default: the dump's].")
+@click.option(
+    "--max-seq-length",
+    type=click.IntRange(min=3),
+    default=512,
+    show_default=True,
+    help="Tokens per sequence including the 2 special tokens the trainer adds.",
+)
+@click.option(
+    "--max-entity-length", type=click.IntRange(min=1), default=128, show_default=True, help="Mentions per sequence."
+)
+@click.option(
+    "--max-mention-length",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Longer mentions (in tokens) are dropped and counted.",
+)
+@click.option(
+    "--min-sentence-length",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Sentences with fewer tokens are dropped and counted.",
+)
+@click.option(
+    "--include-sentences-without-entities",
+    is_flag=True,
+    help="Keep sequences without any mention (by default they are dropped and counted, as in LUKE).",
+)
+@click.option(
+    "--include-unk-entities/--skip-unk-entities",
+    default=False,
+    show_default=True,
+    help="Keep mentions of entities outside the vocabulary as [UNK] (id 1), or drop them (counted).",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only the N articles with the smallest page ids (a quick, deterministic sample).",
+)
+@click.option(
+    "--validation-fraction",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.001,
+    show_default=True,
+    help="Share of pages (by a hash of the page id) in the validation split; at least one page when > 0.",
+)
+@click.option(
+    "--num-shards", type=click.IntRange(min=1), default=64, show_default=True, help="Shards of the train split."
+)
+@click.option(
+    "--num-validation-shards",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Shards of the validation split.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a corpus (or an unfinished build) already in --output.")
+@click.pass_context
+def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, **options) -> None:
+    """Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (one Beam job).
+
+    DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2; split files, or a multistream file with
+    its index next to it). The job parses each article once, builds the entity vocabulary (unless
+    --entity-vocab), trains the tokenizer if asked, splits sentences, tokenizes, packs sequences and
+    writes DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last,
+    DIR/metadata.json. A summary table ends the run.
+    """
+    from preprocessing.corpus_build import BuildError, CorpusBuildConfig, build_corpus
+    from preprocessing.packing import PackingOptions
+
+    beam_args, dumps = split_beam_args([*dumps, *ctx.args])
+    if not dumps:
+        raise click.UsageError("no DUMPS given")
+    overwrite = options.pop("overwrite")
+    packing_names = (
+        "max_seq_length",
+        "max_entity_length",
+        "max_mention_length",
+        "min_sentence_length",
+        "include_sentences_without_entities",
+        "include_unk_entities",
+    )
+    try:
+        packing = PackingOptions(**{name: options.pop(name) for name in packing_names})
+        options["tokenizer_vocab_size"] = options.pop("vocab_size")
+        options["tokenizer_character_coverage"] = options.pop("character_coverage")
+        config = CorpusBuildConfig(dumps=tuple(dumps), output=output, packing=packing, **options)
+        result = build_corpus(config, beam_args, overwrite=overwrite)
+    except (BuildError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(format_summary(result.metadata))
+
+
+def format_summary(metadata: dict) -> str:
+    """The end-of-run table: per-split contents, then every counter of the job."""
+    lines = [f"{'split':<12}{'shards':>8}{'sequences':>12}{'word tokens':>14}{'mentions':>12}{'[UNK]':>10}"]
+    for name, split in metadata["splits"].items():
+        lines.append(
+            f"{name:<12}{len(split['shards']):>8,}{split['sequences']:>12,}{split['word_tokens']:>14,}"
+            f"{split['mentions']:>12,}{split['unk_mentions']:>10,}"
+        )
+    counters = dict(metadata["counters"])
+    extraction = metadata.get("extraction_counters") or {}
+    counters.update(extraction.get("counters", {}))
+    width = max((len(name) for name in counters), default=10)
+    lines.append("")
+    lines.extend(f"{name:<{width}}  {value:>12,}" for name, value in sorted(counters.items()))
+    tokenizer = metadata["tokenizer"]
+    lines.append("")
+    lines.append(
+        f"tokenizer: {tokenizer['class']} ({tokenizer['vocab_size']:,} tokens); entity vocabulary: "
+        f"{metadata['entity_vocab']['entries']:,} entries, {metadata['entity_vocab']['checksum']}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,243 @@
+"""Articles → tokenized sentences → shards of packed sequences (Beam), with no side input.
+
+1. ``TokenizeArticles``: one fused step per article: its paragraphs are split into sentences
+   (``sentences``) and tokenized in one batch (``tokenization``; the tokenizer's ``tokenizer.json`` text is
+   a constant of the step). Mentions keep their entity title: no vocabulary is needed yet.
+2. ``AssignShards``: each article's split and shard, a pure function of its page id (``splits``), plus
+   the one page that must go to validation (smallest split hash among the articles with a mention), joined
+   by page id.
+3. ``PackAndWriteShards``: each shard's articles are grouped on one worker together with a copy of the
+   entity vocabulary (title → id), packed (``packing``) in page-id order and written (``shard_writing``).
+
+The vocabulary reaches the shards as one dict per shard in the same ``GroupByKey``, not as a side input or
+a join per (title, page) pair: Beam 2.77's DaskRunner recomputes a side input's whole upstream graph inside
+every task that reads it, and a per-link join costs the Python SDK more than parsing does. Shipping the
+vocabulary to each shard costs (vocabulary size × shards), a few GB at full Wikipedia scale with 500K
+entities and 64 shards. Every article's and shard's counts travel as data, so they reach metadata.json on
+every runner.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from preprocessing.beam_combiners import Smallest
+from preprocessing.corpus import shard_path
+from preprocessing.packing import PackingOptions, pack_sentences
+from preprocessing.progress import ProgressReporter
+from preprocessing.records import Article
+from preprocessing.sentences import Sentence, SentenceSplitter
+from preprocessing.splits import SplitPlan, page_hashes
+from preprocessing.tokenization import Mention, MentionTokenizer, TokenizedSentence
+
+FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
+
+
+@dataclass(frozen=True, eq=False)
+class TokenizedArticle:
+    """An article's sentences, tokenized, and what splitting and tokenizing it dropped.
+
+    Pickled compactly (it crosses two shuffles): one int32 buffer for all the word ids, not an array per
+    sentence.
+    """
+
+    page_id: int
+    sentences: tuple[TokenizedSentence, ...]
+    counts: Counter
+
+    @property
+    def has_mentions(self) -> bool:
+        return any(sentence.mentions for sentence in self.sentences)
+
+    def __reduce__(self):
+        lengths = [len(sentence.word_ids) for sentence in self.sentences]
+        ids = np.concatenate([sentence.word_ids for sentence in self.sentences]) if lengths else np.zeros(0)
+        mentions = tuple(
+            (index, mention.target, mention.start, mention.end)
+            for index, sentence in enumerate(self.sentences)
+            for mention in sentence.mentions
+        )
+        return _rebuild_article, (self.page_id, ids.astype(np.int32).tobytes(), lengths, mentions, self.counts)
+
+
+def _rebuild_article(page_id: int, ids: bytes, lengths: list[int], mentions: tuple, counts: Counter):
+    words = np.frombuffer(ids, dtype=np.int32)
+    by_sentence: list[list[Mention]] = [[] for _ in lengths]
+    for index, target, start, end in mentions:
+        by_sentence[index].append(Mention(target, start, end))
+    starts = np.cumsum([0, *lengths])
+    sentences = tuple(
+        TokenizedSentence(words[starts[index] : starts[index + 1]], tuple(by_sentence[index]))
+        for index in range(len(lengths))
+    )
+    return TokenizedArticle(page_id, sentences, counts)
+
+
+@dataclass(frozen=True)
+class VocabCopy:
+    """The entity vocabulary's title → id mapping, as shipped to one shard."""
+
+    ids: dict[str, int]
+
+
+def article_sentences(article: Article, splitter: SentenceSplitter, counts: Counter) -> list[Sentence]:
+    """The sentences of ``article`` in order; links with a blank anchor are counted as dropped."""
+    sentences = []
+    for paragraph in article.paragraphs:
+        split = list(splitter.split(paragraph))
+        dropped = len(paragraph.links) - sum(len(sentence.links) for sentence in split)
+        if dropped:
+            counts["mentions_dropped.blank_anchor"] += dropped
+        sentences.extend(split)
+    return sentences
+
+
+class TokenizeArticles(beam.PTransform):
+    """PCollection[Article] → PCollection[TokenizedArticle]."""
+
+    def __init__(self, language: str, tokenizer_json: str, progress_dir: str | None = None) -> None:
+        super().__init__()
+        self._language = language
+        self._tokenizer_json = tokenizer_json
+        self._progress_dir = progress_dir
+
+    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[TokenizedArticle]:
+        return articles | "SplitAndTokenize" >> beam.ParDo(
+            _TokenizeArticleFn(self._language, self._tokenizer_json, self._progress_dir)
+        )
+
+
+class _TokenizeArticleFn(beam.DoFn):
+    def __init__(self, language: str, tokenizer_json: str, progress_dir: str | None) -> None:
+        self._language = language
+        self._tokenizer_json = tokenizer_json
+        self._progress_dir = progress_dir
+
+    def setup(self) -> None:
+        self._splitter = SentenceSplitter(self._language)
+        self._tokenizer = MentionTokenizer(self._tokenizer_json)
+        self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
+
+    def process(self, article: Article) -> Iterator[TokenizedArticle]:
+        counts: Counter = Counter(articles=1)
+        sentences = article_sentences(article, self._splitter, counts)
+        counts["sentences"] += len(sentences)
+        counts["links"] += sum(len(sentence.links) for sentence in sentences)
+        tokenized = self._tokenizer.tokenize(sentences, counts) if sentences else []
+        if self._progress is not None:
+            self._progress.add({"articles": 1, "sentences": len(sentences)})
+        yield TokenizedArticle(article.page_id, tuple(tokenized), counts)
+
+    def finish_bundle(self) -> None:
+        if self._progress is not None:
+            self._progress.flush()
+
+    def __getstate__(self) -> dict:  # some runners pickle DoFns after setup: keep only the configuration
+        return {key: self.__dict__[key] for key in ("_language", "_tokenizer_json", "_progress_dir")}
+
+
+class AssignShards(beam.PTransform):
+    """PCollection[TokenizedArticle] → PCollection[((split, shard), TokenizedArticle)]."""
+
+    def __init__(self, plan: SplitPlan) -> None:
+        super().__init__()
+        self._plan = plan
+
+    def expand(self, articles: beam.PCollection[TokenizedArticle]) -> beam.PCollection:
+        if self._plan.validation_fraction == 0:
+            return articles | "Assign" >> beam.Map(_assigned, self._plan)
+        forced = (
+            articles
+            | "SplitHashes" >> beam.FlatMap(_split_hash_if_mentions)
+            | "SmallestSplitHash" >> Smallest(1)
+            | "ForcedValidationPage" >> beam.FlatMap(_forced_page)
+        )
+        return (
+            {"article": articles | "KeyByPage" >> beam.Map(_keyed_by_page), "forced": forced}
+            | "JoinForcedPage" >> beam.CoGroupByKey()
+            | "Assign" >> beam.FlatMap(_assigned_joined, self._plan)
+        )
+
+
+def _split_hash_if_mentions(article: TokenizedArticle) -> Iterator[tuple[float, int]]:
+    if article.has_mentions:
+        yield page_hashes(article.page_id)[0], article.page_id
+
+
+def _forced_page(smallest: list[tuple[float, int]]) -> Iterator[tuple[int, bool]]:
+    for _, page_id in smallest:
+        yield page_id, True
+
+
+def _keyed_by_page(article: TokenizedArticle) -> tuple[int, TokenizedArticle]:
+    return article.page_id, article
+
+
+def _assigned(article: TokenizedArticle, plan: SplitPlan) -> tuple[tuple[str, int], TokenizedArticle]:
+    return plan.assign(article.page_id), article
+
+
+def _assigned_joined(element: tuple[int, dict], plan: SplitPlan) -> Iterator:
+    page_id, joined = element
+    forced = page_id if any(joined["forced"]) else None
+    for article in joined["article"]:
+        yield plan.assign(page_id, forced), article
+
+
+class PackAndWriteShards(beam.PTransform):
+    """``{"articles": PCollection[((split, shard), TokenizedArticle)], "vocab": PCollection[EntityVocab]}`` →
+    PCollection[(split, shard statistics, counts)]: every shard of ``plan`` written under ``output_dir``,
+    empty ones too."""
+
+    def __init__(self, output_dir: str, options: PackingOptions, plan: SplitPlan) -> None:
+        super().__init__()
+        self._output_dir = output_dir
+        self._options = options
+        self._plan = plan
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        vocab_copies = inputs["vocab"] | "VocabPerShard" >> beam.FlatMap(_vocab_per_shard, self._plan)
+        return (
+            (inputs["articles"], vocab_copies)
+            | "Merge" >> beam.Flatten()
+            | "GroupByShard" >> beam.GroupByKey()
+            | "PackAndWrite" >> beam.Map(_pack_and_write, self._output_dir, self._options, self._plan)
+        )
+
+
+def _vocab_per_shard(vocab, plan: SplitPlan) -> Iterator[tuple[tuple[str, int], VocabCopy]]:
+    ids = {title: entity_id for title, entity_id in vocab.title_to_id().items() if entity_id >= FIRST_ENTITY_ID}
+    for split, count in plan.splits.items():
+        for index in range(count):
+            yield (split, index), VocabCopy(ids)
+
+
+def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: SplitPlan) -> tuple[str, Counter, Counter]:
+    from preprocessing.shard_writing import write_shard
+
+    (split, index), values = element
+    articles = []
+    vocab: dict[str, int] = {}
+    for value in values:
+        if isinstance(value, VocabCopy):
+            vocab = value.ids
+        else:
+            articles.append(value)
+    counts: Counter = Counter()
+    rows = []
+    for article in sorted(articles, key=lambda article: article.page_id):
+        counts.update(article.counts)
+        before = len(rows)
+        rows.extend(pack_sentences(article.page_id, article.sentences, options, vocab.get, counts))
+        if len(rows) == before:
+            counts["articles_without_sequences"] += 1
+    counts["sequences"] += len(rows)
+    stats = write_shard(FileSystems.join(output_dir, shard_path(split, index, plan.splits[split])), rows)
+    stats["shards"] = 1
+    return split, stats, counts

@@ -1,0 +1,93 @@
+"""Tokenization of sentences with a Hugging Face fast tokenizer, mapping each link to whole tokens.
+
+A sentence is tokenized as one text (no special tokens), so its ids are exactly what
+``AutoTokenizer.from_pretrained(corpus/tokenizer)(text, add_special_tokens=False)`` gives. A link becomes
+a mention when its anchor starts and ends on token boundaries (the tokens' offsets, whitespace aside);
+then decoding the mention's tokens gives the anchor text back. A link whose boundary falls inside a token
+(``[[cat]]fish`` tokenized as ``▁catfish``), or whose tokens include the unknown token, is dropped and
+counted: the ids of the text never depend on where the links are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from preprocessing.sentences import Sentence
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A link mapped to tokens: ``word_ids[start:end]`` of its sentence spell the anchor text."""
+
+    target: str
+    start: int
+    end: int  # exclusive
+
+
+@dataclass(frozen=True, eq=False)
+class TokenizedSentence:
+    word_ids: np.ndarray  # int32
+    mentions: tuple[Mention, ...]
+
+
+class MentionTokenizer:
+    """Tokenizes sentences and maps their links to token spans (one instance per worker)."""
+
+    def __init__(self, tokenizer_json: str) -> None:
+        self.tokenizer = Tokenizer.from_str(tokenizer_json)
+        unk = self._unk_token(tokenizer_json)
+        self.unk_id = self.tokenizer.token_to_id(unk) if unk is not None else None
+
+    @staticmethod
+    def _unk_token(tokenizer_json: str) -> str | None:
+        model = json.loads(tokenizer_json).get("model", {})
+        if "unk_token" in model:
+            return model["unk_token"]
+        if model.get("type") == "Unigram" and model.get("unk_id") is not None:
+            return model["vocab"][model["unk_id"]][0]
+        return None
+
+    def tokenize(self, sentences: Sequence[Sentence], counts: Counter) -> list[TokenizedSentence]:
+        """Tokenize ``sentences`` in one batch; dropped links are counted in ``counts``."""
+        encodings = self.tokenizer.encode_batch([sentence.text for sentence in sentences], add_special_tokens=False)
+        return [
+            self._map_links(sentence, encoding, counts) for sentence, encoding in zip(sentences, encodings, strict=True)
+        ]
+
+    def _map_links(self, sentence: Sentence, encoding: Encoding, counts: Counter) -> TokenizedSentence:
+        ids = encoding.ids
+        mentions = []
+        for link in sentence.links:
+            span = token_span(sentence.text, encoding, link.start, link.end)
+            if span is None:
+                counts["mentions_dropped.boundary_inside_token"] += 1
+            elif self.unk_id is not None and self.unk_id in ids[span[0] : span[1]]:
+                counts["mentions_dropped.unknown_token"] += 1
+            else:
+                mentions.append(Mention(link.target, span[0], span[1]))
+        return TokenizedSentence(np.asarray(ids, dtype=np.int32), tuple(mentions))
+
+
+def token_span(text: str, encoding: Encoding, start: int, end: int) -> tuple[int, int] | None:
+    """The tokens ``[first, last)`` that cover exactly ``text[start:end]`` (whitespace at the edges of the
+    tokens aside), or None when a boundary falls inside a token or the text has no token."""
+    offsets = encoding.offsets
+    first = encoding.char_to_token(start)
+    last = encoding.char_to_token(end - 1)
+    if first is None or last is None:
+        return None
+    # several tokens can share a character (byte-level pieces of one character): take them all
+    while first > 0 and offsets[first - 1][1] > start:
+        first -= 1
+    while last + 1 < len(offsets) and offsets[last + 1][0] < end:
+        last += 1
+    token_start, token_end = offsets[first][0], offsets[last][1]
+    if token_start > start or text[token_start:start].strip() or text[end:token_end].strip():
+        return None
+    return first, last + 1

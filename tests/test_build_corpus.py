@@ -1,0 +1,266 @@
+"""`build_corpus` end to end on the real sample dumps (English and Bulgarian): every row checked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from corpus_builders import IN_PROCESS, build_sample_corpus, read_dump_pages
+
+from preprocessing.corpus import Corpus
+from preprocessing.entity_vocab import EntityVocab
+from preprocessing.sentences import SentenceSplitter
+from preprocessing.splits import SplitPlan
+
+
+def normalised(text: str) -> str:
+    """Text compared modulo whitespace (and NFKC, which SentencePiece tokenizers apply)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+class DumpReading:
+    """An independent reading of a dump: each article's paragraphs (wikiextractor via the wikitext
+    parser) and, per page, the (anchor text, redirect-resolved target) of every link."""
+
+    def __init__(self, dump: Path) -> None:
+        from preprocessing.dump_reading import read_site_info
+        from preprocessing.wikitext import WikitextParser
+
+        parser = WikitextParser(read_site_info([str(dump)]))
+        pages = list(read_dump_pages(dump))
+        redirects = {page.title: page.redirect for page in pages if page.redirect}
+        self.paragraphs = {}
+        self.links = defaultdict(set)
+        for page in pages:
+            if page.namespace != 0 or page.redirect:
+                continue
+            paragraphs = parser.parse(page.page_id, page.title, page.wikitext).paragraphs
+            self.paragraphs[page.page_id] = paragraphs
+            for paragraph in paragraphs:
+                for link in paragraph.links:
+                    anchor = paragraph.text[link.start : link.end]
+                    self.links[page.page_id].add((normalised(anchor), _resolve(link.target, redirects)))
+
+
+def _resolve(title: str, redirects: dict[str, str]) -> str:
+    seen = set()
+    while title in redirects and title not in seen:
+        seen.add(title)
+        title = redirects[title]
+    return title
+
+
+@pytest.fixture(scope="module")
+def enwiki_reading(enwiki_dump) -> DumpReading:
+    return DumpReading(enwiki_dump)
+
+
+def check_rows(corpus_dir: Path, reading: DumpReading, allow_unk: bool) -> dict[int, list]:
+    """Check every row of every split; return the rows by page id in (split, shard, row) order."""
+    from transformers import AutoTokenizer
+
+    corpus = Corpus.open(corpus_dir)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    vocab = EntityVocab.load(str(corpus.entity_vocab_path))
+    max_tokens = corpus.max_seq_length - 2
+    rows_by_page = defaultdict(list)
+    checked_mentions = 0
+    for split_name in corpus.split_names:
+        split = corpus.split(split_name)
+        for index in range(len(split)):
+            row = split[index]
+            words = row["word_ids"]
+            assert 1 <= len(words) <= max_tokens
+            assert len(row["entity_ids"]) == len(row["entity_starts"]) == len(row["entity_ends"])
+            assert len(row["entity_ids"]) <= corpus.max_entity_length
+            assert words.min() >= 0 and words.max() < len(tokenizer)
+            for entity_id, start, end in zip(row["entity_ids"], row["entity_starts"], row["entity_ends"], strict=True):
+                assert 0 <= start < end <= len(words) and end - start <= corpus.max_mention_length
+                assert 3 <= entity_id < len(vocab) or (allow_unk and entity_id == 1)
+                anchor = normalised(tokenizer.decode(words[start:end]))
+                if entity_id == 1:
+                    assert anchor in {link_anchor for link_anchor, _ in reading.links[row["page_id"]]}
+                else:
+                    assert (anchor, vocab.title_of(int(entity_id))) in reading.links[row["page_id"]]
+                checked_mentions += 1
+            rows_by_page[row["page_id"]].append((split_name, words))
+    assert checked_mentions > 0
+    return rows_by_page
+
+
+def test_enwiki_corpus_rows_hold_valid_mentions_that_decode_to_their_anchor(enwiki_corpus, enwiki_reading):
+    metadata = Corpus.open(enwiki_corpus).metadata
+    rows_by_page = check_rows(enwiki_corpus, enwiki_reading, allow_unk=False)
+    counted = sum(split["sequences"] for split in metadata["splits"].values())
+    assert counted == sum(len(rows) for rows in rows_by_page.values()) > 1000
+    assert metadata["splits"]["validation"]["sequences"] > 0
+    assert metadata["counters"]["articles"] == sum(1 for paragraphs in enwiki_reading.paragraphs.values() if paragraphs)
+    for split_name, split in metadata["splits"].items():
+        assert split["unk_mentions"] == 0 and split["mentions"] > 0, split_name
+    # each page's sequences lie in one split, and one shard, as the split plan says
+    plan = SplitPlan(0.05, 4, 1)
+    for page_id, rows in rows_by_page.items():
+        assert {split for split, _ in rows} <= {plan.assign(page_id)[0], "validation"}
+        assert len({split for split, _ in rows}) == 1
+
+
+def test_a_page_reproduces_its_sentences_in_order(enwiki_corpus, enwiki_reading):
+    from transformers import AutoTokenizer
+
+    corpus = Corpus.open(enwiki_corpus)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    rows_by_page = check_rows_page_ids(corpus)
+    page_id = max(rows_by_page, key=lambda page: len(rows_by_page[page]))
+    splitter = SentenceSplitter("en")
+    sentences = [s.text for p in enwiki_reading.paragraphs[page_id] for s in splitter.split(p)]
+    encoded = [(tokenizer(sentence, add_special_tokens=False)["input_ids"], sentence) for sentence in sentences]
+    # packing drops sentences of fewer than 5 or more than 510 tokens (LUKE's rules), keeps the others whole
+    kept = [(ids, sentence) for ids, sentence in encoded if 5 <= len(ids) <= corpus.max_seq_length - 2]
+    # every sequence is a run of whole consecutive kept sentences, in page order, with the tokenizer's own ids,
+    # and decodes back to the text of those sentences
+    position = 0
+    for words in rows_by_page[page_id]:
+        words = words.tolist()
+        while position < len(kept) and words[: len(kept[position][0])] != kept[position][0]:
+            position += 1  # sentences of sequences without entities are dropped
+        assert position < len(kept), "a sequence does not start with a sentence of the page"
+        consumed, texts = 0, []
+        while consumed < len(words):
+            ids, sentence = kept[position]
+            assert words[consumed : consumed + len(ids)] == ids
+            consumed += len(ids)
+            texts.append(sentence)
+            position += 1
+        assert normalised(tokenizer.decode(words)) == normalised("".join(texts))
+    assert len(rows_by_page[page_id]) >= 3
+
+
+def check_rows_page_ids(corpus: Corpus) -> dict[int, list]:
+    rows = defaultdict(list)
+    for split_name in corpus.split_names:
+        split = corpus.split(split_name)
+        for index in range(len(split)):
+            rows[split[index]["page_id"]].append(split[index]["word_ids"])
+    return rows
+
+
+def test_bgwiki_corpus_keeps_every_sentence_of_the_article(bgwiki_corpus, bgwiki_dump):
+    from transformers import AutoTokenizer
+
+    reading = DumpReading(bgwiki_dump)
+    rows_by_page = check_rows(bgwiki_corpus, reading, allow_unk=True)
+    corpus = Corpus.open(bgwiki_corpus)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    assert type(tokenizer).__name__ == "XLMRobertaTokenizer"
+    splitter = SentenceSplitter("bg")
+    for page_id, paragraphs in reading.paragraphs.items():
+        sentences = [sentence.text for paragraph in paragraphs for sentence in splitter.split(paragraph)]
+        decoded = "".join(tokenizer.decode(words) for _, words in rows_by_page[page_id])
+        assert normalised(decoded) == normalised("".join(sentences))
+        ids = [tokenizer(sentence, add_special_tokens=False)["input_ids"] for sentence in sentences]
+        assert [i for _, words in rows_by_page[page_id] for i in words.tolist()] == [i for s in ids for i in s]
+    assert corpus.metadata["language"] == "bg"
+
+
+def test_trained_tokenizer_directory_gives_the_shard_ids(enwiki_sp_corpus, enwiki_dump):
+    from transformers import AutoTokenizer
+
+    reading = DumpReading(enwiki_dump)
+    rows_by_page = check_rows(enwiki_sp_corpus, reading, allow_unk=False)
+    corpus = Corpus.open(enwiki_sp_corpus)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    facts = corpus.metadata["tokenizer"]
+    assert facts["class"] == "XLMRobertaTokenizer" and facts["agreement_with_sentencepiece"] >= 0.99
+    assert facts["mask_token_id"] == tokenizer.mask_token_id and facts["pad_token_id"] == tokenizer.pad_token_id
+    splitter = SentenceSplitter("en")
+    checked = 0
+    for page_id in sorted(rows_by_page)[:10]:
+        sentence_ids = {
+            tuple(tokenizer(sentence.text, add_special_tokens=False)["input_ids"])
+            for paragraph in reading.paragraphs[page_id]
+            for sentence in splitter.split(paragraph)
+        }
+        for _, words in rows_by_page[page_id]:
+            assert any(tuple(words[: len(ids)].tolist()) == ids for ids in sentence_ids)
+            checked += 1
+    assert checked > 10
+    assert len(rows_by_page) <= 40
+
+
+def shard_digests(corpus_dir: Path) -> dict[str, str]:
+    files = [*sorted(corpus_dir.glob("*/shard-*.arrow")), corpus_dir / "entity_vocab.jsonl"]
+    return {str(path.relative_to(corpus_dir)): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
+RUNNERS = {
+    "in_memory": IN_PROCESS,
+    "multi_processing": ("--direct_running_mode=multi_processing", "--direct_num_workers=2"),
+    "dask": ("--runner=apache_beam.runners.dask.dask_runner.DaskRunner",),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("language", "runners", "options"),
+    [
+        ("en", ("in_memory", "multi_processing"), dict(max_pages=25, validation_fraction=0.2, num_shards=3)),
+        # the DaskRunner does not fuse steps: minutes on the English sample, seconds on the Bulgarian one
+        ("bg", ("in_memory", "multi_processing", "dask"), dict(validation_fraction=0.3, num_shards=2)),
+    ],
+)
+def test_runners_give_byte_identical_shards(
+    request, language, runners, options, bpe_tokenizer_dir, tmp_path, dask_scheduler_address
+):
+    """DirectRunner in-memory and multi-processing (2 workers) and DaskRunner (a local dask.distributed
+    cluster with 2 worker processes) write the same bytes."""
+    dump = request.getfixturevalue(f"{language}wiki_dump")
+    digests = {}
+    for name in runners:
+        beam_args = RUNNERS[name]
+        if name == "dask":
+            beam_args = (*beam_args, f"--dask_client_address={dask_scheduler_address}")
+        output = build_sample_corpus(
+            dump, tmp_path / name, beam_args=beam_args, tokenizer=str(bpe_tokenizer_dir), **options
+        )
+        digests[name] = shard_digests(output)
+        splits = json.loads((output / "metadata.json").read_text())["splits"]
+        assert sum(split["sequences"] for split in splits.values()) > 0
+    assert all(digest == digests["in_memory"] for digest in digests.values())
+    assert len(digests["in_memory"]) == options["num_shards"] + 1 + 1
+
+
+def test_abstract_only_keeps_the_lead_sections(enwiki_dump, bpe_tokenizer_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from preprocessing.corpus_build import lead_section
+    from preprocessing.dump_reading import read_site_info
+    from preprocessing.records import WikiPage
+    from preprocessing.wikitext import WikitextParser
+
+    page = WikiPage(1, 0, "A", None, "Lead [[x]].\n\n== History ==\nLater.\n=== Sub ===\nMore.")
+    assert lead_section(page).wikitext == "Lead [[x]].\n\n"
+    assert lead_section(WikiPage(2, 0, "B", None, "No heading. a == b")).wikitext == "No heading. a == b"
+
+    output = build_sample_corpus(
+        enwiki_dump, tmp_path / "abstracts", tokenizer=str(bpe_tokenizer_dir), max_pages=6, abstract_only=True
+    )
+    corpus = Corpus.open(output)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    parser = WikitextParser(read_site_info([str(enwiki_dump)]))
+    leads = {}
+    for dump_page in read_dump_pages(enwiki_dump):
+        if dump_page.namespace == 0 and not dump_page.redirect:
+            lead = lead_section(WikiPage(dump_page.page_id, 0, dump_page.title, None, dump_page.wikitext))
+            paragraphs = parser.parse(lead.page_id, lead.title, lead.wikitext).paragraphs
+            leads[lead.page_id] = normalised("".join(paragraph.text for paragraph in paragraphs))
+    split = corpus.split("train")
+    assert 0 < len(split) < 6 * 5
+    for index in range(len(split)):
+        row = split[index]
+        decoded = normalised(tokenizer.decode(row["word_ids"]))
+        assert decoded[:40] in leads[row["page_id"]] and decoded[-40:] in leads[row["page_id"]]

@@ -1,0 +1,190 @@
+"""The per-article stages of the corpus builder, on small inputs and on the real sample's text."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from preprocessing.corpus import SCHEMA
+from preprocessing.packing import PackedSequence, PackingOptions, pack_sentences
+from preprocessing.records import Link, Paragraph
+from preprocessing.sentences import Sentence, SentenceSplitter
+from preprocessing.shard_writing import shard_table_batches, write_shard
+from preprocessing.splits import TRAIN, VALIDATION, SplitPlan
+from preprocessing.tokenization import Mention, MentionTokenizer, TokenizedSentence, token_span
+
+
+def test_sentences_split_on_punctuation_but_never_inside_a_link():
+    text = "He moved to St. Louis. Missouri. Later he left. The end."
+    link_start = text.index("St. Louis")
+    link_end = text.index("Missouri.") + len("Missouri")
+    paragraph = Paragraph(
+        text, (Link(link_start, link_end, "St. Louis, Missouri"), Link(text.index("end"), len(text) - 1, "End"))
+    )
+    sentences = list(SentenceSplitter("en").split(paragraph))
+    assert [sentence.text for sentence in sentences] == [
+        "He moved to St. Louis. Missouri.",
+        "Later he left.",
+        "The end.",
+    ]
+    first, _, last = sentences
+    assert [first.text[link.start : link.end] for link in first.links] == ["St. Louis. Missouri"]
+    assert [last.text[link.start : link.end] for link in last.links] == ["end"]
+
+
+def test_sentence_offsets_hold_beyond_the_basic_multilingual_plane():
+    text = "Emoji 😀 here. Then 😀😀 [[x]] there! Last one."
+    link_start = text.index("[[x]]")
+    paragraph = Paragraph(text, (Link(link_start, link_start + 5, "X"),))
+    sentences = list(SentenceSplitter("en").split(paragraph))
+    assert [sentence.text for sentence in sentences] == ["Emoji 😀 here.", "Then 😀😀 [[x]] there!", "Last one."]
+    link = sentences[1].links[0]
+    assert sentences[1].text[link.start : link.end] == "[[x]]"
+
+
+def test_bulgarian_sentences_split(bgwiki_dump):
+    splitter = SentenceSplitter("bg")
+    text = "Григорианският календар е въведен през 1582 г. Той е съвременният календар. Има ли друг?"
+    assert len(splitter.boundaries(text)) == 3
+
+
+def test_blank_link_anchors_are_left_out_and_edges_trimmed():
+    text = "A  linked  word here."
+    paragraph = Paragraph(text, (Link(2, 10, "Linked"), Link(1, 2, "Blank")))
+    (sentence,) = SentenceSplitter("en").split(paragraph)
+    assert [(sentence.text[link.start : link.end], link.target) for link in sentence.links] == [("linked", "Linked")]
+
+
+@pytest.fixture(scope="module")
+def bpe_tokenizer(bpe_tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    return tokenizer, MentionTokenizer(tokenizer.backend_tokenizer.to_str())
+
+
+def test_mentions_map_to_whole_tokens_and_decode_to_their_anchor(bpe_tokenizer):
+    tokenizer, mention_tokenizer = bpe_tokenizer
+    text = "The history of Computer science began in the United States of America."
+    links = tuple(
+        Link(text.index(anchor), text.index(anchor) + len(anchor), anchor)
+        for anchor in ("Computer science", "United States of America")
+    )
+    counts = Counter()
+    (tokenized,) = mention_tokenizer.tokenize([Sentence(text, links)], counts)
+    assert tokenized.word_ids.tolist() == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert not counts
+    for mention, link in zip(tokenized.mentions, links, strict=True):
+        assert tokenizer.decode(tokenized.word_ids[mention.start : mention.end]).strip() == link.target
+
+
+def test_a_link_boundary_inside_a_token_drops_the_mention(bpe_tokenizer):
+    _, mention_tokenizer = bpe_tokenizer
+    text = "The ancient philosophers wrote."
+    encoding = mention_tokenizer.tokenizer.encode(text, add_special_tokens=False)
+    word = "philosophers"
+    start = text.index(word)
+    pieces = [offsets for offsets in encoding.offsets if offsets[0] >= start - 1 and offsets[1] <= start + len(word)]
+    assert len(pieces) > 1, "the test needs a word made of several tokens"
+    inner = pieces[0][1]  # end of the word's first token: inside the word
+    assert token_span(text, encoding, start, inner) is not None
+    assert token_span(text, encoding, start + 1, start + len(word)) is None
+    counts = Counter()
+    (tokenized,) = mention_tokenizer.tokenize([Sentence(text, (Link(start + 1, start + len(word), "X"),))], counts)
+    assert tokenized.mentions == () and counts == {"mentions_dropped.boundary_inside_token": 1}
+
+
+def _sentence(length: int, mentions: list[tuple[str, int, int]] = ()) -> TokenizedSentence:
+    return TokenizedSentence(np.arange(10, 10 + length, dtype=np.int32), tuple(Mention(*m) for m in mentions))
+
+
+VOCAB = {"A": 3, "B": 4}
+
+
+def test_packing_fills_sequences_with_whole_sentences():
+    options = PackingOptions(max_seq_length=12, max_entity_length=2, max_mention_length=3, min_sentence_length=2)
+    sentences = [
+        _sentence(4, [("A", 0, 2)]),
+        _sentence(5, [("B", 1, 2), ("Missing", 2, 3)]),
+        _sentence(1, [("A", 0, 1)]),  # too short
+        _sentence(11, [("A", 0, 1)]),  # too long for 12 − 2 tokens
+        _sentence(3, [("A", 0, 1), ("B", 1, 2)]),  # over the mention budget of the first sequence
+        _sentence(6, [("A", 0, 4)]),  # mention too long; the sentence still joins the second sequence
+        _sentence(3),  # starts a third sequence, which has no entity: dropped
+    ]
+    counts = Counter()
+    sequences = list(pack_sentences(7, sentences, options, VOCAB.get, counts))
+    assert [len(sequence.word_ids) for sequence in sequences] == [9, 9]
+    first, second = sequences
+    assert (first.page_id, first.index, second.index) == (7, 0, 1)
+    assert first.entity_ids.tolist() == [3, 4] and first.entity_starts.tolist() == [0, 5]
+    assert first.entity_ends.tolist() == [2, 6]
+    assert second.entity_ids.tolist() == [3, 4]
+    assert counts == {
+        "mentions_dropped.entity_not_in_vocab": 1,
+        "sentences_dropped.too_short": 1,
+        "sentences_dropped.too_long": 1,
+        "mentions_dropped.in_dropped_sentence": 2,
+        "mentions_dropped.too_long": 1,
+        "sentences_dropped.sequence_without_entities": 1,
+    }
+    for sequence in sequences:
+        assert sequence.word_ids.dtype == np.int32 and len(sequence.word_ids) <= options.max_num_tokens
+
+
+def test_packing_options_keep_unknown_entities_and_sentences_without_entities():
+    options = PackingOptions(
+        max_seq_length=8, min_sentence_length=1, include_sentences_without_entities=True, include_unk_entities=True
+    )
+    sentences = [_sentence(4, [("Missing", 0, 1)]), _sentence(3), _sentence(5)]
+    sequences = list(pack_sentences(1, sentences, options, VOCAB.get, Counter()))
+    assert [sequence.entity_ids.tolist() for sequence in sequences] == [[1], [], []]
+    assert [len(sequence.word_ids) for sequence in sequences] == [4, 3, 5]
+
+
+def test_split_assignment_is_a_deterministic_function_of_the_page_id():
+    plan = SplitPlan(validation_fraction=0.1, num_train_shards=8, num_validation_shards=2)
+    assignments = {page_id: plan.assign(page_id) for page_id in range(1, 5001)}
+    assert assignments == {page_id: plan.assign(page_id) for page_id in reversed(range(1, 5001))}
+    validation = sum(split == VALIDATION for split, _ in assignments.values())
+    assert 400 < validation < 600
+    assert {shard for split, shard in assignments.values() if split == TRAIN} == set(range(8))
+    tiny = SplitPlan(validation_fraction=1e-9)
+    assert tiny.assign(12) == (TRAIN, 0) and tiny.assign(12, always_validation=12) == (VALIDATION, 0)
+    assert SplitPlan().splits == {TRAIN: 1}
+
+
+def _row(page_id: int, index: int, length: int) -> PackedSequence:
+    ids = np.arange(length, dtype=np.int32)
+    return PackedSequence(page_id, index, ids, ids[:1], ids[:1], ids[1:2])
+
+
+def test_shards_are_byte_identical_whatever_the_order_of_rows(tmp_path):
+    rows = [_row(page_id, index, 3 + page_id % 5) for page_id in range(50) for index in range(3)]
+    first, second = tmp_path / "a.arrow", tmp_path / "b.arrow"
+    stats = write_shard(str(first), rows)
+    write_shard(str(second), list(reversed(rows)))
+    assert first.read_bytes() == second.read_bytes()
+    word_tokens = sum(len(row.word_ids) for row in rows)
+    assert stats == {"sequences": 150, "word_tokens": word_tokens, "mentions": 150, "unk_mentions": 0}
+    assert not list(tmp_path.glob("*.tmp-*"))
+    table = pa.ipc.open_file(pa.memory_map(str(first))).read_all()
+    assert table.schema.equals(SCHEMA)
+    assert table.column("page_id").to_pylist() == sorted(row.page_id for row in rows)
+    assert shard_table_batches([]) == []
+
+
+def test_tokenized_articles_pickle_to_the_same_sentences():
+    import pickle
+
+    from preprocessing.sequence_building import TokenizedArticle
+
+    sentences = (_sentence(4, [("A", 0, 2)]), _sentence(0), _sentence(3, [("B", 1, 2), ("C", 2, 3)]))
+    article = TokenizedArticle(9, sentences, Counter(articles=1))
+    copy = pickle.loads(pickle.dumps(article))
+    assert copy.page_id == 9 and copy.counts == {"articles": 1} and copy.has_mentions
+    assert [s.word_ids.tolist() for s in copy.sentences] == [s.word_ids.tolist() for s in sentences]
+    assert [s.mentions for s in copy.sentences] == [s.mentions for s in sentences]
