@@ -8,19 +8,19 @@ Measures (medians of ``--repeats`` runs):
   all CPU threads).
 and prints ratio = loader samples/s per worker / model samples/s (goal: ≥ 5).
 
-Model: ``luke.model.LukeForPretraining`` with ``configs/model/tiny.json``; while the project's model is not
-installed, ``transformers.LukeForMaskedLM`` of the same tiny size (the output says which).
+Model: ``luke.model.LukeForPretraining`` with ``configs/model/tiny.json``.
 
 Usage: python benchmarks/bench_dataloader.py [--corpus DIR] [--batch-size 16] [--batches 30]
     [--model-batches 4] [--threads N] [--repeats 5]
-Without --corpus, a corpus with max_seq_length 512 is built from 40 articles of the enwiki sample dump
-(one sequence = consecutive paragraphs of a page, so rows are mostly full).
+Without --corpus, ``luke build-corpus`` builds one from the enwiki sample dump first (LUKE's lengths:
+512 tokens, 128 entities; a SentencePiece tokenizer trained in the job).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,11 +29,12 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
-from sample_corpus import entity_vocab_size  # noqa: E402
-
+from luke.configs import load_model_config  # noqa: E402
+from luke.model import LukeForPretraining  # noqa: E402
 from preprocessing.corpus import Corpus  # noqa: E402
+from preprocessing.entity_vocab import EntityVocab  # noqa: E402
 from pretraining.data import (  # noqa: E402
     DistributedEpochSampler,
     LukePretrainingCollator,
@@ -43,34 +44,18 @@ from pretraining.data import (  # noqa: E402
     build_dataloader,
 )
 
-TINY_SIZE = {  # configs/model/tiny.json, for the stand-in model while the project's model is not merged
-    "hidden_size": 64,
-    "entity_emb_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 128,
-    "max_position_embeddings": 514,
-    "type_vocab_size": 1,
-    "use_entity_aware_attention": False,
-}
-TRANSFORMERS_NAMES = {  # batch field → LukeForMaskedLM argument
-    "word_ids": "input_ids",
-    "word_attention_mask": "attention_mask",
-    "word_segment_ids": "token_type_ids",
-    "entity_segment_ids": "entity_token_type_ids",
-    "masked_lm_labels": "labels",
-    "masked_entity_labels": "entity_labels",
-}
-
 
 def sample_corpus(directory: Path) -> Path:
-    from sample_corpus import read_paragraphs, train_bpe_tokenizer, write_corpus
-
+    """``luke build-corpus`` on the enwiki sample dump (its own SentencePiece tokenizer, LUKE's lengths)."""
     from preprocessing.sample_dump import fetch_sample_dump
 
-    paragraphs = read_paragraphs(fetch_sample_dump("en"), max_pages=40, whole_pages=True)
-    tokenizer = train_bpe_tokenizer([paragraph.text for paragraph in paragraphs], directory / "tokenizer-build")
-    return write_corpus(directory / "corpus", paragraphs, tokenizer, max_seq_length=512, max_entity_length=128)
+    output = directory / "corpus"
+    command = [sys.executable, "-m", "luke.cli", "build-corpus", str(fetch_sample_dump("en")), "--output", str(output)]
+    command += ["--train-tokenizer", "--vocab-size", "8000", "--keep-missing-targets", "--num-shards", "4"]
+    build = subprocess.run(command, capture_output=True, text=True)
+    if build.returncode:
+        raise SystemExit(f"luke build-corpus failed:\n{build.stderr[-3000:]}")
+    return output
 
 
 def make_loader(corpus: Corpus, collator, batch_size: int, num_workers: int, seed: int):
@@ -96,39 +81,20 @@ def loader_rate(corpus: Corpus, collator, batch_size: int, batches: int, num_wor
 
 
 def tiny_model(vocab_size: int, entities: int, pad_id: int):
-    """(description, train step: batch → loss) of the tiny model with an AdamW optimizer."""
-    sizes = {"vocab_size": vocab_size, "entity_vocab_size": entities, "pad_token_id": pad_id}
-    try:
-        from luke.configs import load_model_config
-        from luke.model import LukeForPretraining
-    except ImportError:  # the project's model is not there yet: transformers' LUKE of the same size
-        from transformers import LukeConfig, LukeForMaskedLM
-
-        model = LukeForMaskedLM(LukeConfig(**TINY_SIZE, **sizes))
-        name = "transformers.LukeForMaskedLM of the tiny size (" + ", ".join(f"{k}={v}" for k, v in TINY_SIZE.items())
-
-        def forward(batch):
-            inputs = {TRANSFORMERS_NAMES.get(field, field): tensor for field, tensor in batch.items()}
-            return model(**inputs).loss
-
-    else:
-        model = LukeForPretraining(load_model_config("tiny", **sizes))
-        name = "luke.model.LukeForPretraining, configs/model/tiny.json"
-
-        def forward(batch):
-            return model(**batch).loss
-
+    """The train step (forward, backward, AdamW) of ``LukeForPretraining`` with configs/model/tiny.json."""
+    config = load_model_config("tiny", vocab_size=vocab_size, entity_vocab_size=entities, pad_token_id=pad_id)
+    model = LukeForPretraining(config)
+    model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def step(batch):
-        loss = forward(batch)
+        loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return loss
 
-    model.train()
-    return name, step
+    return step
 
 
 def model_rate(step, batches: list[dict]) -> float:
@@ -155,7 +121,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         corpus = Corpus.open(args.corpus or sample_corpus(Path(scratch)))
         info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
-        entities = entity_vocab_size(corpus)
+        entities = len(EntityVocab.load(str(corpus.entity_vocab_path)))
         collator = LukePretrainingCollator(
             info, entities, corpus.max_seq_length, corpus.max_entity_length, corpus.max_mention_length, MaskingConfig()
         )
@@ -169,13 +135,13 @@ def main() -> None:
         local = [loader_rate(corpus, collator, args.batch_size, args.batches, 0, r) for r in range(args.repeats)]
         loader = make_loader(corpus, collator, args.batch_size, 0, 0)
         batches = [batch for _, batch in zip(range(args.model_batches + 1), loader, strict=False)]
-        name, step = tiny_model(info.vocab_size, entities, info.pad_id)
+        step = tiny_model(info.vocab_size, entities, info.pad_id)
         model = [model_rate(step, batches) for _ in range(args.repeats)]
 
     loader_median, model_median = statistics.median(worker), statistics.median(model)
     print(f"loader, 1 worker process     : {loader_median:9.1f} samples/s (median)")
     print(f"collator, in process         : {statistics.median(local):9.1f} samples/s (median)")
-    print(f"model: {name}")
+    print("model: luke.model.LukeForPretraining, configs/model/tiny.json")
     print(f"model train step consumption : {model_median:9.1f} samples/s (median)")
     print(f"ratio loader per worker / model = {loader_median / model_median:.1f}x (goal ≥ 5x)")
 

@@ -1,13 +1,14 @@
-"""The DataLoader over real shards: worker processes, exact resume, rank sharding, pickling."""
+"""The DataLoader over real shards (``enwiki_sp_corpus``): worker processes, exact resume, rank sharding,
+pickling."""
 
 import json
 import pickle
 
 import pytest
 import torch
-from sample_corpus import entity_vocab_size
 
 from preprocessing.corpus import Corpus
+from preprocessing.entity_vocab import EntityVocab
 from pretraining.data import (
     BATCH_FIELDS,
     DistributedEpochSampler,
@@ -18,23 +19,30 @@ from pretraining.data import (
     build_dataloader,
 )
 
+BATCH_SIZE = 8
+
 
 @pytest.fixture(scope="module")
-def parts(sample_corpora):
-    corpus = Corpus.open(sample_corpora["bpe"])
+def parts(enwiki_sp_corpus):
+    corpus = Corpus.open(enwiki_sp_corpus)
     info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
+    entity_vocab_size = len(EntityVocab.load(str(corpus.entity_vocab_path)))
     collator = LukePretrainingCollator(
-        info, entity_vocab_size(corpus), corpus.max_seq_length, corpus.max_entity_length, corpus.max_mention_length,
+        info, entity_vocab_size, corpus.max_seq_length, corpus.max_entity_length, corpus.max_mention_length,
         MaskingConfig(mask_words_in_entity_span=True), seed=3,
     )  # fmt: skip
     return corpus, collator
 
 
-def make_loader(parts, rank=0, world_size=1, num_workers=0, split="validation"):
+def make_loader(parts, rank=0, world_size=1, num_workers=0):
     corpus, collator = parts
-    dataset = PretrainingDataset(corpus, split)
+    dataset = PretrainingDataset(corpus, "validation")
     sampler = DistributedEpochSampler(len(dataset), rank, world_size, seed=9)
-    return build_dataloader(dataset, sampler, collator, batch_size=16, num_workers=num_workers, prefetch_factor=2)
+    return build_dataloader(dataset, sampler, collator, BATCH_SIZE, num_workers=num_workers, prefetch_factor=2)
+
+
+def batches_per_epoch(parts):
+    return -(-len(PretrainingDataset(parts[0], "validation")) // BATCH_SIZE)
 
 
 def take(loader, count):
@@ -58,20 +66,22 @@ def assert_same(batches, others):
 
 @pytest.mark.slow
 def test_worker_processes_do_not_change_batches(parts):
-    in_process = take(make_loader(parts), 25)  # 308 validation rows: 20 batches an epoch, so this crosses one
-    assert_same(take(make_loader(parts, num_workers=2), 25), in_process)
+    count = batches_per_epoch(parts) + 5  # across the end of an epoch
+    in_process = take(make_loader(parts), count)
+    assert_same(take(make_loader(parts, num_workers=2), count), in_process)
 
 
 @pytest.mark.slow
 def test_resume_gives_identical_batches(parts):
-    uninterrupted = take(make_loader(parts), 30)
+    per_epoch = batches_per_epoch(parts)
+    uninterrupted = take(make_loader(parts), per_epoch + 6)
     loader = make_loader(parts, num_workers=2)  # workers prefetch ahead: the saved position must not follow them
-    first = take(loader, 12)
+    first = take(loader, per_epoch // 2)
     state = loader.state_dict()
-    assert (state["epoch"], state["position"]) == (0, 12 * 16)
+    assert (state["epoch"], state["position"]) == (0, per_epoch // 2 * BATCH_SIZE)
     resumed = make_loader(parts, num_workers=2)
     resumed.load_state_dict(json.loads(json.dumps(state)))  # survives a round trip through a checkpoint file
-    assert_same(first + take(resumed, 18), uninterrupted)
+    assert_same(first + take(resumed, per_epoch + 6 - per_epoch // 2), uninterrupted)
 
 
 def test_ranks_share_an_epoch_without_overlap(parts):
@@ -81,7 +91,8 @@ def test_ranks_share_an_epoch_without_overlap(parts):
         batches = list(loader)
         rows.append(sum(batch["word_ids"].shape[0] for batch in batches))
         assert loader.state_dict()["epoch"] == 1
-    assert len(set(rows)) == 1 and sum(rows) == 306  # 308 rows over 3 ranks: 2 open the next iteration
+    num_rows = len(PretrainingDataset(parts[0], "validation"))
+    assert len(set(rows)) == 1 and sum(rows) == num_rows // 3 * 3  # the rest opens the next iteration
 
 
 def test_dataset_pickles_without_its_data(parts):
