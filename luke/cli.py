@@ -18,7 +18,7 @@ COMMANDS: dict[str, str] = {
     "build-entity-vocab": "preprocessing.vocab_cli:build_entity_vocab_command",
     "build-corpus": "preprocessing.corpus_cli:build_corpus_command",
     "train": "pretraining.train:train_command",
-    "export": "luke.unavailable:export_command",
+    "export": "pretraining.export.command:export_command",
     "demo": "luke.unavailable:demo_command",
 }
 

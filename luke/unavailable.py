@@ -18,5 +18,4 @@ def _unavailable(name: str, summary: str) -> click.Command:
     return command
 
 
-export_command = _unavailable("export", "Export a training run or checkpoint to a Hugging Face directory.")
 demo_command = _unavailable("demo", "Run the whole pipeline on the sample dump with a tiny model on CPU.")

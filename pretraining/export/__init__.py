@@ -1,0 +1,1 @@
+"""Export of a training checkpoint to a Hugging Face directory (``luke export``)."""

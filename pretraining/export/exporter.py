@@ -1,0 +1,271 @@
+"""A training checkpoint → a Hugging Face model directory, written atomically and verified.
+
+The directory holds ``config.json`` (``LukeConfig``, ``architectures: [LukeForMaskedLM]``),
+``model.safetensors``, the tokenizer (``LukeTokenizer`` / ``MLukeTokenizer`` with the entity vocabulary)
+and ``README.md`` (the model card). It is assembled in a sibling staging directory and renamed into place
+only when everything, verification included, succeeded: an interrupted or failed export leaves nothing
+that looks like a model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import LukeConfig
+
+from preprocessing.corpus import Corpus
+from preprocessing.entity_vocab import EntityVocab
+from pretraining.export.checkpoint import CheckpointRef, consolidate
+from pretraining.export.model_card import ModelCardFacts, render_model_card
+from pretraining.export.tokenizer import (
+    MLUKE_TOKENIZER,
+    EntityVocabMapping,
+    added_word_tokens,
+    build_luke_tokenizer,
+    entity_vocab_mapping,
+    tokenizer_kind,
+    verify_luke_tokenizer,
+)
+from pretraining.export.verification import DEFAULT_TOLERANCE, VerificationReport, verify_export
+from pretraining.export.weights import adapt_state_dict, word_row_sources
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+RUN_MODEL_CONFIG = "model_config.json"
+RUN_TRAINING_CONFIG = "config.json"
+RUN_INFO = "run_info.json"
+RUN_METRICS = "metrics.jsonl"
+VERIFY_SEQUENCES = 4
+VERIFY_TEXTS = 256
+# Rows of the added word tokens start from these tokens' rows, as in the official converters.
+ADDED_TOKEN_INIT = {"<ent>": "@", "<ent2>": "#"}
+
+
+class ExportError(ValueError):
+    """Export cannot proceed (the message names the file or option)."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """The official converter's options, plus verification."""
+
+    entity_aware_attention: bool = True
+    lite: bool = False
+    dtype: str = "float32"
+    verify: bool = True
+    tolerance: float = DEFAULT_TOLERANCE
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    output: Path
+    tokenizer_class: str
+    config: LukeConfig
+    tokenizer_check: dict[str, Any] | None
+    verification: VerificationReport | None
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """What a run directory tells about the model it trained (absent parts are None)."""
+
+    model_config: LukeConfig | None
+    corpus_path: Path | None
+    training_config: dict[str, Any] | None
+    final_metrics: dict[str, Any] | None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ExportError(f"cannot read {path}: {error}") from error
+
+
+def final_metrics(metrics_file: Path) -> dict[str, Any] | None:
+    """The last record of each split in a run's ``metrics.jsonl``, as ``{"split/name": value}``."""
+    if not metrics_file.is_file():
+        return None
+    last: dict[str, dict[str, Any]] = {}
+    for line in metrics_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            last[record.get("split", "train")] = record
+    return {
+        f"{split}/{name}": value
+        for split, record in sorted(last.items())
+        for name, value in record.items()
+        if name not in ("split", "time")
+    }
+
+
+def read_run_files(run_dir: Path | None) -> RunFiles:
+    if run_dir is None:
+        return RunFiles(None, None, None, None)
+    model_config = run_dir / RUN_MODEL_CONFIG
+    run_info = _read_json(run_dir / RUN_INFO) if (run_dir / RUN_INFO).is_file() else {}
+    training_config = run_dir / RUN_TRAINING_CONFIG
+    return RunFiles(
+        LukeConfig.from_json_file(str(model_config)) if model_config.is_file() else None,
+        Path(run_info["corpus"]) if "corpus" in run_info else None,
+        _read_json(training_config) if training_config.is_file() else None,
+        final_metrics(run_dir / RUN_METRICS),
+    )
+
+
+def _check_shapes(state_dict: Mapping[str, torch.Tensor], config: LukeConfig, vocab: EntityVocab, tokenizer) -> None:
+    words = state_dict["luke.embeddings.word_embeddings.weight"].shape[0]
+    entities = state_dict["luke.entity_embeddings.entity_embeddings.weight"].shape[0]
+    if words != config.vocab_size or entities != config.entity_vocab_size:
+        raise ExportError(
+            f"the checkpoint has {words} word and {entities} entity embeddings, the model config says "
+            f"{config.vocab_size} and {config.entity_vocab_size}: the checkpoint is of another model"
+        )
+    if words < len(tokenizer) or entities != len(vocab):
+        raise ExportError(
+            f"the checkpoint's vocabularies ({words} words, {entities} entities) do not fit the corpus "
+            f"({len(tokenizer)} tokens, {len(vocab)} entities): pass the corpus it was trained on (--corpus)"
+        )
+
+
+def verification_texts(corpus: Corpus, tokenizer, count: int = VERIFY_TEXTS) -> list[str]:
+    """Up to ``count`` sequences of the validation split (else train), evenly spread, as text: the corpus's
+    own text as its tokenizer spells it (unknown pieces left out: ``<unk>`` is no text)."""
+    split = corpus.split("validation" if "validation" in corpus.split_names else "train")
+    rows = range(0, len(split), max(1, len(split) // count))
+    return [tokenizer.decode(split[i]["word_ids"], skip_special_tokens=True) for i in rows][:count]
+
+
+def _validation_batch(corpus: Corpus, tokenizer, vocab_size: int) -> dict[str, torch.Tensor]:
+    from pretraining.data import LukePretrainingCollator, PretrainingDataset, TokenizerInfo
+
+    name = "validation" if "validation" in corpus.split_names else "train"
+    dataset = PretrainingDataset(corpus, name)
+    collator = LukePretrainingCollator(
+        TokenizerInfo.from_tokenizer(tokenizer, str(corpus.tokenizer_path)),
+        vocab_size,
+        corpus.max_seq_length,
+        corpus.max_entity_length,
+        corpus.max_mention_length,
+    )
+    count = min(VERIFY_SEQUENCES, len(dataset))
+    return collator([dataset[index] for index in range(count)])
+
+
+def _word_init_ids(luke_tokenizer, corpus_tokenizer, added: Mapping[int, str]) -> dict[str, int]:
+    """Source rows of the added word tokens: ``<ent>`` → ``@``, ``<ent2>`` → ``#``, others → unknown."""
+    sources = {"": corpus_tokenizer.unk_token_id}
+    for token in added.values():
+        init = ADDED_TOKEN_INIT.get(token.lstrip("▁"))
+        if init is not None:
+            sources[token] = corpus_tokenizer.convert_tokens_to_ids(init)
+    return sources
+
+
+def _exported_config(
+    config: LukeConfig, vocab_size: int, mapping: EntityVocabMapping, tokenizer, options: ExportOptions
+) -> LukeConfig:
+    exported = LukeConfig.from_dict(config.to_dict())
+    exported.vocab_size = vocab_size
+    exported.entity_vocab_size = mapping.size
+    exported.use_entity_aware_attention = options.entity_aware_attention
+    exported.architectures = ["LukeForMaskedLM"]
+    exported.pad_token_id = tokenizer.pad_token_id
+    exported.bos_token_id = tokenizer.bos_token_id
+    exported.eos_token_id = tokenizer.eos_token_id
+    return exported
+
+
+def _our_model(config: LukeConfig, state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype):
+    """Our pretraining model on the checkpoint weights, rounded through the export dtype, in fp32."""
+    from luke.model import LukeForPretraining
+
+    model = LukeForPretraining(config)
+    model.load_state_dict({name: tensor.to(dtype).float() for name, tensor in state_dict.items()})
+    return model.eval()
+
+
+def export_checkpoint(
+    checkpoint: CheckpointRef,
+    output: Path,
+    corpus: Corpus,
+    model_config: LukeConfig,
+    options: ExportOptions,
+    run: RunFiles | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
+    """Export ``checkpoint`` (trained on ``corpus`` with ``model_config``) to ``output``; see the module doc."""
+    from transformers import AutoTokenizer, LukeForMaskedLM
+
+    if options.dtype not in DTYPES:
+        raise ExportError(f"--dtype must be one of {sorted(DTYPES)}, got {options.dtype!r}")
+    if output.exists() and any(output.iterdir()) and not overwrite:
+        raise ExportError(f"{output} exists and is not empty; pass --overwrite to replace it")
+    corpus_tokenizer = AutoTokenizer.from_pretrained(str(corpus.tokenizer_path), local_files_only=True)
+    vocab = EntityVocab.load(str(corpus.entity_vocab_path))
+    kind = tokenizer_kind(json.loads(corpus_tokenizer.backend_tokenizer.to_str()), str(corpus.tokenizer_path))
+    mapping = entity_vocab_mapping(vocab, multilingual=kind == MLUKE_TOKENIZER, lite=options.lite)
+    state_dict = consolidate(checkpoint)
+    _check_shapes(state_dict, model_config, vocab, corpus_tokenizer)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    staging.chmod(0o755)
+    try:
+        luke_tokenizer = build_luke_tokenizer(
+            corpus_tokenizer, mapping, corpus.max_mention_length, str(corpus.tokenizer_path)
+        )
+        luke_tokenizer.save_pretrained(str(staging))
+        tokenizer_check = verify_luke_tokenizer(
+            staging, corpus_tokenizer, mapping, verification_texts(corpus, corpus_tokenizer)
+        )
+        added = added_word_tokens(corpus_tokenizer, luke_tokenizer)
+        word_sources = word_row_sources(
+            model_config.vocab_size, added, _word_init_ids(luke_tokenizer, corpus_tokenizer, added)
+        )
+        config = _exported_config(model_config, len(word_sources), mapping, luke_tokenizer, options)
+        adapted = adapt_state_dict(
+            state_dict, config.num_hidden_layers, word_sources, mapping, options.entity_aware_attention
+        )
+        model = LukeForMaskedLM(config)
+        try:
+            model.load_state_dict(adapted, strict=True)
+        except RuntimeError as error:
+            raise ExportError(f"checkpoint {checkpoint.path} does not fit LukeForMaskedLM: {error}") from error
+        model.to(DTYPES[options.dtype]).save_pretrained(str(staging))
+
+        verification = None
+        if options.verify:
+            batch = _validation_batch(corpus, corpus_tokenizer, len(vocab))
+            ours = _our_model(model_config, state_dict, DTYPES[options.dtype])
+            verification = verify_export(staging, ours, batch, word_sources, mapping, options.tolerance)
+        run = run or RunFiles(None, None, None, None)
+        facts = ModelCardFacts(
+            config=config,
+            tokenizer_class=kind,
+            num_parameters=sum(parameter.numel() for parameter in model.parameters()),
+            dtype=options.dtype,
+            lite=options.lite,
+            checkpoint=str(checkpoint.path),
+            languages=sorted({language for entry in vocab.entries for _, language in entry.entities if language}),
+            corpus_metadata=corpus.metadata,
+            training_config=run.training_config,
+            final_metrics=run.final_metrics,
+            tokenizer_check=tokenizer_check,
+            verification=verification,
+        )
+        (staging / "README.md").write_text(render_model_card(facts), encoding="utf-8")
+        for path in staging.iterdir():
+            path.chmod(0o644)
+        if output.exists():
+            shutil.rmtree(output)
+        staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(output, kind, config, tokenizer_check, verification)

@@ -1,0 +1,108 @@
+"""The model card (``README.md``) of an exported model: what it is, how it was trained, on what, how well."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from transformers import LukeConfig
+
+from pretraining.export.verification import VerificationReport
+
+
+@dataclass(frozen=True)
+class ModelCardFacts:
+    """Everything the card reports; optional parts are left out of the card when absent."""
+
+    config: LukeConfig
+    tokenizer_class: str
+    num_parameters: int
+    dtype: str
+    lite: bool
+    checkpoint: str
+    languages: list[str]
+    corpus_metadata: Mapping[str, Any]
+    training_config: Mapping[str, Any] | None = None
+    final_metrics: Mapping[str, Any] | None = None
+    tokenizer_check: Mapping[str, Any] | None = None
+    verification: VerificationReport | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _table(rows: list[tuple[str, Any]], header: tuple[str, str] = ("", "")) -> str:
+    lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in rows]
+    return "\n".join(lines)
+
+
+def _split_counts(metadata: Mapping[str, Any]) -> str:
+    splits = metadata.get("splits", {})
+    columns = sorted({key for split in splits.values() for key, value in split.items() if isinstance(value, int)})
+    if not columns:
+        return "(no per-split counts in the corpus metadata)"
+    lines = ["| split | " + " | ".join(columns) + " |", "| --- |" + " --- |" * len(columns)]
+    for name, split in splits.items():
+        lines.append(f"| {name} | " + " | ".join(f"{split.get(column, '')}" for column in columns) + " |")
+    return "\n".join(lines)
+
+
+def render_model_card(facts: ModelCardFacts) -> str:
+    """Markdown with Hugging Face front matter."""
+    config = facts.config
+    front = ["---", "library_name: transformers", "pipeline_tag: fill-mask", "tags: [luke, entity-aware, fill-mask]"]
+    if facts.languages:
+        front.append("language: [" + ", ".join(facts.languages) + "]")
+    front.append("---")
+    model_rows = [
+        ("architecture", "LukeForMaskedLM (words + entities, masked word and masked entity prediction heads)"),
+        ("layers / hidden / heads / FFN", f"{config.num_hidden_layers} / {config.hidden_size} / "
+         f"{config.num_attention_heads} / {config.intermediate_size}"),
+        ("word vocabulary", f"{config.vocab_size} ({facts.tokenizer_class})"),
+        ("entity vocabulary", f"{config.entity_vocab_size}" + (" (lite: special entities only)" if facts.lite else "")),
+        ("entity embedding size", config.entity_emb_size),
+        ("entity-aware attention", "on" if config.use_entity_aware_attention else "off"),
+        ("parameters", f"{facts.num_parameters:,}"),
+        ("weights dtype", facts.dtype),
+        ("exported from", f"`{facts.checkpoint}`"),
+    ]
+    sections = [
+        "\n".join(front),
+        "# LUKE model pretrained with luke-pipeline",
+        "An entity-aware language model in the style of LUKE (Yamada et al., EMNLP 2020): it reads words and "
+        "Wikipedia entities as tokens. Load it with `AutoModel`, `AutoModelForMaskedLM`, or a LUKE task class "
+        "such as `LukeForEntityClassification`, and `AutoTokenizer`.",
+        "## Model\n\n" + _table(model_rows, ("", "")),
+        "## Corpus\n\n" + _table(
+            [(key, facts.corpus_metadata[key]) for key in ("max_seq_length", "max_entity_length", "max_mention_length")
+             if key in facts.corpus_metadata]
+            + [("input files", ", ".join(f"`{name}`" for name in facts.corpus_metadata.get("input_files", [])) or "—")]
+        ) + "\n\n" + _split_counts(facts.corpus_metadata),
+    ]
+    if facts.training_config is not None:
+        sections.append("## Training configuration\n\n```json\n" + json.dumps(facts.training_config, indent=2) + "\n```")
+    if facts.final_metrics:
+        sections.append("## Final metrics\n\n" + _table(sorted(facts.final_metrics.items()), ("metric", "value")))
+    checks = []
+    if facts.tokenizer_check:
+        checks.append(
+            f"- Tokenizer: reloaded with `AutoTokenizer`; word ids equal the corpus tokenizer's on "
+            f"{facts.tokenizer_check['verified_texts']} texts ({facts.tokenizer_check['verified_tokens']} tokens); "
+            "every entity has its id from `entity_vocab.jsonl`."
+        )
+    if facts.verification:
+        diffs = ", ".join(f"{name} {value:.2g}" for name, value in facts.verification.max_abs_diff.items())
+        checks.append(
+            f"- Model: reloaded with `AutoModelForMaskedLM`; on {facts.verification.sequences} validation sequences "
+            f"its outputs match the pretraining model's (max absolute differences: {diffs})."
+        )
+    if checks:
+        sections.append("## Export checks\n\n" + "\n".join(checks))
+    sections.append(
+        "## Usage\n\n```python\nfrom transformers import AutoModelForMaskedLM, AutoTokenizer\n\n"
+        "tokenizer = AutoTokenizer.from_pretrained(PATH)\nmodel = AutoModelForMaskedLM.from_pretrained(PATH)\n"
+        'inputs = tokenizer("Paris is the capital of France.", entity_spans=[(0, 5)], return_tensors="pt")\n'
+        "outputs = model(**inputs)  # outputs.logits (words), outputs.entity_logits (entities)\n```"
+    )
+    return "\n\n".join(sections) + "\n"
