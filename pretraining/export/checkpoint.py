@@ -91,6 +91,5 @@ def consolidate(ref: CheckpointRef) -> dict[str, torch.Tensor]:
             return get_fp32_state_dict_from_zero_checkpoint(str(ref.checkpoints_dir), tag=ref.tag)
     except (ValueError, KeyError, IndexError, OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
         raise CheckpointError(
-            f"cannot consolidate checkpoint {ref.path}: it is incomplete or corrupted "
-            f"({type(error).__name__}: {error})"
+            f"cannot consolidate checkpoint {ref.path}: it is incomplete or corrupted ({type(error).__name__}: {error})"
         ) from error

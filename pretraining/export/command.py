@@ -15,38 +15,58 @@ DTYPE_CHOICES = ("float32", "bfloat16", "float16")
 @click.command("export")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
-    "--output", "-o", required=True, type=click.Path(path_type=Path, file_okay=False),
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
     help="Directory to write the model to (created; it appears only once the export succeeded).",
 )
 @click.option("--tag", help="Checkpoint tag to export (default: the one named by checkpoints/latest).")
 @click.option(
-    "--corpus", type=click.Path(path_type=Path, file_okay=False),
+    "--corpus",
+    type=click.Path(path_type=Path, file_okay=False),
     help="Corpus directory the model was trained on (default: the run's, from run_info.json). Its tokenizer, "
     "entity vocabulary and validation split are used.",
 )
 @click.option(
-    "--model-config", type=click.Path(path_type=Path, dir_okay=False),
+    "--model-config",
+    type=click.Path(path_type=Path, dir_okay=False),
     help="LukeConfig JSON of the checkpoint's model (default: the run's model_config.json).",
 )
 @click.option(
-    "--entity-aware-attention/--no-entity-aware-attention", default=True, show_default=True,
+    "--entity-aware-attention/--no-entity-aware-attention",
+    default=True,
+    show_default=True,
     help="Set use_entity_aware_attention in the exported config. On: a model trained without it gets its "
     "w2e/e2w/e2e queries copied from the word query, as LUKE's converter does. Off: those matrices are dropped.",
 )
 @click.option(
-    "--lite", is_flag=True,
+    "--lite",
+    is_flag=True,
     help="Drop the Wikipedia entity embeddings, keep only the special entities ([PAD], [UNK], [MASK], [MASK2]), "
     "like the official lite models.",
 )
-@click.option("--dtype", type=click.Choice(DTYPE_CHOICES), default="float32", show_default=True,
-              help="Data type of the saved weights.")
 @click.option(
-    "--verify/--no-verify", default=True, show_default=True,
+    "--dtype",
+    type=click.Choice(DTYPE_CHOICES),
+    default="float32",
+    show_default=True,
+    help="Data type of the saved weights.",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
     help="Reload the directory offline with AutoTokenizer and AutoModelForMaskedLM and compare it with the "
     "pretraining model on a validation batch; fail on any difference beyond --tolerance.",
 )
-@click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True,
-              help="Largest absolute difference of hidden states and logits that verification accepts.")
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Largest absolute difference of hidden states and logits that verification accepts.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists and is not empty.")
 def export_command(
     source: Path,
@@ -80,20 +100,28 @@ def export_command(
         run = read_run_files(checkpoint.run_dir)
         corpus_path = corpus or run.corpus_path
         if corpus_path is None:
-            raise click.BadParameter(f"{source} is not inside a run directory with run_info.json; name the corpus",
-                                     param_hint="--corpus")
+            raise click.BadParameter(
+                f"{source} is not inside a run directory with run_info.json; name the corpus", param_hint="--corpus"
+            )
         config = run.model_config
         if model_config is not None:
             from luke.configs import load_model_config
 
             config = load_model_config(model_config)
         if config is None:
-            raise click.BadParameter(f"{source} is not inside a run directory with model_config.json; name it",
-                                     param_hint="--model-config")
+            raise click.BadParameter(
+                f"{source} is not inside a run directory with model_config.json; name it", param_hint="--model-config"
+            )
         options = ExportOptions(entity_aware_attention, lite, dtype, verify, tolerance)
         result = export_checkpoint(checkpoint, output, Corpus.open(corpus_path), config, options, run, overwrite)
-    except (CheckpointError, CorpusError, EntityVocabError, ExportError, TokenizerConversionError,
-            VerificationError) as error:
+    except (
+        CheckpointError,
+        CorpusError,
+        EntityVocabError,
+        ExportError,
+        TokenizerConversionError,
+        VerificationError,
+    ) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"exported checkpoint {checkpoint.path} → {result.output}")
     click.echo(
@@ -101,10 +129,14 @@ def export_command(
         f"entities; entity-aware attention {'on' if entity_aware_attention else 'off'}; {dtype}"
     )
     if result.tokenizer_check:
-        click.echo(f"  tokenizer verified on {result.tokenizer_check['verified_texts']} texts "
-                   f"({result.tokenizer_check['verified_tokens']} tokens)")
+        click.echo(
+            f"  tokenizer verified on {result.tokenizer_check['verified_texts']} texts "
+            f"({result.tokenizer_check['verified_tokens']} tokens)"
+        )
     if result.verification:
         name, worst = result.verification.worst
-        click.echo(f"  model verified on {result.verification.sequences} validation sequences: max |diff| "
-                   f"{worst:.2g} ({name}) ≤ {tolerance:g}")
+        click.echo(
+            f"  model verified on {result.verification.sequences} validation sequences: max |diff| "
+            f"{worst:.2g} ({name}) ≤ {tolerance:g}"
+        )
     click.echo(f"  done in {time.perf_counter() - started:.1f} s")

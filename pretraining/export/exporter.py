@@ -136,20 +136,23 @@ def _check_shapes(state_dict: Mapping[str, torch.Tensor], config: LukeConfig, vo
 
 def verification_texts(corpus: Corpus, tokenizer, count: int = VERIFY_TEXTS) -> list[str]:
     """Up to ``count`` sequences of the validation split (else train), evenly spread, as text: the corpus's
-    own text as its tokenizer spells it (unknown pieces left out: ``<unk>`` is no text)."""
+    own text as its tokenizer spells it, unknown pieces left out (``<unk>`` is no text) and whitespace runs
+    collapsed (the corpus's sentences have none)."""
     split = corpus.split("validation" if "validation" in corpus.split_names else "train")
     rows = range(0, len(split), max(1, len(split) // count))
-    return [tokenizer.decode(split[i]["word_ids"], skip_special_tokens=True) for i in rows][:count]
+    texts = (tokenizer.decode(split[i]["word_ids"], skip_special_tokens=True) for i in rows)
+    return [" ".join(text.split()) for text in texts][:count]
 
 
-def _validation_batch(corpus: Corpus, tokenizer, vocab_size: int) -> dict[str, torch.Tensor]:
+def validation_batch(corpus: Corpus, tokenizer, entity_vocab_size: int) -> dict[str, torch.Tensor]:
+    """A masked batch of the first validation sequences (else train), as the trainer's collator makes it."""
     from pretraining.data import LukePretrainingCollator, PretrainingDataset, TokenizerInfo
 
     name = "validation" if "validation" in corpus.split_names else "train"
     dataset = PretrainingDataset(corpus, name)
     collator = LukePretrainingCollator(
         TokenizerInfo.from_tokenizer(tokenizer, str(corpus.tokenizer_path)),
-        vocab_size,
+        entity_vocab_size,
         corpus.max_seq_length,
         corpus.max_entity_length,
         corpus.max_mention_length,
@@ -158,14 +161,16 @@ def _validation_batch(corpus: Corpus, tokenizer, vocab_size: int) -> dict[str, t
     return collator([dataset[index] for index in range(count)])
 
 
-def _word_init_ids(luke_tokenizer, corpus_tokenizer, added: Mapping[int, str]) -> dict[str, int]:
-    """Source rows of the added word tokens: ``<ent>`` → ``@``, ``<ent2>`` → ``#``, others → unknown."""
-    sources = {"": corpus_tokenizer.unk_token_id}
+def export_word_sources(vocab_size: int, corpus_tokenizer, luke_tokenizer) -> list[int]:
+    """Source row of every exported word row (see :func:`word_row_sources`): the LUKE tokenizer's added
+    tokens start from ``@`` (``<ent>``), ``#`` (``<ent2>``) or the unknown token (any other)."""
+    added = added_word_tokens(corpus_tokenizer, luke_tokenizer)
+    init_ids = {"": corpus_tokenizer.unk_token_id}
     for token in added.values():
         init = ADDED_TOKEN_INIT.get(token.lstrip("▁"))
         if init is not None:
-            sources[token] = corpus_tokenizer.convert_tokens_to_ids(init)
-    return sources
+            init_ids[token] = corpus_tokenizer.convert_tokens_to_ids(init)
+    return word_row_sources(vocab_size, added, init_ids)
 
 
 def _exported_config(
@@ -182,7 +187,7 @@ def _exported_config(
     return exported
 
 
-def _our_model(config: LukeConfig, state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype):
+def our_model(config: LukeConfig, state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype):
     """Our pretraining model on the checkpoint weights, rounded through the export dtype, in fp32."""
     from luke.model import LukeForPretraining
 
@@ -225,10 +230,7 @@ def export_checkpoint(
         tokenizer_check = verify_luke_tokenizer(
             staging, corpus_tokenizer, mapping, verification_texts(corpus, corpus_tokenizer)
         )
-        added = added_word_tokens(corpus_tokenizer, luke_tokenizer)
-        word_sources = word_row_sources(
-            model_config.vocab_size, added, _word_init_ids(luke_tokenizer, corpus_tokenizer, added)
-        )
+        word_sources = export_word_sources(model_config.vocab_size, corpus_tokenizer, luke_tokenizer)
         config = _exported_config(model_config, len(word_sources), mapping, luke_tokenizer, options)
         adapted = adapt_state_dict(
             state_dict, config.num_hidden_layers, word_sources, mapping, options.entity_aware_attention
@@ -242,8 +244,8 @@ def export_checkpoint(
 
         verification = None
         if options.verify:
-            batch = _validation_batch(corpus, corpus_tokenizer, len(vocab))
-            ours = _our_model(model_config, state_dict, DTYPES[options.dtype])
+            batch = validation_batch(corpus, corpus_tokenizer, len(vocab))
+            ours = our_model(model_config, state_dict, DTYPES[options.dtype])
             verification = verify_export(staging, ours, batch, word_sources, mapping, options.tolerance)
         run = run or RunFiles(None, None, None, None)
         facts = ModelCardFacts(

@@ -57,8 +57,11 @@ def render_model_card(facts: ModelCardFacts) -> str:
     front.append("---")
     model_rows = [
         ("architecture", "LukeForMaskedLM (words + entities, masked word and masked entity prediction heads)"),
-        ("layers / hidden / heads / FFN", f"{config.num_hidden_layers} / {config.hidden_size} / "
-         f"{config.num_attention_heads} / {config.intermediate_size}"),
+        (
+            "layers / hidden / heads / FFN",
+            f"{config.num_hidden_layers} / {config.hidden_size} / "
+            f"{config.num_attention_heads} / {config.intermediate_size}",
+        ),
         ("word vocabulary", f"{config.vocab_size} ({facts.tokenizer_class})"),
         ("entity vocabulary", f"{config.entity_vocab_size}" + (" (lite: special entities only)" if facts.lite else "")),
         ("entity embedding size", config.entity_emb_size),
@@ -74,14 +77,22 @@ def render_model_card(facts: ModelCardFacts) -> str:
         "Wikipedia entities as tokens. Load it with `AutoModel`, `AutoModelForMaskedLM`, or a LUKE task class "
         "such as `LukeForEntityClassification`, and `AutoTokenizer`.",
         "## Model\n\n" + _table(model_rows, ("", "")),
-        "## Corpus\n\n" + _table(
-            [(key, facts.corpus_metadata[key]) for key in ("max_seq_length", "max_entity_length", "max_mention_length")
-             if key in facts.corpus_metadata]
+        "## Corpus\n\n"
+        + _table(
+            [
+                (key, facts.corpus_metadata[key])
+                for key in ("max_seq_length", "max_entity_length", "max_mention_length")
+                if key in facts.corpus_metadata
+            ]
             + [("input files", ", ".join(f"`{name}`" for name in facts.corpus_metadata.get("input_files", [])) or "—")]
-        ) + "\n\n" + _split_counts(facts.corpus_metadata),
+        )
+        + "\n\n"
+        + _split_counts(facts.corpus_metadata),
     ]
     if facts.training_config is not None:
-        sections.append("## Training configuration\n\n```json\n" + json.dumps(facts.training_config, indent=2) + "\n```")
+        sections.append(
+            "## Training configuration\n\n```json\n" + json.dumps(facts.training_config, indent=2) + "\n```"
+        )
     if facts.final_metrics:
         sections.append("## Final metrics\n\n" + _table(sorted(facts.final_metrics.items()), ("metric", "value")))
     checks = []

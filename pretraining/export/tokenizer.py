@@ -127,13 +127,13 @@ def verify_luke_tokenizer(
         raise TokenizerConversionError(f"no text to verify the tokenizer in {directory} on")
     expected = corpus_tokenizer(list(texts), add_special_tokens=False)["input_ids"]
     actual = exported(list(texts), add_special_tokens=False)["input_ids"]
-    for text, want, got in zip(texts, expected, actual):
+    for text, want, got in zip(texts, expected, actual, strict=True):
         if want != got:
-            position = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+            at = next((i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), min(len(want), len(got)))
             raise TokenizerConversionError(
                 f"the exported {expected_class} in {directory} tokenizes {text[:120]!r} differently from the corpus "
-                f"tokenizer from token {position} on: corpus {corpus_tokenizer.convert_ids_to_tokens(want)[position:][:8]}, "
-                f"exported {exported.convert_ids_to_tokens(got)[position:][:8]}"
+                f"tokenizer from token {at} on: corpus {corpus_tokenizer.convert_ids_to_tokens(want)[at : at + 8]}, "
+                f"exported {exported.convert_ids_to_tokens(got)[at : at + 8]}"
             )
     wrong = [key for key, entity_id in mapping.keys.items() if exported.entity_vocab.get(key) != entity_id]
     if wrong:
@@ -151,4 +151,7 @@ def verify_luke_tokenizer(
 
 def added_word_tokens(corpus_tokenizer, luke_tokenizer) -> dict[int, str]:
     """Ids the LUKE tokenizer has beyond the corpus tokenizer (``<ent>``, ``<ent2>``, …) → token."""
-    return {index: luke_tokenizer.convert_ids_to_tokens(index) for index in range(len(corpus_tokenizer), len(luke_tokenizer))}
+    return {
+        index: luke_tokenizer.convert_ids_to_tokens(index)
+        for index in range(len(corpus_tokenizer), len(luke_tokenizer))
+    }

@@ -1,7 +1,7 @@
 """Train a tiny LUKE for a few steps on a corpus with a real DeepSpeed ZeRO engine (CPU, gloo, one process)
 and save the checkpoint in a run directory laid out as `luke train` lays it out.
 
-Usage: python zero_run.py CORPUS RUN_DIR STAGE... (one run directory per stage: RUN_DIR/zero-STAGE)
+Usage: python zero_run.py RUNS_DIR NAME:CORPUS:STAGE ... (one run directory per job: RUNS_DIR/NAME)
 """
 
 from __future__ import annotations
@@ -16,52 +16,62 @@ for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_AD
     os.environ.setdefault(key, value)
 
 
-def main(corpus_dir: str, runs_dir: str, stages: list[int]) -> None:
+def main(runs_dir: str, jobs: list[tuple[str, str, int]]) -> None:
+    import deepspeed
+
+    from preprocessing.corpus import Corpus
+
+    deepspeed.init_distributed(dist_backend="gloo")
+    for name, corpus_dir, stage in jobs:
+        train(Path(runs_dir) / name, Corpus.open(corpus_dir), stage)
+
+
+def train(run_dir: Path, corpus, stage: int) -> None:
     import deepspeed
     import torch
     from transformers import AutoTokenizer
 
     from luke.configs import load_model_config
     from luke.model import LukeForPretraining
-    from preprocessing.corpus import Corpus
     from pretraining.data import LukePretrainingCollator, PretrainingDataset, TokenizerInfo
 
-    deepspeed.init_distributed(dist_backend="gloo")
-    corpus = Corpus.open(corpus_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(corpus.tokenizer_path))
     entities = sum(1 for _ in corpus.entity_vocab_path.open(encoding="utf-8"))
-    config = load_model_config("tiny", vocab_size=len(tokenizer), entity_vocab_size=entities,
-                               pad_token_id=tokenizer.pad_token_id)
+    config = load_model_config(
+        "tiny", vocab_size=len(tokenizer), entity_vocab_size=entities, pad_token_id=tokenizer.pad_token_id
+    )
     dataset = PretrainingDataset(corpus, "train")
-    collator = LukePretrainingCollator(TokenizerInfo.from_tokenizer(tokenizer), entities, corpus.max_seq_length,
-                                       corpus.max_entity_length, corpus.max_mention_length)
-    for stage in stages:
-        torch.manual_seed(stage)
-        model = LukeForPretraining(config)
-        ds_config = {
-            "train_micro_batch_size_per_gpu": 4,
-            "gradient_accumulation_steps": 1,
-            "zero_optimization": {"stage": stage},
-            "bf16": {"enabled": True},
-            "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},
-        }
-        engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=ds_config)
-        run_dir = Path(runs_dir) / f"zero-{stage}"
-        losses = []
-        for step in range(3):
-            batch = collator([dataset[4 * step + i] for i in range(4)])
-            loss = engine(**batch).loss
-            engine.backward(loss)
-            engine.step()
-            losses.append(float(loss))
-        engine.save_checkpoint(str(run_dir / "checkpoints"), tag="step-00000003")
-        if int(os.environ["RANK"]) == 0:
-            config.to_json_file(str(run_dir / "model_config.json"))
-            (run_dir / "run_info.json").write_text(json.dumps({"corpus": str(Path(corpus_dir).resolve())}))
-            (run_dir / "config.json").write_text(json.dumps({"model": "tiny", "zero_stage": stage, "steps": 3}))
-            records = [{"step": i + 1, "split": "train", "loss": value} for i, value in enumerate(losses)]
-            (run_dir / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    collator = LukePretrainingCollator(
+        TokenizerInfo.from_tokenizer(tokenizer),
+        entities,
+        corpus.max_seq_length,
+        corpus.max_entity_length,
+        corpus.max_mention_length,
+    )
+    torch.manual_seed(stage)
+    model = LukeForPretraining(config)
+    ds_config = {
+        "train_micro_batch_size_per_gpu": 4,
+        "gradient_accumulation_steps": 1,
+        "zero_optimization": {"stage": stage},
+        "bf16": {"enabled": True},
+        "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},
+    }
+    engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=ds_config)
+    losses = []
+    for step in range(3):
+        batch = collator([dataset[4 * step + i] for i in range(4)])
+        loss = engine(**batch).loss
+        engine.backward(loss)
+        engine.step()
+        losses.append(float(loss))
+    engine.save_checkpoint(str(run_dir / "checkpoints"), tag="step-00000003")
+    config.to_json_file(str(run_dir / "model_config.json"))
+    (run_dir / "run_info.json").write_text(json.dumps({"corpus": str(corpus.path.resolve())}))
+    (run_dir / "config.json").write_text(json.dumps({"model": "tiny", "zero_stage": stage, "steps": 3}))
+    records = [{"step": i + 1, "split": "train", "loss": value} for i, value in enumerate(losses)]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], [int(stage) for stage in sys.argv[3:]])
+    main(sys.argv[1], [(job.split(":")[0], job.split(":")[1], int(job.split(":")[2])) for job in sys.argv[2:]])

@@ -1,0 +1,263 @@
+"""`luke export` on real ZeRO-2/ZeRO-3 checkpoints of a tiny LUKE trained on the sample corpora."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file, save_file
+from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, LukeForEntityClassification
+
+from luke.cli import main
+from preprocessing.corpus import Corpus
+from preprocessing.entity_vocab import EntityVocab
+from pretraining.export.checkpoint import consolidate, locate_checkpoint
+from pretraining.export.exporter import verification_texts
+
+pytestmark = pytest.mark.slow
+ZERO_RUN = Path(__file__).parent / "export_support" / "zero_run.py"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def zero_runs(enwiki_corpus: Path, enwiki_sp_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run directories of three short DeepSpeed runs (CPU, one rank): ZeRO-2 and ZeRO-3 on the byte-level BPE
+    corpus, ZeRO-2 on the SentencePiece corpus."""
+    runs = tmp_path_factory.mktemp("zero-runs")
+    jobs = [f"bpe-zero2:{enwiki_corpus}:2", f"bpe-zero3:{enwiki_corpus}:3", f"sp-zero2:{enwiki_sp_corpus}:2"]
+    env = dict(os.environ, DS_ACCELERATOR="cpu", MASTER_PORT=str(_free_port()), PYTHONPATH=str(REPO))
+    subprocess.run([sys.executable, str(ZERO_RUN), str(runs), *jobs], env=env, check=True, capture_output=True)
+    return runs
+
+
+def export(source: Path, output: Path, *options: str):
+    return CliRunner().invoke(main, ["export", str(source), "--output", str(output), *options])
+
+
+@pytest.fixture(scope="session")
+def exported(zero_runs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    outputs = {}
+    for name in ("bpe-zero2", "bpe-zero3", "sp-zero2"):
+        output = tmp_path_factory.mktemp("exported") / name
+        result = export(zero_runs / name, output)
+        assert result.exit_code == 0, result.output
+        assert "model verified on 4 validation sequences" in result.output
+        outputs[name] = output
+    return outputs
+
+
+def _corpus_of(run_dir: Path) -> Corpus:
+    return Corpus.open(json.loads((run_dir / "run_info.json").read_text())["corpus"])
+
+
+@pytest.mark.parametrize("name", ["bpe-zero2", "bpe-zero3", "sp-zero2"])
+def test_export_loads_cleanly_and_holds_the_checkpoint_weights(name, zero_runs, exported):
+    directory = exported[name]
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} <= {
+        path.name for path in directory.iterdir()
+    }
+    assert not list(directory.parent.glob(".*partial*")), "the staging directory was left behind"
+    _, info = AutoModelForMaskedLM.from_pretrained(directory, local_files_only=True, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
+    # the bare encoder takes every weight but the two pretraining heads
+    _, info = AutoModel.from_pretrained(directory, local_files_only=True, output_loading_info=True)
+    assert not info["missing_keys"] and not info["mismatched_keys"], info
+    assert {key.split(".")[0] for key in info["unexpected_keys"]} == {"lm_head", "entity_predictions"}
+    config = json.loads((directory / "config.json").read_text())
+    assert config["architectures"] == ["LukeForMaskedLM"] and config["use_entity_aware_attention"] is True
+
+    weights = consolidate(locate_checkpoint(zero_runs / name))
+    exported_weights = load_file(directory / "model.safetensors")
+    for key, tensor in weights.items():
+        if key not in exported_weights:  # tied to a saved weight: transformers writes one name of the pair
+            continue
+        rows = tensor.shape[0]
+        torch.testing.assert_close(exported_weights[key][:rows], tensor.float(), rtol=0, atol=0, msg=key)
+    # entity-aware queries start as copies of the word query (the run trained without them)
+    torch.testing.assert_close(
+        exported_weights["luke.encoder.layer.0.attention.self.e2w_query.weight"],
+        weights["luke.encoder.layer.0.attention.self.query.weight"],
+    )
+    card = (directory / "README.md").read_text()
+    assert "## Corpus" in card and "## Final metrics" in card and "train/loss" in card
+
+
+def _raw_sentences(dump: Path, count: int) -> list[str]:
+    from corpus_builders import read_dump_pages
+
+    lines = []
+    for page in read_dump_pages(dump):
+        if page.namespace == 0 and page.redirect is None:
+            lines += [line.strip() for line in page.wikitext.splitlines() if len(line.strip()) > 40]
+    return lines[:: max(1, len(lines) // count)][:count]
+
+
+def test_luke_tokenizer_gives_the_corpus_ids_and_the_entity_vocabulary_ids(exported, zero_runs, enwiki_dump):
+    corpus = _corpus_of(zero_runs / "bpe-zero2")
+    theirs = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    ours = AutoTokenizer.from_pretrained(exported["bpe-zero2"], local_files_only=True)
+    assert type(ours).__name__ == "LukeTokenizer"
+    texts = _raw_sentences(enwiki_dump, 300)
+    assert ours(texts, add_special_tokens=False)["input_ids"] == theirs(texts, add_special_tokens=False)["input_ids"]
+    validation = corpus.split("validation")
+    for index in range(0, len(validation), 7):
+        word_ids = validation[index]["word_ids"].tolist()
+        assert ours.decode(word_ids) == theirs.decode(word_ids)
+
+    vocab = EntityVocab.load(str(corpus.entity_vocab_path))
+    assert len(ours.entity_vocab) == len(vocab) + 1 and ours.entity_vocab["[MASK2]"] == len(vocab)
+    titles = [vocab.title_of(entity_id) for entity_id in range(3, len(vocab), 97)]
+    for title in titles:
+        encoding = ours("x " + title, entities=[title], entity_spans=[(2, 2 + len(title))])
+        assert encoding["entity_ids"] == [vocab[title]], title
+    assert ours.convert_tokens_to_ids(["<ent>", "<ent2>"]) == [len(theirs), len(theirs) + 1]
+
+
+def test_mluke_tokenizer_for_a_sentencepiece_corpus(exported, zero_runs):
+    corpus = _corpus_of(zero_runs / "sp-zero2")
+    theirs = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    ours = AutoTokenizer.from_pretrained(exported["sp-zero2"], local_files_only=True)
+    assert type(ours).__name__ == "MLukeTokenizer"
+    validation = corpus.split("validation")
+    texts = verification_texts(corpus, theirs, count=len(validation))
+    assert ours(texts, add_special_tokens=False)["input_ids"] == theirs(texts, add_special_tokens=False)["input_ids"]
+    for name in ("bos", "eos", "pad", "mask", "unk"):
+        assert getattr(ours, f"{name}_token_id") == getattr(theirs, f"{name}_token_id")
+    vocab = EntityVocab.load(str(corpus.entity_vocab_path))
+    for entity_id in range(3, len(vocab), 53):
+        title, language = vocab.entries[entity_id].entities[0]
+        assert ours.entity_vocab[f"{language}:{title}"] == entity_id
+    row = next(row for row in (validation[i] for i in range(len(validation))) if len(row["entity_ids"]))
+    start, end = int(row["entity_starts"][0]), int(row["entity_ends"][0])
+    prefix, mention = theirs.decode(row["word_ids"][:start]), theirs.decode(row["word_ids"][start:end])
+    text = prefix + mention
+    title, language = vocab.entries[int(row["entity_ids"][0])].entities[0]
+    encoding = ours(
+        text, entities=[f"{language}:{title}"], entity_spans=[(len(text) - len(mention.lstrip()), len(text))]
+    )
+    assert encoding["entity_ids"] == [int(row["entity_ids"][0])]
+
+
+def test_lite_bf16_export_without_entity_aware_attention(zero_runs, tmp_path):
+    output = tmp_path / "lite"
+    result = export(zero_runs / "bpe-zero2", output, "--lite", "--dtype", "bfloat16", "--no-entity-aware-attention")
+    assert result.exit_code == 0, result.output
+    tokenizer = AutoTokenizer.from_pretrained(output, local_files_only=True)
+    assert tokenizer.entity_vocab == {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2, "[MASK2]": 3}
+    model, info = AutoModelForMaskedLM.from_pretrained(output, local_files_only=True, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert model.config.entity_vocab_size == 4 and model.config.use_entity_aware_attention is False
+    weights = load_file(output / "model.safetensors")
+    assert weights["luke.entity_embeddings.entity_embeddings.weight"].shape[0] == 4
+    assert all(tensor.dtype == torch.bfloat16 for tensor in weights.values())
+    assert not any("w2e_query" in key for key in weights)
+    full = consolidate(locate_checkpoint(zero_runs / "bpe-zero2"))
+    table = full["luke.entity_embeddings.entity_embeddings.weight"]
+    torch.testing.assert_close(
+        weights["luke.entity_embeddings.entity_embeddings.weight"].float(),
+        table[[0, 1, 2, 2]].to(torch.bfloat16).float(),
+    )
+
+
+def test_fine_tuning_entity_classification_from_the_export_lowers_the_loss(exported, zero_runs):
+    corpus = _corpus_of(zero_runs / "bpe-zero2")
+    tokenizer = AutoTokenizer.from_pretrained(exported["bpe-zero2"], task="entity_classification")
+    vocab = EntityVocab.load(str(corpus.entity_vocab_path))
+    texts, spans, labels = [], [], []
+    split = corpus.split("train")
+    for index in range(len(split)):
+        row = split[index]
+        if len(row["entity_ids"]) and len(texts) < 16:
+            start, end = int(row["entity_starts"][0]), int(row["entity_ends"][0])
+            prefix, mention = tokenizer.decode(row["word_ids"][:start]), tokenizer.decode(row["word_ids"][start:end])
+            texts.append(prefix + mention + tokenizer.decode(row["word_ids"][end:]))
+            spans.append([(len(prefix) + len(mention) - len(mention.lstrip()), len(prefix) + len(mention))])
+            labels.append(int(" " in vocab.title_of(int(row["entity_ids"][0]))))  # a multi-word title?
+    batch = tokenizer(texts, entity_spans=spans, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    model = LukeForEntityClassification.from_pretrained(exported["bpe-zero2"], num_labels=2)
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    losses = []
+    for _ in range(8):
+        loss = model(**batch, labels=torch.tensor(labels)).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def _copy_run(zero_runs: Path, tmp_path: Path) -> tuple[Path, Path]:
+    run = tmp_path / "run"
+    shutil.copytree(zero_runs / "bpe-zero3", run)
+    return run, run / "checkpoints" / "step-00000003"
+
+
+def test_truncated_checkpoint_is_a_clear_error(zero_runs, tmp_path):
+    run, checkpoint = _copy_run(zero_runs, tmp_path)
+    optim = next(checkpoint.glob("*_optim_states.pt"))
+    optim.write_bytes(optim.read_bytes()[:1000])
+    result = export(run, tmp_path / "out")
+    assert result.exit_code == 1 and "incomplete or corrupted" in result.output and str(checkpoint) in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_incomplete_checkpoints_are_clear_errors(zero_runs, tmp_path):
+    run, checkpoint = _copy_run(zero_runs, tmp_path)
+    next(checkpoint.glob("*_optim_states.pt")).unlink()
+    result = export(run, tmp_path / "out")
+    assert result.exit_code == 1 and "holds no ZeRO optimizer partitions" in result.output
+    next(checkpoint.glob("*_model_states.pt")).unlink()
+    assert "holds no model states" in export(run, tmp_path / "out").output
+    (run / "checkpoints" / "latest").write_text("step-00000009")
+    result = export(run, tmp_path / "out")
+    assert result.exit_code == 1 and "'step-00000009' does not exist" in result.output
+    (run / "checkpoints" / "latest").unlink()
+    assert "no latest file" in export(run, tmp_path / "out").output
+    assert "--tag" in export(run, tmp_path / "out").output
+
+
+def test_output_is_not_overwritten_by_accident(exported, zero_runs):
+    result = export(zero_runs / "bpe-zero2", exported["bpe-zero2"])
+    assert result.exit_code == 1 and "--overwrite" in result.output
+
+
+def test_verification_catches_a_wrong_weight(exported, zero_runs, tmp_path):
+    from transformers import LukeConfig
+
+    from pretraining.export.exporter import export_word_sources, our_model, validation_batch
+    from pretraining.export.tokenizer import entity_vocab_mapping
+    from pretraining.export.verification import VerificationError, verify_export
+
+    directory = tmp_path / "tampered"
+    shutil.copytree(exported["bpe-zero2"], directory)
+    weights = load_file(directory / "model.safetensors")
+    weights["luke.encoder.layer.1.output.dense.weight"][0, 0] += 0.05
+    save_file(weights, directory / "model.safetensors", metadata={"format": "pt"})
+    run = zero_runs / "bpe-zero2"
+    corpus = _corpus_of(run)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    vocab = EntityVocab.load(str(corpus.entity_vocab_path))
+    config = LukeConfig.from_json_file(str(run / "model_config.json"))
+    ours = our_model(config, consolidate(locate_checkpoint(run)), torch.float32)
+    batch = validation_batch(corpus, tokenizer, len(vocab))
+    word_sources = export_word_sources(config.vocab_size, tokenizer, AutoTokenizer.from_pretrained(directory))
+    mapping = entity_vocab_mapping(vocab, multilingual=False)
+    verify_export(exported["bpe-zero2"], ours, batch, word_sources, mapping)  # the untouched export passes
+    with pytest.raises(VerificationError, match="disagrees with ours"):
+        verify_export(directory, ours, batch, word_sources, mapping)
