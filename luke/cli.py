@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "build-corpus": "preprocessing.corpus_cli:build_corpus_command",
     "train": "pretraining.train:train_command",
     "export": "pretraining.export.command:export_command",
-    "demo": "luke.unavailable:demo_command",
+    "demo": "luke.demo:demo_command",
 }
 
 

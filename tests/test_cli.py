@@ -1,7 +1,6 @@
 import subprocess
 import sys
 
-import pytest
 from click.testing import CliRunner
 
 from luke.cli import COMMANDS, main
@@ -16,13 +15,6 @@ def test_every_subcommand_has_help():
         result = runner.invoke(main, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage: " in result.output and name in result.output
-
-
-@pytest.mark.parametrize("name", [n for n, target in COMMANDS.items() if target.startswith("luke.unavailable")])
-def test_unbuilt_subcommands_refuse_to_run(name):
-    result = CliRunner().invoke(main, [name, "anything"])
-    assert result.exit_code == 2
-    assert "not available yet" in result.output
 
 
 def test_console_script_prints_sample_dump_path(enwiki_dump):

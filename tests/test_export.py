@@ -261,3 +261,16 @@ def test_verification_catches_a_wrong_weight(exported, zero_runs, tmp_path):
     verify_export(exported["bpe-zero2"], ours, batch, word_sources, mapping)  # the untouched export passes
     with pytest.raises(VerificationError, match="disagrees with ours"):
         verify_export(directory, ours, batch, word_sources, mapping)
+
+
+@pytest.mark.parametrize("name", ["bpe-zero2", "sp-zero2"])
+def test_demo_printout_of_top_entities_and_words(name, exported, zero_runs, capsys):
+    from luke.demo_predictions import show_predictions
+
+    show_predictions(exported[name], _corpus_of(zero_runs / name).path)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("validation text: ") and "<mask>" in lines[0]
+    assert lines[1].startswith("masked entity: the mention ")
+    assert [line.split(".")[0].strip() for line in lines[2:7]] == ["1", "2", "3", "4", "5"]
+    assert lines[7].startswith("masked word: ")
+    assert len(lines) == 13
