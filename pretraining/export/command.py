@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pretraining.export.verification import DEFAULT_TOLERANCE
+from pretraining.export import DEFAULT_TOLERANCE
 
 DTYPE_CHOICES = ("float32", "bfloat16", "float16")
 

@@ -22,6 +22,7 @@ from transformers import LukeConfig
 
 from preprocessing.corpus import Corpus
 from preprocessing.entity_vocab import EntityVocab
+from pretraining.export import DEFAULT_TOLERANCE
 from pretraining.export.checkpoint import CheckpointRef, consolidate
 from pretraining.export.model_card import ModelCardFacts, render_model_card
 from pretraining.export.tokenizer import (
@@ -33,7 +34,7 @@ from pretraining.export.tokenizer import (
     tokenizer_kind,
     verify_luke_tokenizer,
 )
-from pretraining.export.verification import DEFAULT_TOLERANCE, VerificationReport, verify_export
+from pretraining.export.verification import VerificationReport, verify_export
 from pretraining.export.weights import adapt_state_dict, word_row_sources
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -17,9 +17,8 @@ from pathlib import Path
 import torch
 
 from pretraining.data.masking import ENTITY_MASK_ID
+from pretraining.export import DEFAULT_TOLERANCE
 from pretraining.export.tokenizer import EntityVocabMapping
-
-DEFAULT_TOLERANCE = 1e-4
 
 
 class VerificationError(ValueError):
