@@ -175,17 +175,14 @@ def export_word_sources(vocab_size: int, corpus_tokenizer, luke_tokenizer) -> li
 
 
 def _exported_config(
-    config: LukeConfig, vocab_size: int, mapping: EntityVocabMapping, tokenizer, options: ExportOptions
+    config: LukeConfig, vocab_size: int, mapping: EntityVocabMapping, options: ExportOptions
 ) -> LukeConfig:
     exported = LukeConfig.from_dict(config.to_dict())
     exported.vocab_size = vocab_size
     exported.entity_vocab_size = mapping.size
     exported.use_entity_aware_attention = options.entity_aware_attention
     exported.architectures = ["LukeForMaskedLM"]
-    exported.pad_token_id = tokenizer.pad_token_id
-    exported.bos_token_id = tokenizer.bos_token_id
-    exported.eos_token_id = tokenizer.eos_token_id
-    return exported
+    return exported  # pad_token_id stays the trained model's: it decides its position ids
 
 
 def our_model(config: LukeConfig, state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype):
@@ -232,7 +229,7 @@ def export_checkpoint(
             staging, corpus_tokenizer, mapping, verification_texts(corpus, corpus_tokenizer)
         )
         word_sources = export_word_sources(model_config.vocab_size, corpus_tokenizer, luke_tokenizer)
-        config = _exported_config(model_config, len(word_sources), mapping, luke_tokenizer, options)
+        config = _exported_config(model_config, len(word_sources), mapping, options)
         adapted = adapt_state_dict(
             state_dict, config.num_hidden_layers, word_sources, mapping, options.entity_aware_attention
         )

@@ -37,9 +37,7 @@ def train(run_dir: Path, corpus, stage: int) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(str(corpus.tokenizer_path))
     entities = sum(1 for _ in corpus.entity_vocab_path.open(encoding="utf-8"))
-    config = load_model_config(
-        "tiny", vocab_size=len(tokenizer), entity_vocab_size=entities, pad_token_id=tokenizer.pad_token_id
-    )
+    config = load_model_config("tiny", vocab_size=len(tokenizer), entity_vocab_size=entities)
     dataset = PretrainingDataset(corpus, "train")
     collator = LukePretrainingCollator(
         TokenizerInfo.from_tokenizer(tokenizer),
