@@ -3,7 +3,9 @@
 Consolidation is DeepSpeed's own (``deepspeed.utils.zero_to_fp32``): it merges the fp32 master weights of
 every data-parallel rank's optimizer partition, for ZeRO stages 1, 2 and 3 alike, and restores frozen
 and shared (tied) parameters. What we add: finding the checkpoint from a run directory, and errors that
-say which checkpoint is incomplete or corrupted instead of a traceback from inside DeepSpeed.
+say which checkpoint is incomplete or corrupted instead of a traceback from inside DeepSpeed (a ZeRO
+checkpoint without its optimizer partitions is refused, never read from its partitioned module states), and
+``--tag`` to pick another checkpoint than ``latest``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,10 @@ from pathlib import Path
 
 import torch
 
-CHECKPOINTS_DIR = "checkpoints"
-LATEST_FILE = "latest"
+from pretraining.checkpoint import CHECKPOINTS_DIR, LATEST_FILE, CheckpointError
+
 MODEL_STATES_GLOB = "*_model_states.pt"
 OPTIM_STATES_GLOB = "*_optim_states.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, incomplete or unreadable (the message names it)."""
 
 
 @dataclass(frozen=True)
