@@ -22,7 +22,7 @@ import click
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_TRAIN_CONFIG = REPO_ROOT / "configs" / "train" / "tiny.yaml"
 MARKER = ".luke-demo"
-TOP_K = 5
+MICRO_BATCH = 8  # sequences per rank and step
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ def _train(ranks: int, corpus: Path, run_dir: Path, steps: int, *overrides: str)
         str(TINY_TRAIN_CONFIG),
         f"data.corpus={corpus}",
         f"run_dir={run_dir}",
+        f"batch.micro_batch_size={MICRO_BATCH}",
+        f"batch.global_batch_size={MICRO_BATCH * ranks}",
         f"schedule.max_steps={steps}",
         f"schedule.warmup_steps={max(1, steps // 10)}",
         f"checkpoint.every_steps={steps}",

@@ -53,6 +53,7 @@ def show_predictions(model_dir: Path, corpus_dir: Path, top_k: int = TOP_K) -> N
         output = model(**encoding)
 
     shown = tokenizer.decode(encoding["input_ids"][0, 1:-1], clean_up_tokenization_spaces=False)
+    shown = " ".join(shown.replace(tokenizer.mask_token, f" {tokenizer.mask_token}").split())
     click.echo(f"validation text: {shown}")
     click.echo(
         f"masked entity: the mention {mention_text!r} (linked to {titles.get(int(row['entity_ids'][mention]))!r})"
