@@ -28,7 +28,8 @@ from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
     "--train-tokenizer",
     is_flag=True,
     help="Instead of --tokenizer: train a SentencePiece unigram tokenizer on a sample of the corpus inside the "
-    "job and save it as DIR/tokenizer (an XLMRobertaTokenizer directory).",
+    "job and save it as DIR/tokenizer (a fast tokenizer laid out as transformers' MLukeTokenizer, so an exported "
+    "mLUKE tokenizer gives the corpus's ids on any text).",
 )
 @click.option(
     "--vocab-size",

@@ -4,9 +4,12 @@ Whichever the source, the corpus holds a ``tokenizer/`` directory written by ``s
 job tokenizes with the ``tokenizer.json`` that ``AutoTokenizer.from_pretrained`` gives back *from that
 directory* (:func:`tokenizer_json_of`), so the shard ids are exactly the directory's ids.
 
-A trained tokenizer is a SentencePiece unigram model laid out as XLM-RoBERTa's vocabulary (``<s>``=0,
-``<pad>``=1, ``</s>``=2, ``<unk>``=3, ``<mask>``=4, then the pieces), saved as ``XLMRobertaTokenizer``, the
-tokenizer family of mLUKE. SentencePiece is fed sentences (its trainer silently skips inputs longer than
+A trained tokenizer is a SentencePiece unigram model (``<unk>``=0, ``<s>``=1, ``</s>``=2, ``<pad>``=3,
+``<mask>``=4, then the pieces) saved as a plain fast tokenizer whose pipeline is exactly the one that
+transformers 5.x's ``MLukeTokenizer`` rebuilds in code when it loads (unknown piece at id 0, a normaliser that
+only maps ``` `` ```/``''`` to ``"``, ``Metaspace`` pre-tokenisation), so the exported mLUKE tokenizer gives
+the corpus's ids on any text, not only on text the vocabulary covers. SentencePiece trains with that
+normalisation too (no NFKC), is fed sentences (its trainer silently skips inputs longer than
 ``max_sentence_length``, and most Wikipedia paragraphs are), and the converted tokenizer is checked against
 ``SentencePieceProcessor`` on the training sentences before it is used.
 """
@@ -19,8 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-SPECIAL_PIECES = {"bos_id": 0, "pad_id": 1, "eos_id": 2, "unk_id": 3}
+SPECIAL_PIECES = {"unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": 3}  # SentencePiece's order; <mask> is 4
+SPECIAL_TOKENS = {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}
 MASK_PIECE = "<mask>"
+QUOTE_RULES = (("``", '"'), ("''", '"'))  # MLukeTokenizer's whole normaliser, applied in training too
 MIN_AGREEMENT = 0.99  # share of training sentences on which HF ids must equal SentencePiece's
 MAX_SENTENCE_BYTES = 1 << 16
 
@@ -70,45 +75,46 @@ def save_tokenizer_files(tokenizer) -> dict[str, bytes]:
 def train_sentencepiece_tokenizer(
     sentences: Sequence[str], vocab_size: int, character_coverage: float = 0.9995
 ) -> TrainedTokenizer:
-    """Train a unigram SentencePiece model on ``sentences`` and convert it to an ``XLMRobertaTokenizer``.
+    """Train a unigram SentencePiece model on ``sentences`` and convert it to a fast tokenizer laid out as
+    ``MLukeTokenizer`` rebuilds it (see the module docstring).
 
     Deterministic for the same sentences in the same order (one training thread, no input shuffling).
     """
     import sentencepiece as spm
-    from transformers import XLMRobertaTokenizer
     from transformers.utils import sentencepiece_model_pb2_new as sentencepiece_model
 
     sentences = [sentence for sentence in sentences if sentence.strip()]
     if not sentences:
         raise TokenizerError("no text to train the tokenizer on: the sample of the corpus is empty")
     model = io.BytesIO()
-    try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_writer=model,
-            vocab_size=vocab_size,
-            hard_vocab_limit=False,  # a small sample may hold fewer pieces: take what it has
-            model_type="unigram",
-            control_symbols=[MASK_PIECE],
-            character_coverage=character_coverage,
-            max_sentence_length=MAX_SENTENCE_BYTES,
-            input_sentence_size=0,
-            shuffle_input_sentence=False,
-            num_threads=1,
-            minloglevel=2,
-            **SPECIAL_PIECES,
-        )
-    except RuntimeError as error:
-        raise TokenizerError(
-            f"SentencePiece could not train a {vocab_size}-piece vocabulary on {len(sentences)} sentences: {error}"
-        ) from error
+    with tempfile.TemporaryDirectory() as directory:
+        rules = Path(directory) / "quote_rules.tsv"
+        rules.write_text("".join(f"{_code_points(source)}\t{_code_points(target)}\n" for source, target in QUOTE_RULES))
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(sentences),
+                model_writer=model,
+                vocab_size=vocab_size,
+                hard_vocab_limit=False,  # a small sample may hold fewer pieces: take what it has
+                model_type="unigram",
+                control_symbols=[MASK_PIECE],
+                character_coverage=character_coverage,
+                normalization_rule_tsv=str(rules),
+                remove_extra_whitespaces=False,  # as the Metaspace pre-tokenizer, which keeps whitespace runs
+                max_sentence_length=MAX_SENTENCE_BYTES,
+                input_sentence_size=0,
+                shuffle_input_sentence=False,
+                num_threads=1,
+                minloglevel=2,
+                **SPECIAL_PIECES,
+            )
+        except RuntimeError as error:
+            raise TokenizerError(
+                f"SentencePiece could not train a {vocab_size}-piece vocabulary on {len(sentences)} sentences: {error}"
+            ) from error
     proto = sentencepiece_model.ModelProto()
     proto.ParseFromString(model.getvalue())
-    tokenizer = XLMRobertaTokenizer(
-        vocab=[(piece.piece, piece.score) for piece in proto.pieces],
-        _spm_precompiled_charsmap=proto.normalizer_spec.precompiled_charsmap,
-    )
-    files = save_tokenizer_files(tokenizer)
+    files = save_tokenizer_files(_mluke_layout_tokenizer([(piece.piece, piece.score) for piece in proto.pieces]))
     tokenizer_json, agreement = _reload_and_check(files, model.getvalue(), sentences)
     return TrainedTokenizer(
         files,
@@ -120,6 +126,37 @@ def train_sentencepiece_tokenizer(
             "character_coverage": character_coverage,
             "agreement_with_sentencepiece": agreement,
         },
+    )
+
+
+def _code_points(text: str) -> str:
+    """``text`` as SentencePiece's normalisation rules write it: hex code points separated by spaces."""
+    return " ".join(f"{ord(character):X}" for character in text)
+
+
+def _mluke_layout_tokenizer(pieces: list[tuple[str, float]]):
+    """A ``PreTrainedTokenizerFast`` over the unigram ``pieces`` with the normaliser, pre-tokenizer and
+    decoder of transformers 5.x's ``MLukeTokenizer`` and RoBERTa-style ``<s> A </s></s> B </s>`` framing."""
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(Unigram(pieces, unk_id=SPECIAL_PIECES["unk_id"], byte_fallback=False))
+    backend.normalizer = normalizers.Sequence([normalizers.Replace(old, new) for old, new in QUOTE_RULES])
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    bos, eos = SPECIAL_TOKENS["bos_token"], SPECIAL_TOKENS["eos_token"]
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, SPECIAL_PIECES["bos_id"]), (eos, SPECIAL_PIECES["eos_id"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        **SPECIAL_TOKENS,
+        cls_token=bos,
+        sep_token=eos,
+        mask_token=AddedToken(MASK_PIECE, lstrip=True, rstrip=False, special=True),  # as MLukeTokenizer's
     )
 
 

@@ -94,8 +94,9 @@ def enwiki_corpus(enwiki_dump: Path, bpe_tokenizer_dir: Path, tmp_path_factory: 
 @pytest.fixture(scope="session")
 def enwiki_sp_corpus(enwiki_dump: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A corpus of the enwiki sample's first 40 articles whose tokenizer was trained inside the job
-    (`--train-tokenizer`, SentencePiece unigram, 4,000 pieces, saved as an XLMRobertaTokenizer directory:
-    mLUKE's kind). max_seq_length 128, validation fraction 0.1, 2 train shards. Do not modify it."""
+    (`--train-tokenizer`, SentencePiece unigram, 4,000 pieces, saved as a fast tokenizer laid out as
+    transformers' MLukeTokenizer: mLUKE's kind). max_seq_length 128, validation fraction 0.1, 2 train shards.
+    Do not modify it."""
     from corpus_builders import build_sample_corpus
 
     return build_sample_corpus(

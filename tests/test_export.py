@@ -1,4 +1,5 @@
-"""`luke export` on real ZeRO-2/ZeRO-3 checkpoints of a tiny LUKE trained on the sample corpora."""
+"""`luke export` on real ZeRO-2/ZeRO-3 checkpoints of a tiny LUKE trained on corpora that `build_corpus` made
+from the enwiki sample (a byte-level BPE tokenizer, and a SentencePiece one trained inside the job)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def zero_runs(sample_corpora: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def zero_runs(enwiki_corpus: Path, enwiki_sp_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run directories of three short DeepSpeed runs (CPU, one rank): ZeRO-2 and ZeRO-3 on the byte-level BPE
     corpus, ZeRO-2 on the SentencePiece corpus."""
     runs = tmp_path_factory.mktemp("zero-runs")
-    bpe, sentencepiece = sample_corpora["bpe"], sample_corpora["sentencepiece"]
+    bpe, sentencepiece = enwiki_corpus, enwiki_sp_corpus
     jobs = [f"bpe-zero2:{bpe}:2", f"bpe-zero3:{bpe}:3", f"sp-zero2:{sentencepiece}:2"]
     env = dict(os.environ, DS_ACCELERATOR="cpu", MASTER_PORT=str(_free_port()), PYTHONPATH=str(REPO))
     result = subprocess.run(
@@ -131,14 +132,28 @@ def test_luke_tokenizer_gives_the_corpus_ids_and_the_entity_vocabulary_ids(expor
     assert max(entity_markers) < vocab_size == len(ours)
 
 
-def test_mluke_tokenizer_for_a_sentencepiece_corpus(exported, zero_runs):
+# Text that a tokenizer's normaliser, pre-tokenizer or unknown-piece id would show up on: characters outside
+# the vocabulary, NFKC-sensitive ones (ligature, circled digit, combining cedilla), whitespace runs, quotes.
+HARD_TEXTS = [
+    "Tokyo  has   spaces and\ttabs",
+    "ﬁne ligatures ① and Ç vs C\u0327",
+    "中文字符 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 unknown",
+    "``quoted'' text",
+    " leading and trailing ",
+    "a <mask> b",
+]
+
+
+def test_mluke_tokenizer_for_a_sentencepiece_corpus(exported, zero_runs, enwiki_dump):
     corpus = _corpus_of(zero_runs / "sp-zero2")
     theirs = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
     ours = AutoTokenizer.from_pretrained(exported["sp-zero2"], local_files_only=True)
     assert type(ours).__name__ == "MLukeTokenizer"
     validation = corpus.split("validation")
-    texts = verification_texts(corpus, theirs, count=len(validation))
+    # the corpus's own text, and raw text: the trained tokenizer is laid out as MLukeTokenizer rebuilds itself
+    texts = verification_texts(corpus, theirs, count=len(validation)) + _raw_sentences(enwiki_dump, 300) + HARD_TEXTS
     assert ours(texts, add_special_tokens=False)["input_ids"] == theirs(texts, add_special_tokens=False)["input_ids"]
+    assert theirs.unk_token_id in theirs(HARD_TEXTS[2], add_special_tokens=False)["input_ids"]
     for name in ("bos", "eos", "pad", "mask", "unk"):
         assert getattr(ours, f"{name}_token_id") == getattr(theirs, f"{name}_token_id")
     vocab = EntityVocab.load(str(corpus.entity_vocab_path))
@@ -187,11 +202,13 @@ def test_fine_tuning_entity_classification_from_the_export_lowers_the_loss(expor
         row = split[index]
         if len(row["entity_ids"]) and len(texts) < 16:
             start, end = int(row["entity_starts"][0]), int(row["entity_ends"][0])
-            prefix, mention = tokenizer.decode(row["word_ids"][:start]), tokenizer.decode(row["word_ids"][start:end])
-            texts.append(prefix + mention + tokenizer.decode(row["word_ids"][end:]))
+            words = row["word_ids"][max(0, start - 40) : end + 40]  # a window around the mention
+            start, end = min(start, 40), min(start, 40) + end - start
+            prefix, mention = tokenizer.decode(words[:start]), tokenizer.decode(words[start:end])
+            texts.append(prefix + mention + tokenizer.decode(words[end:]))
             spans.append([(len(prefix) + len(mention) - len(mention.lstrip()), len(prefix) + len(mention))])
             labels.append(int(" " in vocab.title_of(int(row["entity_ids"][0]))))  # a multi-word title?
-    batch = tokenizer(texts, entity_spans=spans, padding=True, return_tensors="pt")  # ≤ 128 tokens: the corpus
+    batch = tokenizer(texts, entity_spans=spans, padding=True, return_tensors="pt")
     model = LukeForEntityClassification.from_pretrained(exported["bpe-zero2"], num_labels=2)
     torch.manual_seed(0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
