@@ -1,10 +1,20 @@
-"""SIGTERM/SIGINT handling: the first signal asks the loop to checkpoint and stop at the next step boundary."""
+"""SIGTERM/SIGINT handling: the first signal asks the loop to checkpoint and stop at the next step boundary.
+
+SLURM preemption signals every process of a job step and Ctrl-C the whole foreground process group, so the
+DataLoader worker processes get the signal too. They ignore it (:func:`ignore_stop_signals`): a worker
+killed by it would make the training process fail before it saved; the training process ends its workers
+itself once it has stopped.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class PreemptionHandler:
@@ -13,8 +23,6 @@ class PreemptionHandler:
     Use as a context manager; the previous handlers come back on exit. A second SIGINT while the
     first is pending interrupts at once (KeyboardInterrupt), for a user who does not want to wait.
     """
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -35,10 +43,30 @@ class PreemptionHandler:
         return self.received is not None
 
     def __enter__(self) -> PreemptionHandler:
-        for signum in self.SIGNALS:
+        for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+
+
+@contextmanager
+def stop_signals_blocked() -> Iterator[None]:
+    """Hold back SIGTERM/SIGINT in this thread, e.g. while it starts worker processes: a child inherits the
+    blocked mask, so a signal reaches it only after :func:`ignore_stop_signals`. Signals that arrive
+    meanwhile are delivered to this process on exit."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """A DataLoader ``worker_init_fn``: this process ignores SIGTERM/SIGINT from now on (and unblocks them,
+    see :func:`stop_signals_blocked`); its parent stops it."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)

@@ -11,12 +11,13 @@ pytestmark = pytest.mark.slow
 STEPS = 12
 
 
-def overrides(corpus, run_dir, zero):
+def overrides(corpus, run_dir, zero, num_workers=0):
     """2 ranks × 2 micro-batches of 2 = global batch 8; dropout on, so resuming must restore the RNGs."""
     return tiny_overrides(
         corpus,
         run_dir,
         deepspeed=f"configs/deepspeed/zero{zero}-fp32.json",
+        data__num_workers=num_workers,
         schedule__max_steps=STEPS,
         batch__micro_batch_size=2,
         checkpoint__every_steps=3,
@@ -42,25 +43,32 @@ def one_node_losses(corpus, deepspeed_cpu_env, tmp_path_factory):
 
 
 def test_resume_after_sigkill_and_sigterm_gives_the_same_losses(corpus, deepspeed_cpu_env, one_node_losses, tmp_path):
+    """With a DataLoader worker per rank, which gets the SIGTERM too (the reference runs have none)."""
     run_dir = tmp_path / "run"
-    command = torchrun(overrides(corpus, run_dir, 2), nproc=2, port=free_port())
+
+    def command():
+        return torchrun(overrides(corpus, run_dir, 2, num_workers=1), nproc=2, port=free_port())
+
     # SIGKILL to every process at once after step 7: the latest complete checkpoint is step 6 (or 3).
-    process, output = run_until_step(command, deepspeed_cpu_env, run_dir, step=7, send=signal.SIGKILL)
+    process, output, _ = run_until_step(command(), deepspeed_cpu_env, run_dir, step=7, send=signal.SIGKILL)
     assert process.returncode != 0, output[-3000:]
     killed_at = max(train_losses(run_dir))
     resumed_from = latest_tag(run_dir / "checkpoints")
     assert resumed_from in ("step-00000003", "step-00000006"), resumed_from
 
-    # Resume; SIGTERM (preemption) after step 9 saves a checkpoint at the step in progress and stops cleanly.
-    command = torchrun(overrides(corpus, run_dir, 2), nproc=2, port=free_port())
-    process, output = run_until_step(command, deepspeed_cpu_env, run_dir, step=killed_at + 2, send=signal.SIGTERM)
+    # Resume; SIGTERM (preemption) to each rank's process group after step 9: the workers ignore it, the ranks
+    # save a checkpoint at the step in progress and stop cleanly.
+    process, output, signalled = run_until_step(
+        command(), deepspeed_cpu_env, run_dir, step=killed_at + 2, send=signal.SIGTERM
+    )
+    assert len(signalled) == 4, signalled  # two ranks and their loader workers
     assert process.returncode == 0, output[-5000:]
     assert f"resumed from checkpoint {resumed_from}" in output
     assert "stopped on request" in output
     stopped_at = max(train_losses(run_dir))
     assert stopped_at < STEPS and latest_tag(run_dir / "checkpoints") == f"step-{stopped_at:08d}"
 
-    output = run_ok(command[:], deepspeed_cpu_env).stdout
+    output = run_ok(command(), deepspeed_cpu_env).stdout
     assert f"resumed from checkpoint step-{stopped_at:08d}" in output
     assert train_losses(run_dir) == one_node_losses[2]  # every step, bit for bit
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -107,23 +108,33 @@ def run_two_nodes(overrides: list[str], env: dict[str, str]) -> None:
 
 
 def run_until_step(command: list[str], env: dict[str, str], run_dir: Path, step: int, send: signal.Signals):
-    """Start ``command``; once ``step`` is logged, send ``send`` to its processes at once: SIGKILL to the
-    launcher and every rank (a lost node), SIGTERM to the ranks (what SLURM does on preemption; torchrun
-    starts each rank in its own session). Returns the finished process and its output."""
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """Start ``command`` in a session of its own; once ``step`` is logged, send ``send`` at once: SIGKILL to
+    the launcher and all its descendants (a lost node), SIGTERM to the process group of each rank, i.e. the
+    rank and its DataLoader workers (SLURM preemption signals every process of a task, Ctrl-C a whole group;
+    torchrun starts each rank in its own session). Returns the finished process, its output and the
+    processes signalled."""
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    signalled: list[psutil.Process] = []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         if any(record["step"] >= step for record in read_metrics(run_dir, "train")):
             launcher = psutil.Process(process.pid)
-            targets = launcher.children(recursive=True)
+            descendants = launcher.children(recursive=True)
             if send == signal.SIGKILL:
-                targets.append(launcher)
-            for target in targets:
-                target.send_signal(send)
+                signalled = [*descendants, launcher]
+                for target in signalled:
+                    target.send_signal(send)
+            else:
+                groups = {os.getpgid(rank.pid) for rank in launcher.children()} - {os.getpgid(process.pid)}
+                signalled = [target for target in descendants if os.getpgid(target.pid) in groups]
+                for group in groups:
+                    os.killpg(group, send)
             break
         time.sleep(0.02)
     output = process.communicate(timeout=300)[0]
-    return process, output
+    return process, output, signalled
 
 
 def train_losses(run_dir: Path) -> dict[int, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,7 @@ from torch.utils.data import DataLoader, Sampler
 from pretraining.data.collator import LukePretrainingCollator
 from pretraining.data.dataset import PretrainingDataset
 from pretraining.data.sampler import DistributedEpochSampler
+from pretraining.preemption import ignore_stop_signals, stop_signals_blocked
 
 
 class PretrainingDataLoader:
@@ -23,12 +26,15 @@ class PretrainingDataLoader:
     def __init__(self, dataloader: DataLoader, sampler: Sampler) -> None:
         self.dataloader = dataloader
         self.sampler = sampler
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def __len__(self) -> int:
         return len(self.dataloader)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        for batch in self.dataloader:
+        with stop_signals_blocked():  # workers started now receive SIGTERM/SIGINT only once they ignore them
+            batches = iter(self.dataloader)
+        for batch in batches:
             if isinstance(self.sampler, DistributedEpochSampler):
                 self.sampler.advance(batch["word_ids"].shape[0])
             yield batch
@@ -40,6 +46,19 @@ class PretrainingDataLoader:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if isinstance(self.sampler, DistributedEpochSampler):
             self.sampler.load_state_dict(state)
+
+    def close(self) -> None:
+        """End the persistent worker processes now; done at exit too, ahead of multiprocessing's exit handler,
+        which would end them with SIGTERM, which they ignore."""
+        iterator = self.dataloader._iterator  # DataLoader keeps the iterator of persistent workers here
+        if iterator is not None:
+            iterator._shutdown_workers()
+            self.dataloader._iterator = None
+
+
+def _close_at_exit(loader: weakref.ref[PretrainingDataLoader]) -> None:
+    if (alive := loader()) is not None:
+        alive.close()
 
 
 def build_dataloader(
@@ -58,7 +77,8 @@ def build_dataloader(
     ``batch_size`` is the per-rank micro-batch; the last batch of an epoch may be smaller (nothing is
     dropped). ``prefetch_factor`` batches are kept ready per worker; ``persistent_workers`` keeps the
     processes (and their mapped shards) across epochs; ``pin_memory`` for fast host-to-GPU copies;
-    ``num_workers=0`` collates in the calling process. Batches do not depend on ``num_workers``.
+    ``num_workers=0`` collates in the calling process. Batches do not depend on ``num_workers``. The
+    workers ignore SIGTERM/SIGINT (``pretraining.preemption``): the calling process decides when to stop.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -70,6 +90,7 @@ def build_dataloader(
             "prefetch_factor": prefetch_factor,
             "persistent_workers": persistent_workers,
             "multiprocessing_context": multiprocessing_context,
+            "worker_init_fn": ignore_stop_signals,
         }
     dataloader = DataLoader(
         dataset,
