@@ -48,22 +48,6 @@ def latest_tag(checkpoints_dir: Path) -> str | None:
     return tag
 
 
-def resolve_checkpoint(path: str | Path) -> tuple[Path, str]:
-    """(checkpoints dir, tag) for a run directory, a checkpoints directory or one tag directory."""
-    path = Path(path)
-    for checkpoints_dir in (path / CHECKPOINTS_DIR, path):
-        if (checkpoints_dir / LATEST_FILE).is_file():
-            tag = latest_tag(checkpoints_dir)
-            assert tag is not None
-            return checkpoints_dir, tag
-    if (path / TRAINER_STATE_FILE).is_file():
-        return path.parent, path.name
-    raise CheckpointError(
-        f"{path} holds no complete checkpoint: expected a run directory, its {CHECKPOINTS_DIR}/ directory "
-        f"(with a '{LATEST_FILE}' file) or a checkpoint directory (with {TRAINER_STATE_FILE})"
-    )
-
-
 def read_trainer_state(checkpoints_dir: Path, tag: str) -> dict[str, Any]:
     return json.loads((checkpoints_dir / tag / TRAINER_STATE_FILE).read_text(encoding="utf-8"))
 

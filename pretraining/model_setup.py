@@ -79,9 +79,9 @@ def load_checkpoint_weights(model: torch.nn.Module, path: str | Path) -> None:
     The weights are consolidated from the ZeRO partitions (any stage, any number of ranks), so stage 2 can
     start from stage 1 on another ZeRO stage or world size; optimizer and schedule start fresh.
     """
-    from pretraining.weights import consolidated_state_dict
+    from pretraining.weights import consolidate, locate_checkpoint
 
-    state_dict = consolidated_state_dict(path)
+    state_dict = consolidate(locate_checkpoint(path))
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
     if missing or unexpected:
         raise ConfigError(

@@ -41,9 +41,9 @@ def run_training(config: TrainConfig):
     checkpoints = CheckpointManager(run_dir, placement.rank, config.checkpoint.keep_last)
     resume_tag = checkpoints.latest() if config.checkpoint.resume else None
     if resume_tag is None and config.model.init == "checkpoint":
-        from pretraining.checkpoint import resolve_checkpoint
+        from pretraining.weights import locate_checkpoint
 
-        resolve_checkpoint(config.model.init_from)  # a clear error now rather than after building the model
+        locate_checkpoint(config.model.init_from)  # a clear error now rather than after building the model
 
     init_distributed(placement)
     seed_everything(config.seed + placement.rank)

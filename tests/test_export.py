@@ -20,8 +20,8 @@ from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, LukeFor
 from luke.cli import main
 from preprocessing.corpus import Corpus
 from preprocessing.entity_vocab import EntityVocab
-from pretraining.export.checkpoint import consolidate, locate_checkpoint
 from pretraining.export.exporter import verification_texts
+from pretraining.weights import consolidate, locate_checkpoint
 
 pytestmark = pytest.mark.slow
 ZERO_RUN = Path(__file__).parent / "export_support" / "zero_run.py"
@@ -36,11 +36,12 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def zero_runs(enwiki_corpus: Path, enwiki_sp_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run directories of three short DeepSpeed runs (CPU, one rank): ZeRO-2 and ZeRO-3 on the byte-level BPE
-    corpus, ZeRO-2 on the SentencePiece corpus."""
+    """Run directories of short DeepSpeed runs (CPU, one rank): ZeRO-2 and ZeRO-3 on the byte-level BPE corpus,
+    ZeRO-2 on the SentencePiece corpus; without ZeRO in fp32 and in bf16 on the BPE corpus."""
     runs = tmp_path_factory.mktemp("zero-runs")
     bpe, sentencepiece = enwiki_corpus, enwiki_sp_corpus
     jobs = [f"bpe-zero2:{bpe}:2", f"bpe-zero3:{bpe}:3", f"sp-zero2:{sentencepiece}:2"]
+    jobs += [f"bpe-nozero-fp32:{bpe}:0:fp32", f"bpe-nozero-bf16:{bpe}:0"]
     env = dict(os.environ, DS_ACCELERATOR="cpu", MASTER_PORT=str(_free_port()), PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, str(ZERO_RUN), str(runs), *jobs], env=env, capture_output=True, text=True, timeout=600
@@ -223,9 +224,9 @@ def test_fine_tuning_entity_classification_from_the_export_lowers_the_loss(expor
     assert losses[-1] < 0.85 * losses[0], losses
 
 
-def _copy_run(zero_runs: Path, tmp_path: Path) -> tuple[Path, Path]:
-    run = tmp_path / "run"
-    shutil.copytree(zero_runs / "bpe-zero3", run)
+def _copy_run(zero_runs: Path, tmp_path: Path, name: str = "bpe-zero3") -> tuple[Path, Path]:
+    run = tmp_path / name
+    shutil.copytree(zero_runs / name, run)
     return run, run / "checkpoints" / "step-00000003"
 
 
@@ -239,10 +240,14 @@ def test_truncated_checkpoint_is_a_clear_error(zero_runs, tmp_path):
 
 
 def test_incomplete_checkpoints_are_clear_errors(zero_runs, tmp_path):
+    zero2_run, zero2_checkpoint = _copy_run(zero_runs, tmp_path, "bpe-zero2")
+    next(zero2_checkpoint.glob("*_optim_states.pt")).unlink()  # its model states hold bf16 copies: never read
+    result = export(zero2_run, tmp_path / "out")
+    assert result.exit_code == 1 and "ZeRO stage 2 but holds no ZeRO optimizer partitions" in result.output
     run, checkpoint = _copy_run(zero_runs, tmp_path)
     next(checkpoint.glob("*_optim_states.pt")).unlink()
     result = export(run, tmp_path / "out")
-    assert result.exit_code == 1 and "holds no ZeRO optimizer partitions" in result.output
+    assert result.exit_code == 1 and "ZeRO stage 3 but holds no ZeRO optimizer partitions" in result.output
     next(checkpoint.glob("*_model_states.pt")).unlink()
     assert "holds no model states" in export(run, tmp_path / "out").output
     (run / "checkpoints" / "latest").write_text("step-00000009")
@@ -251,6 +256,21 @@ def test_incomplete_checkpoints_are_clear_errors(zero_runs, tmp_path):
     (run / "checkpoints" / "latest").unlink()
     assert "no latest file" in export(run, tmp_path / "out").output
     assert "--tag" in export(run, tmp_path / "out").output
+
+
+def test_checkpoints_without_zero(zero_runs, tmp_path):
+    fp32 = zero_runs / "bpe-nozero-fp32"
+    module = torch.load(next((fp32 / "checkpoints").glob("step-*/mp_rank_00_model_states.pt")), weights_only=False)
+    weights = consolidate(locate_checkpoint(fp32))
+    assert weights.keys() == module["module"].keys()
+    for key, tensor in weights.items():
+        torch.testing.assert_close(tensor, module["module"][key], rtol=0, atol=0, msg=key)
+    result = export(fp32, tmp_path / "fp32")
+    assert result.exit_code == 0 and "model verified" in result.output, result.output
+    # in bf16 the module is rounded and DeepSpeed keeps the fp32 master weights in a flat optimizer buffer
+    result = export(zero_runs / "bpe-nozero-bf16", tmp_path / "bf16")
+    assert result.exit_code == 1 and "saved without ZeRO in torch.bfloat16" in result.output, result.output
+    assert not (tmp_path / "bf16").exists()
 
 
 def test_output_is_not_overwritten_by_accident(exported, zero_runs):

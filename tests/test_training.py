@@ -10,7 +10,7 @@ from training_runs import run_ok, single_process, tiny_overrides
 from pretraining.checkpoint import latest_tag
 from pretraining.config import load_config
 from pretraining.metrics_log import read_metrics
-from pretraining.weights import consolidated_state_dict
+from pretraining.weights import consolidate, locate_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -113,8 +113,8 @@ def test_stage1_trains_only_entity_weights_and_stage2_starts_from_it(corpus, dee
         ),
         deepspeed_cpu_env,
     )
-    before = consolidated_state_dict(stage1 / "checkpoints" / "step-00000002")
-    after = consolidated_state_dict(stage1)
+    before = consolidate(locate_checkpoint(stage1, tag="step-00000002"))
+    after = consolidate(locate_checkpoint(stage1))
     changed = {name for name in after if not torch.equal(before[name], after[name])}
     assert changed and all(name.startswith(ENTITY_PREFIXES) for name in changed), sorted(changed)
     assert "luke.entity_embeddings.entity_embeddings.weight" in changed
@@ -139,7 +139,7 @@ def test_stage1_trains_only_entity_weights_and_stage2_starts_from_it(corpus, dee
         ),
         deepspeed_cpu_env,
     )
-    trained = consolidated_state_dict(stage2)
+    trained = consolidate(locate_checkpoint(stage2))
     changed = {name for name in trained if not torch.equal(after[name], trained[name])}
     assert "luke.encoder.layer.1.attention.self.query.weight" in changed  # stage 2 trains everything
     assert "luke.embeddings.word_embeddings.weight" in changed

@@ -89,10 +89,11 @@ def export_command(
     """
     from preprocessing.corpus import Corpus, CorpusError
     from preprocessing.entity_vocab import EntityVocabError
-    from pretraining.export.checkpoint import CheckpointError, locate_checkpoint
+    from pretraining.checkpoint import CheckpointError
     from pretraining.export.exporter import ExportError, ExportOptions, export_checkpoint, read_run_files
     from pretraining.export.tokenizer import TokenizerConversionError
     from pretraining.export.verification import VerificationError
+    from pretraining.weights import locate_checkpoint
 
     started = time.perf_counter()
     try:

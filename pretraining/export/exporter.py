@@ -23,7 +23,6 @@ from transformers import LukeConfig
 from preprocessing.corpus import Corpus
 from preprocessing.entity_vocab import EntityVocab
 from pretraining.export import DEFAULT_TOLERANCE
-from pretraining.export.checkpoint import CheckpointRef, consolidate
 from pretraining.export.model_card import ModelCardFacts, render_model_card
 from pretraining.export.tokenizer import (
     MLUKE_TOKENIZER,
@@ -36,6 +35,7 @@ from pretraining.export.tokenizer import (
 )
 from pretraining.export.verification import VerificationReport, verify_export
 from pretraining.export.weights import adapt_state_dict, word_row_sources
+from pretraining.weights import CheckpointRef, consolidate
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 RUN_MODEL_CONFIG = "model_config.json"

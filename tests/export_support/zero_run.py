@@ -1,7 +1,8 @@
 """Train a tiny LUKE for a few steps on a corpus with a real DeepSpeed ZeRO engine (CPU, gloo, one process)
 and save the checkpoint in a run directory laid out as `luke train` lays it out.
 
-Usage: python zero_run.py RUNS_DIR NAME:CORPUS:STAGE ... (one run directory per job: RUNS_DIR/NAME)
+Usage: python zero_run.py RUNS_DIR NAME:CORPUS:STAGE[:fp32] ... (one run directory per job: RUNS_DIR/NAME;
+ZeRO stage 0 = without ZeRO; bf16 unless ``fp32``)
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_AD
     os.environ.setdefault(key, value)
 
 
-def main(runs_dir: str, jobs: list[tuple[str, str, int]]) -> None:
+def main(runs_dir: str, jobs: list[tuple[str, str, int, bool]]) -> None:
     import deepspeed
 
     from preprocessing.corpus import Corpus
 
     deepspeed.init_distributed(dist_backend="gloo")
-    for name, corpus_dir, stage in jobs:
-        train(Path(runs_dir) / name, Corpus.open(corpus_dir), stage)
+    for name, corpus_dir, stage, bf16 in jobs:
+        train(Path(runs_dir) / name, Corpus.open(corpus_dir), stage, bf16)
 
 
-def train(run_dir: Path, corpus, stage: int) -> None:
+def train(run_dir: Path, corpus, stage: int, bf16: bool) -> None:
     import deepspeed
     import torch
     from transformers import AutoTokenizer
@@ -52,7 +53,7 @@ def train(run_dir: Path, corpus, stage: int) -> None:
         "train_micro_batch_size_per_gpu": 4,
         "gradient_accumulation_steps": 1,
         "zero_optimization": {"stage": stage},
-        "bf16": {"enabled": True},
+        "bf16": {"enabled": bf16},
         "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},
     }
     engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=ds_config)
@@ -72,4 +73,5 @@ def train(run_dir: Path, corpus, stage: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], [(job.split(":")[0], job.split(":")[1], int(job.split(":")[2])) for job in sys.argv[2:]])
+    fields = [job.split(":") for job in sys.argv[2:]]
+    main(sys.argv[1], [(name, corpus, int(stage), rest != ["fp32"]) for name, corpus, stage, *rest in fields])
