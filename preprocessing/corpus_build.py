@@ -44,7 +44,14 @@ from preprocessing.corpus_writing import (
     read_report,
     write_bytes,
 )
-from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE, DEFAULT_VOCAB_SIZE
+from preprocessing.job_defaults import (
+    DEFAULT_MAX_PAGE_BYTES,
+    DEFAULT_MAX_REDIRECT_HOPS,
+    DEFAULT_STREAMS_PER_RANGE,
+    DEFAULT_TOKENIZER_SAMPLE_PAGES,
+    DEFAULT_TOKENIZER_VOCAB_SIZE,
+    DEFAULT_VOCAB_SIZE,
+)
 from preprocessing.packing import PackingOptions
 from preprocessing.records import WikiPage
 from preprocessing.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
@@ -70,6 +77,9 @@ class CorpusBuildConfig:
     entity_vocab_size: int = DEFAULT_VOCAB_SIZE
     min_entity_count: int = 1
     keep_missing_targets: bool = False
+    max_redirect_hops: int = DEFAULT_MAX_REDIRECT_HOPS
+    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
+    streams_per_range: int = DEFAULT_STREAMS_PER_RANGE
     tokenizer: str | None = None
     train_tokenizer: bool = False
     tokenizer_vocab_size: int = DEFAULT_TOKENIZER_VOCAB_SIZE
@@ -206,7 +216,9 @@ def tokenizer_facts(tokenizer) -> dict:
 def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCollection[WikiPage]:
     from preprocessing.dump_reading import ReadDumpPages
 
-    pages = pipeline | "ReadDumpPages" >> ReadDumpPages(list(config.dumps))
+    pages = pipeline | "ReadDumpPages" >> ReadDumpPages(
+        list(config.dumps), max_page_bytes=config.max_page_bytes, streams_per_range=config.streams_per_range
+    )
     if config.max_pages is not None:
         pages = pages | "LimitArticlePages" >> LimitArticlePages(config.max_pages)
     if config.abstract_only:
@@ -245,7 +257,8 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
 
     vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
     articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
-        site, ExtractionOptions(keep_missing_targets=config.keep_missing_targets)
+        site,
+        ExtractionOptions(keep_missing_targets=config.keep_missing_targets, max_redirect_hops=config.max_redirect_hops),
     )
     report_inputs = {}
     if config.entity_vocab is not None:

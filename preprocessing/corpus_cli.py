@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import click
 
-from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE, DEFAULT_VOCAB_SIZE
-from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
+from preprocessing.cli_options import BEAM_OPTIONS_HELP, dump_reading_options, entity_vocab_options, split_beam_args
+from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE
 
 
 @click.command(
@@ -59,25 +59,7 @@ from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
     default=None,
     help="Use this entity vocabulary (official LUKE jsonl, or tsv) instead of building one from the dumps.",
 )
-@click.option(
-    "--entity-vocab-size",
-    type=click.IntRange(min=3),
-    default=DEFAULT_VOCAB_SIZE,
-    show_default=True,
-    help="Entries of the built vocabulary, [PAD] [UNK] [MASK] included.",
-)
-@click.option(
-    "--min-entity-count",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Leave entities linked fewer times than this out of the built vocabulary.",
-)
-@click.option(
-    "--keep-missing-targets",
-    is_flag=True,
-    help="Keep links whose target page is absent from the dump (for slices of a wiki, like the sample dumps).",
-)
+@entity_vocab_options
 @click.option("--language", default=None, help="Language code for sentence splitting [default: the dump's].")
 @click.option(
     "--max-seq-length",
@@ -115,6 +97,11 @@ from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
     help="Keep mentions of entities outside the vocabulary as [UNK] (id 1), or drop them (counted).",
 )
 @click.option(
+    "--abstract-only",
+    is_flag=True,
+    help="Only the lead section of each article (its text before the first section heading).",
+)
+@click.option(
     "--max-pages",
     type=click.IntRange(min=1),
     default=None,
@@ -137,6 +124,7 @@ from preprocessing.vocab_cli import BEAM_OPTIONS_HELP, split_beam_args
     show_default=True,
     help="Shards of the validation split.",
 )
+@dump_reading_options
 @click.option("--overwrite", is_flag=True, help="Replace a corpus (or an unfinished build) already in --output.")
 @click.pass_context
 def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, **options) -> None:

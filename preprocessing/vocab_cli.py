@@ -10,18 +10,7 @@ from pathlib import Path
 
 import click
 
-from preprocessing.job_defaults import (
-    DEFAULT_MAX_PAGE_BYTES,
-    DEFAULT_MAX_REDIRECT_HOPS,
-    DEFAULT_STREAMS_PER_RANGE,
-    DEFAULT_VOCAB_SIZE,
-)
-
-BEAM_OPTIONS_HELP = (
-    "Any further --name=value is a Beam pipeline option, passed through (e.g. --runner=DataflowRunner "
-    "--project=... --region=..., or --direct_num_workers=4). Without --runner the job runs on the "
-    "DirectRunner with one worker process per core."
-)
+from preprocessing.cli_options import BEAM_OPTIONS_HELP, dump_reading_options, entity_vocab_options, split_beam_args
 
 
 @click.command(
@@ -36,47 +25,8 @@ BEAM_OPTIONS_HELP = (
     help="Vocabulary file to write: official LUKE jsonl (one entity a line), or tsv if it ends in .tsv. "
     "Local path or any Beam filesystem (gs://, s3://).",
 )
-@click.option(
-    "--entity-vocab-size",
-    type=click.IntRange(min=3),
-    default=DEFAULT_VOCAB_SIZE,
-    show_default=True,
-    help="Entries in the file, [PAD] [UNK] [MASK] included (LUKE-large: 500,000).",
-)
-@click.option(
-    "--min-entity-count",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Leave out entities linked fewer times than this.",
-)
-@click.option(
-    "--keep-missing-targets",
-    is_flag=True,
-    help="Keep links whose target page is not in the dump (for slices of a wiki, like the sample dumps). "
-    "By default such red links are dropped (and counted).",
-)
-@click.option(
-    "--max-redirect-hops",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_REDIRECT_HOPS,
-    show_default=True,
-    help="Follow redirect chains this far; longer chains are dropped and counted.",
-)
-@click.option(
-    "--max-page-bytes",
-    type=click.IntRange(min=1024),
-    default=DEFAULT_MAX_PAGE_BYTES,
-    show_default=True,
-    help="Pages with more XML than this are skipped (counted as pages_failed.page_too_large).",
-)
-@click.option(
-    "--streams-per-range",
-    type=click.IntRange(min=1),
-    default=DEFAULT_STREAMS_PER_RANGE,
-    show_default=True,
-    help="Multistream dumps: bz2 streams (100 pages each) per parallel work item.",
-)
+@entity_vocab_options
+@dump_reading_options
 @click.option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -146,16 +96,6 @@ def build_entity_vocab_command(
     if summary_json is not None:
         payload = {"output": output, "entries": len(vocab), "checksum": vocab.checksum(), **summary.to_dict()}
         summary_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def split_beam_args(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Separate pass-through Beam options (``--name=value``) from positional arguments.
-
-    click hands unknown options over as positional arguments, so they are told apart by their ``--``.
-    """
-    beam_args = [argument for argument in arguments if argument.startswith("--")]
-    positional = [argument for argument in arguments if not argument.startswith("--")]
-    return beam_args, positional
 
 
 class _ElapsedTicker:

@@ -51,6 +51,21 @@ def test_build_corpus_command_writes_a_corpus_and_prints_a_summary(
     assert Corpus.open(output).max_seq_length == 128
 
 
+@pytest.mark.slow
+def test_reading_and_extraction_options_reach_the_job(enwiki_dump, bpe_tokenizer_dir, enwiki_corpus, tmp_path):
+    output = tmp_path / "corpus"
+    arguments = [str(enwiki_dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir), *IN_PROCESS]
+    arguments += ["--entity-vocab", str(enwiki_corpus / "entity_vocab.jsonl"), "--max-pages", "4"]
+    arguments += ["--abstract-only", "--max-page-bytes", "40000", "--max-redirect-hops", "2"]
+    result = run(*arguments, "--streams-per-range", "3")
+    assert result.exit_code == 0, result.output
+    metadata = Corpus.open(output).metadata
+    recorded = {name: metadata["options"][name] for name in ("abstract_only", "max_page_bytes", "max_redirect_hops")}
+    assert recorded == {"abstract_only": True, "max_page_bytes": 40000, "max_redirect_hops": 2}
+    assert metadata["options"]["streams_per_range"] == 3
+    assert metadata["extraction_counters"]["counters"]["pages_failed.page_too_large"] > 0  # the sample's long pages
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
