@@ -54,17 +54,31 @@ class MentionTokenizer:
         return None
 
     def tokenize(self, sentences: Sequence[Sentence], counts: Counter) -> list[TokenizedSentence]:
-        """Tokenize ``sentences`` in one batch; dropped links are counted in ``counts``."""
-        encodings = self.tokenizer.encode_batch([sentence.text for sentence in sentences], add_special_tokens=False)
-        return [
-            self._map_links(sentence, encoding, counts) for sentence, encoding in zip(sentences, encodings, strict=True)
-        ]
+        """Tokenize ``sentences`` in two batches; dropped links are counted in ``counts``.
+
+        Only the sentences with links need the tokens' offsets; the others take the tokenizer's faster path
+        without them (same ids).
+        """
+        linked = [sentence for sentence in sentences if sentence.links]
+        plain = [sentence.text for sentence in sentences if not sentence.links]
+        encodings = self.tokenizer.encode_batch([sentence.text for sentence in linked], add_special_tokens=False)
+        with_links = iter(
+            [self._map_links(sentence, encoding, counts) for sentence, encoding in zip(linked, encodings, strict=True)]
+        )
+        without_links = iter(
+            [
+                TokenizedSentence(np.asarray(encoding.ids, dtype=np.int32), ())
+                for encoding in self.tokenizer.encode_batch_fast(plain, add_special_tokens=False)
+            ]
+        )
+        return [next(with_links) if sentence.links else next(without_links) for sentence in sentences]
 
     def _map_links(self, sentence: Sentence, encoding: Encoding, counts: Counter) -> TokenizedSentence:
         ids = encoding.ids
+        offsets = encoding.offsets
         mentions = []
         for link in sentence.links:
-            span = token_span(sentence.text, encoding, link.start, link.end)
+            span = token_span(sentence.text, encoding, offsets, link.start, link.end)
             if span is None:
                 counts["mentions_dropped.boundary_inside_token"] += 1
             elif self.unk_id is not None and self.unk_id in ids[span[0] : span[1]]:
@@ -74,10 +88,12 @@ class MentionTokenizer:
         return TokenizedSentence(np.asarray(ids, dtype=np.int32), tuple(mentions))
 
 
-def token_span(text: str, encoding: Encoding, start: int, end: int) -> tuple[int, int] | None:
+def token_span(
+    text: str, encoding: Encoding, offsets: Sequence[tuple[int, int]], start: int, end: int
+) -> tuple[int, int] | None:
     """The tokens ``[first, last)`` that cover exactly ``text[start:end]`` (whitespace at the edges of the
-    tokens aside), or None when a boundary falls inside a token or the text has no token."""
-    offsets = encoding.offsets
+    tokens aside), or None when a boundary falls inside a token or the text has no token. ``offsets`` are
+    ``encoding.offsets``, fetched once per sentence (each read builds the whole list)."""
     first = encoding.char_to_token(start)
     last = encoding.char_to_token(end - 1)
     if first is None or last is None:

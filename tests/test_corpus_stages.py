@@ -90,8 +90,8 @@ def test_a_link_boundary_inside_a_token_drops_the_mention(bpe_tokenizer):
     pieces = [offsets for offsets in encoding.offsets if offsets[0] >= start - 1 and offsets[1] <= start + len(word)]
     assert len(pieces) > 1, "the test needs a word made of several tokens"
     inner = pieces[0][1]  # end of the word's first token: inside the word
-    assert token_span(text, encoding, start, inner) is not None
-    assert token_span(text, encoding, start + 1, start + len(word)) is None
+    assert token_span(text, encoding, encoding.offsets, start, inner) is not None
+    assert token_span(text, encoding, encoding.offsets, start + 1, start + len(word)) is None
     counts = Counter()
     (tokenized,) = mention_tokenizer.tokenize([Sentence(text, (Link(start + 1, start + len(word), "X"),))], counts)
     assert tokenized.mentions == () and counts == {"mentions_dropped.boundary_inside_token": 1}
