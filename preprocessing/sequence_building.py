@@ -19,8 +19,9 @@ every runner.
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -39,51 +40,66 @@ from preprocessing.tokenization import Mention, MentionTokenizer, TokenizedSente
 FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
 
 
-@dataclass(frozen=True, eq=False)
 class TokenizedArticle:
     """An article's sentences, tokenized, and what splitting and tokenizing it dropped.
 
-    Pickled compactly (it crosses two shuffles): one int32 buffer for all the word ids, not an array per
-    sentence.
+    Held flat, as it is pickled (it crosses two shuffles, and the in-memory DirectRunner decodes and
+    re-encodes every shuffled value): one int32 buffer for all the word ids, the sentence lengths, and the
+    mentions as ``(sentence index, target, start, end)`` tuples. ``sentences`` rebuilds the per-sentence
+    view when the article is packed.
     """
 
-    page_id: int
-    sentences: tuple[TokenizedSentence, ...]
-    counts: Counter
+    __slots__ = ("_ids", "_lengths", "_mentions", "counts", "page_id")
+
+    def __init__(self, page_id: int, sentences: Sequence[TokenizedSentence], counts: Counter) -> None:
+        ids = [sentence.word_ids for sentence in sentences]
+        self.page_id = page_id
+        self.counts = counts
+        self._ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, dtype=np.int32)
+        self._lengths = np.fromiter((len(part) for part in ids), dtype=np.int32, count=len(ids))
+        self._mentions = tuple(
+            (index, mention.target, mention.start, mention.end)
+            for index, sentence in enumerate(sentences)
+            for mention in sentence.mentions
+        )
 
     @property
     def has_mentions(self) -> bool:
-        return any(sentence.mentions for sentence in self.sentences)
+        return bool(self._mentions)
+
+    @property
+    def sentences(self) -> tuple[TokenizedSentence, ...]:
+        by_sentence: list[list[Mention]] = [[] for _ in self._lengths]
+        for index, target, start, end in self._mentions:
+            by_sentence[index].append(Mention(target, start, end))
+        ends = np.cumsum(self._lengths).tolist()
+        return tuple(
+            TokenizedSentence(self._ids[end - length : end], tuple(mentions))
+            for end, length, mentions in zip(ends, self._lengths.tolist(), by_sentence, strict=True)
+        )
 
     def __reduce__(self):
-        lengths = [len(sentence.word_ids) for sentence in self.sentences]
-        ids = np.concatenate([sentence.word_ids for sentence in self.sentences]) if lengths else np.zeros(0)
-        mentions = tuple(
-            (index, mention.target, mention.start, mention.end)
-            for index, sentence in enumerate(self.sentences)
-            for mention in sentence.mentions
-        )
-        return _rebuild_article, (self.page_id, ids.astype(np.int32).tobytes(), lengths, mentions, self.counts)
+        flat = (self._ids.tobytes(), self._lengths.tobytes(), self._mentions)
+        return _rebuild_article, (self.page_id, *flat, self.counts)
 
 
-def _rebuild_article(page_id: int, ids: bytes, lengths: list[int], mentions: tuple, counts: Counter):
-    words = np.frombuffer(ids, dtype=np.int32)
-    by_sentence: list[list[Mention]] = [[] for _ in lengths]
-    for index, target, start, end in mentions:
-        by_sentence[index].append(Mention(target, start, end))
-    starts = np.cumsum([0, *lengths])
-    sentences = tuple(
-        TokenizedSentence(words[starts[index] : starts[index + 1]], tuple(by_sentence[index]))
-        for index in range(len(lengths))
-    )
-    return TokenizedArticle(page_id, sentences, counts)
+def _rebuild_article(page_id: int, ids: bytes, lengths: bytes, mentions: tuple, counts: Counter) -> TokenizedArticle:
+    article = TokenizedArticle.__new__(TokenizedArticle)
+    article.page_id, article.counts, article._mentions = page_id, counts, mentions
+    article._ids = np.frombuffer(ids, dtype=np.int32)
+    article._lengths = np.frombuffer(lengths, dtype=np.int32)
+    return article
 
 
 @dataclass(frozen=True)
 class VocabCopy:
-    """The entity vocabulary's title → id mapping, as shipped to one shard."""
+    """The entity vocabulary's title → id mapping as shipped to one shard: pickled once for all the shards
+    (the copies share the bytes), unpickled once by the shard."""
 
-    ids: dict[str, int]
+    payload: bytes
+
+    def ids(self) -> dict[str, int]:
+        return pickle.loads(self.payload)
 
 
 def article_sentences(article: Article, splitter: SentenceSplitter, counts: Counter) -> list[Sentence]:
@@ -213,9 +229,10 @@ class PackAndWriteShards(beam.PTransform):
 
 def _vocab_per_shard(vocab, plan: SplitPlan) -> Iterator[tuple[tuple[str, int], VocabCopy]]:
     ids = {title: entity_id for title, entity_id in vocab.title_to_id().items() if entity_id >= FIRST_ENTITY_ID}
+    copy = VocabCopy(pickle.dumps(ids, protocol=pickle.HIGHEST_PROTOCOL))
     for split, count in plan.splits.items():
         for index in range(count):
-            yield (split, index), VocabCopy(ids)
+            yield (split, index), copy
 
 
 def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: SplitPlan) -> tuple[str, Counter, Counter]:
@@ -226,7 +243,7 @@ def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: Spl
     vocab: dict[str, int] = {}
     for value in values:
         if isinstance(value, VocabCopy):
-            vocab = value.ids
+            vocab = value.ids()
         else:
             articles.append(value)
     counts: Counter = Counter()
