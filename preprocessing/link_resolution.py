@@ -109,11 +109,13 @@ class ResolveLinks(beam.PTransform):
     """``{"articles": PCollection[Article], "redirects": PCollection[(source, Resolution)],
     "titles": PCollection[str]}`` → PCollection[Article] with resolved, kept links only.
 
-    Two joins, written as tagged unions + ``GroupByKey`` rather than ``CoGroupByKey`` (which adds a
-    tagging and an untagging step per element; this is the job's busiest shuffle, one element per distinct
-    target of each article): by title, each distinct target meets its redirect resolution and whether an
-    article has that title; by page id, each article meets the decisions about its targets. Decisions
-    are plain tuples, which Beam encodes without pickling.
+    Two joins, the job's busiest shuffles (one input per distinct target of each article), written as
+    combines so that each worker merges its inputs per key before the shuffle (Beam's combiner lifting):
+    by title, each distinct target meets the pages linking to it, its redirect resolution and whether an
+    article has that title (one shuffled element per title and bundle, not per linking page); by page id,
+    each page's decisions are collected into one list (one element per page and bundle, not per target),
+    which meets the article in a ``GroupByKey``. Decisions are plain tuples, which Beam encodes without
+    pickling.
 
     Counters: ``links.kept``, ``links.kept_missing_target`` (with ``keep_missing_targets``),
     ``links.through_redirect``, ``links_dropped.missing_target|redirect_loop|redirect_chain_too_long``.
@@ -134,8 +136,10 @@ class ResolveLinks(beam.PTransform):
         decisions = (
             by_title
             | "UniteByTitle" >> beam.Flatten()
-            | "GroupByTitle" >> beam.GroupByKey()
+            | "CombineByTitle" >> beam.CombinePerKey(_TitleFactsFn())
             | "DecideTargets" >> beam.FlatMap(_decide_target, self._keep_missing_targets)
+            | "CollectByPage" >> beam.CombinePerKey(beam.combiners.ToListCombineFn())
+            | "TagDecisions" >> beam.MapTuple(lambda page_id, decided: (page_id, (_DECISION, decided)))
         )
         return (
             (articles | "KeyByPageId" >> beam.Map(lambda article: (article.page_id, (_ARTICLE, article))), decisions)
@@ -148,6 +152,8 @@ class ResolveLinks(beam.PTransform):
 # Tags of the joined values, and a decision: (entity title or None when dropped, counter suffix, via redirect)
 _ARTICLE, _REDIRECT, _PAGE, _DECISION = 0, 1, 2, 3
 Decision = tuple[str | None, str | None, bool]
+# What the join by title gathers about one title: pages linking to it, its redirect resolutions, is an article
+TitleFacts = tuple[list[int], list[Resolution], bool]
 
 
 def _distinct_targets(article: Article) -> Iterator[tuple[str, tuple[int, int]]]:
@@ -156,16 +162,37 @@ def _distinct_targets(article: Article) -> Iterator[tuple[str, tuple[int, int]]]
         yield target, (_PAGE, article.page_id)
 
 
-def _decide_target(element, keep_missing: bool) -> Iterator[tuple[int, tuple[int, tuple[str, Decision]]]]:
-    target, values = element
-    pages, redirects, is_article = [], [], False
-    for tag, value in values:
+class _TitleFactsFn(beam.CombineFn):
+    """Tagged values of one title → its :data:`TitleFacts` (lists in no particular order)."""
+
+    def create_accumulator(self) -> TitleFacts:
+        return [], [], False
+
+    def add_input(self, facts: TitleFacts, tagged: tuple[int, object]) -> TitleFacts:
+        pages, redirects, is_article = facts
+        tag, value = tagged
         if tag == _PAGE:
             pages.append(value)
         elif tag == _REDIRECT:
             redirects.append(value)
         else:
             is_article = True
+        return pages, redirects, is_article
+
+    def merge_accumulators(self, accumulators) -> TitleFacts:
+        pages, redirects, is_article = [], [], False
+        for more_pages, more_redirects, more_is_article in accumulators:
+            pages.extend(more_pages)
+            redirects.extend(more_redirects)
+            is_article = is_article or more_is_article
+        return pages, redirects, is_article
+
+    def extract_output(self, facts: TitleFacts) -> TitleFacts:
+        return facts
+
+
+def _decide_target(element: tuple[str, TitleFacts], keep_missing: bool) -> Iterator[tuple[int, tuple[str, Decision]]]:
+    target, (pages, redirects, is_article) = element
     if not pages:
         return
     if is_article:
@@ -181,7 +208,7 @@ def _decide_target(element, keep_missing: bool) -> Iterator[tuple[int, tuple[int
     else:
         decision = _missing(target, keep_missing, False)
     for page_id in pages:
-        yield page_id, (_DECISION, (target, decision))
+        yield page_id, (target, decision)
 
 
 def _missing(title: str, keep_missing: bool, through_redirect: bool) -> Decision:
@@ -193,7 +220,7 @@ class _RewriteLinksFn(beam.DoFn):
 
     def process(self, element) -> Iterator[Article]:
         _, values = element
-        decisions = dict(value for tag, value in values if tag == _DECISION)
+        decisions = {target: decision for tag, value in values if tag == _DECISION for target, decision in value}
         for article in (value for tag, value in values if tag == _ARTICLE):
             tally: Counter = Counter()
             paragraphs = tuple(
