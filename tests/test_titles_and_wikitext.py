@@ -81,6 +81,18 @@ def test_paragraphs_are_plain_text_and_spans_are_anchors(enwiki_pages):
     assert parsed.dropped_links["other_namespace"] > 0  # the page's files and categories
 
 
+def test_articles_pickle_flat_and_back_to_equal_records(enwiki_pages):
+    import pickle
+
+    from preprocessing.records import Article
+
+    site, pages = enwiki_pages
+    paragraphs = WikitextParser(site).parse(12, "Anarchism", pages[12].wikitext).paragraphs
+    article = Article(12, "Anarchism", (*paragraphs, type(paragraphs[0])("no links", ())))
+    copy = pickle.loads(pickle.dumps(article))
+    assert copy == article and sum(len(paragraph.links) for paragraph in copy.paragraphs) > 100
+
+
 def test_link_trail_belongs_to_the_anchor_and_colon_titles_stay_links(enwiki_pages):
     site, _ = enwiki_pages
     parsed = WikitextParser(site).parse(1, "Test", "Two [[bus]]es and [[Star Trek: Voyager|Voyager]]. [[fr:Bus]]")
