@@ -6,8 +6,8 @@ process (medians reported):
 
 - baseline: wikiextractor alone, single process, with links (``bench_entity_vocab.run_baseline``);
 - job: ``build_corpus`` end to end (vocabulary, sentences, tokenization, packing, shards, metadata) on the
-  DirectRunner in-memory with one worker, i.e. one core, with a byte-level BPE tokenizer (RoBERTa's kind,
-  trained on the sample: the hub is unreachable here);
+  DirectRunner in-memory with one worker, i.e. one core, with a byte-level BPE tokenizer of 50,000 tokens
+  (RoBERTa's kind and size, trained on the sample: the hub is unreachable here);
 - the job's stages timed one by one on the same pages in one process: parsing (wikiextractor via
   ``WikitextParser``), sentence splitting, tokenization with link mapping, packing + shard writing. Their
   shares say where a core's time goes; Beam's own overhead (shuffles, joins) is the rest of the job's time.
@@ -37,6 +37,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 from bench_entity_vocab import build_replicated_dump, run_baseline  # noqa: E402
 
 FULL_ENWIKI_GB = 90.0
+BPE_VOCAB_SIZE = 50_000  # roberta-large has 50,265
 
 
 def run_job(path: str, tokenizer: str) -> dict:
@@ -132,7 +133,8 @@ def main() -> None:
     from preprocessing.sample_dump import fetch_sample_dump
 
     with tempfile.TemporaryDirectory() as directory:
-        tokenizer = str(train_bpe_tokenizer(fetch_sample_dump("en"), Path(directory) / "tokenizer", vocab_size=8000))
+        sample = fetch_sample_dump("en")
+        tokenizer = str(train_bpe_tokenizer(sample, Path(directory) / "tokenizer", vocab_size=BPE_VOCAB_SIZE))
         path, pages, size = build_replicated_dump(args.target_mb, Path(directory))
         megabytes = size / 1e6
         print(f"dump: {pages:,} pages, {megabytes:.1f} MB of XML ({path.stat().st_size / 1e6:.1f} MB bz2)")
