@@ -43,7 +43,9 @@ def deepspeed_cpu_env() -> dict[str, str]:
     """Environment for DeepSpeed on CPU, with its shared-memory comm op built once before any test launches
     ranks (a cold build takes ~1 min; afterwards it is cached). The build cache is kept inside this Python
     environment: the op's build files name the environment's paths, so environments sharing one cache would
-    rebuild it in turn."""
+    rebuild it in turn. For the same reason the environment's bin/ comes first on PATH (launch scripts find
+    its torchrun there): the build runs the first `ninja` on PATH, and the pip one and a system one record
+    build commands differently, so alternating them rebuilds the op (~40 s) at every switch."""
     import os
     import subprocess
     import sys
@@ -54,6 +56,7 @@ def deepspeed_cpu_env() -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "TORCH_EXTENSIONS_DIR": str(Path(sys.prefix) / "torch_extensions"),
+        "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", ""))),
     }
     build = "from deepspeed.accelerator import get_accelerator; get_accelerator().create_op_builder(%r).load()"
     build %= "ShareMemCommBuilder"

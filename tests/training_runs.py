@@ -80,15 +80,13 @@ def run_ok(command: list[str], env: dict[str, str]) -> subprocess.CompletedProce
 
 def run_two_nodes(overrides: list[str], env: dict[str, str]) -> None:
     """launch/train/torchrun_multinode.sh started twice (NNODES=2, one rank per node) on 127.0.0.1, as it would
-    be started on two nodes."""
+    be started on two nodes; ``env`` must find torchrun on PATH (``deepspeed_cpu_env`` does)."""
     port = free_port()
-    path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     nodes = [
         subprocess.Popen(
             ["bash", str(MULTINODE_SCRIPT), str(TINY), *overrides],
             env={
                 **env,
-                "PATH": path,
                 "NNODES": "2",
                 "NODE_RANK": str(rank),
                 "MASTER_ADDR": "127.0.0.1",
