@@ -1,9 +1,12 @@
-"""The DataLoader over real shards (``enwiki_sp_corpus``): worker processes, exact resume, rank sharding,
-pickling."""
+"""The DataLoader over real shards (``enwiki_sp_corpus``): worker processes, exact resume, stop signals,
+rank sharding, pickling."""
 
 import json
+import os
 import pickle
+import signal
 
+import psutil  # a DeepSpeed dependency
 import pytest
 import torch
 
@@ -82,6 +85,27 @@ def test_resume_gives_identical_batches(parts):
     resumed = make_loader(parts, num_workers=2)
     resumed.load_state_dict(json.loads(json.dumps(state)))  # survives a round trip through a checkpoint file
     assert_same(first + take(resumed, per_epoch + 6 - per_epoch // 2), uninterrupted)
+
+
+@pytest.mark.slow
+def test_workers_ignore_stop_signals_and_close_ends_them(parts):
+    """SLURM preemption and Ctrl-C signal whole process groups: the workers must outlive the signal (the
+    training process checkpoints first), so the batches go on unchanged; ``close()`` ends them."""
+    count = batches_per_epoch(parts) + 3
+    expected = take(make_loader(parts), count)
+    before = set(psutil.Process().children())
+    loader = make_loader(parts, num_workers=2)
+    first = take(loader, 2)
+    workers = list(set(psutil.Process().children()) - before)
+    assert len(workers) == 2
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGTERM)
+        os.kill(worker.pid, signal.SIGINT)
+    assert_same(first + take(loader, count - 2), expected)
+    assert all(worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE for worker in workers)
+    loader.close()
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
 
 
 def test_ranks_share_an_epoch_without_overlap(parts):
