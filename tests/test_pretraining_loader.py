@@ -5,6 +5,8 @@ import json
 import os
 import pickle
 import signal
+import subprocess
+import sys
 
 import psutil  # a DeepSpeed dependency
 import pytest
@@ -106,6 +108,29 @@ def test_workers_ignore_stop_signals_and_close_ends_them(parts):
     loader.close()
     _, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive
+
+
+@pytest.mark.slow
+def test_a_process_exits_with_its_workers_running(enwiki_sp_corpus):
+    """Workers that ignore SIGTERM would make multiprocessing's exit handler (terminate, then join) wait
+    forever; the loader ends them at exit first."""
+    script = f"""
+from preprocessing.corpus import Corpus
+from preprocessing.entity_vocab import EntityVocab
+from pretraining.data import DistributedEpochSampler, LukePretrainingCollator, PretrainingDataset, TokenizerInfo
+from pretraining.data import build_dataloader
+corpus = Corpus.open({str(enwiki_sp_corpus)!r})
+collator = LukePretrainingCollator(
+    TokenizerInfo.from_pretrained(corpus.tokenizer_path), len(EntityVocab.load(str(corpus.entity_vocab_path))),
+    corpus.max_seq_length, corpus.max_entity_length, corpus.max_mention_length,
+)
+dataset = PretrainingDataset(corpus, "train")
+loader = build_dataloader(dataset, DistributedEpochSampler(len(dataset), 0, 1, seed=0), collator, 4, num_workers=2)
+batch = next(iter(loader))
+print(batch["word_ids"].shape[0])
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.split() == ["4"], result.stderr[-3000:]
 
 
 def test_ranks_share_an_epoch_without_overlap(parts):
