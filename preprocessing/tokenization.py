@@ -6,6 +6,11 @@ a mention when its anchor starts and ends on token boundaries (the tokens' offse
 then decoding the mention's tokens gives the anchor text back. A link whose boundary falls inside a token
 (``[[cat]]fish`` tokenized as ``▁catfish``), or whose tokens include the unknown token, is dropped and
 counted: the ids of the text never depend on where the links are.
+
+The model's word cache (BPE, Unigram) holds :data:`WORD_CACHE_CAPACITY` words instead of `tokenizers`'
+10,000: a cache only memoises, so the ids stay the same, and a wiki's vocabulary overflows 10,000 words at
+once (the enwiki sample alone has ~39,000 distinct pre-tokenized words). It fills with the first words seen
+and is never evicted; ~400 bytes a word, i.e. ~100 MB per worker when full.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from preprocessing.sentences import Sentence
+
+WORD_CACHE_CAPACITY = 250_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class MentionTokenizer:
 
     def __init__(self, tokenizer_json: str) -> None:
         self.tokenizer = Tokenizer.from_str(tokenizer_json)
+        resize_cache = getattr(self.tokenizer.model, "_resize_cache", None)  # BPE and Unigram have a cache
+        if resize_cache is not None:
+            resize_cache(WORD_CACHE_CAPACITY)
         unk = self._unk_token(tokenizer_json)
         self.unk_id = self.tokenizer.token_to_id(unk) if unk is not None else None
 
