@@ -141,10 +141,17 @@ def dask_scheduler_address() -> str:
     """The address of a local dask.distributed cluster (scheduler + 2 worker processes on 127.0.0.1),
     started once per session and stopped at its end: pass it to Beam's DaskRunner as
     `--dask_client_address`."""
-    from distributed import LocalCluster
+    from distributed import LocalCluster, default_client
 
     cluster = LocalCluster(host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None)
     try:
         yield cluster.scheduler_address
     finally:
+        # Beam's DaskRunner leaves its clients connected; left open, they try to reconnect to the closed
+        # cluster at interpreter exit and print tracebacks
+        while True:
+            try:
+                default_client().close()
+            except ValueError:  # no client left
+                break
         cluster.close()
