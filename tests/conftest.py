@@ -22,20 +22,15 @@ def bgwiki_dump() -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_corpora(enwiki_dump, tmp_path_factory) -> dict:
-    """Corpus directories from 40 articles of the enwiki sample, one per tokenizer kind: ``"bpe"`` (byte-level
-    BPE, LukeTokenizer) and ``"sentencepiece"`` (MLukeTokenizer); max_seq_length 128 (see sample_corpus.py)."""
-    from sample_corpus import read_paragraphs, train_bpe_tokenizer, train_sentencepiece_tokenizer, write_corpus
+def sample_bpe_corpus(enwiki_dump, tmp_path_factory) -> Path:
+    """A corpus directory from 40 articles of the enwiki sample, written without the Beam job (mwparserfromhell
+    text, a byte-level BPE LukeTokenizer, max_seq_length 128; see sample_corpus.py): the training tests' data."""
+    from sample_corpus import read_paragraphs, train_bpe_tokenizer, write_corpus
 
-    root = tmp_path_factory.mktemp("sample-corpora")
+    root = tmp_path_factory.mktemp("sample-corpus")
     paragraphs = read_paragraphs(enwiki_dump, max_pages=40)
     texts = [paragraph.text for paragraph in paragraphs]
-    return {
-        "bpe": write_corpus(root / "bpe", paragraphs, train_bpe_tokenizer(texts, root / "bpe-tokenizer")),
-        "sentencepiece": write_corpus(
-            root / "sentencepiece", paragraphs, train_sentencepiece_tokenizer(texts, root / "sp-tokenizer")
-        ),
-    }
+    return write_corpus(root / "bpe", paragraphs, train_bpe_tokenizer(texts, root / "bpe-tokenizer"))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Corpus directories written from the real enwiki sample dump, for the data pipeline's tests.
 
 Page text and link spans come from mwparserfromhell (an independent reading of the wikitext); a byte-level
-BPE (``LukeTokenizer``) or a SentencePiece model (``MLukeTokenizer``) is trained on that text; paragraphs are
+BPE (``LukeTokenizer``) is trained on that text; paragraphs are
 tokenized, cut into sequences that never split a mention, and written as Arrow shards with the reader's
 SCHEMA. It stands in for ``luke build-corpus`` where a test needs rows without running the Beam job.
 """
@@ -96,30 +96,6 @@ def train_bpe_tokenizer(texts: list[str], output: Path, vocab_size: int = 3000):
     model = json.loads(bpe._tokenizer.to_str())["model"]
     merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in model["merges"]]
     tokenizer = LukeTokenizer(vocab=model["vocab"], merges=merges, entity_vocab=_tokenizer_entity_vocab())
-    tokenizer.save_pretrained(str(output))
-    return tokenizer
-
-
-def train_sentencepiece_tokenizer(texts: list[str], output: Path, vocab_size: int = 3000):
-    """A SentencePiece unigram model trained on ``texts``, saved as an ``MLukeTokenizer`` directory."""
-    import io
-
-    import sentencepiece
-    from transformers import MLukeTokenizer
-
-    model = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts),
-        model_writer=model,
-        vocab_size=vocab_size,
-        max_sentence_length=100_000,
-        minloglevel=2,
-    )
-    processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
-    vocab = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
-    tokenizer = MLukeTokenizer(vocab=vocab, entity_vocab=_tokenizer_entity_vocab())
-    sample = texts[0][:200]
-    assert tokenizer(sample, add_special_tokens=False)["input_ids"] == processor.encode(sample)
     tokenizer.save_pretrained(str(output))
     return tokenizer
 

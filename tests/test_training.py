@@ -18,8 +18,8 @@ ENTITY_PREFIXES = ("luke.entity_embeddings.", "entity_predictions.")
 
 
 @pytest.fixture(scope="module")
-def corpus(sample_corpora):
-    return sample_corpora["bpe"]
+def corpus(sample_bpe_corpus):
+    return sample_bpe_corpus
 
 
 @pytest.fixture(scope="module")

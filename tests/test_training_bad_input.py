@@ -12,8 +12,8 @@ from pretraining.checkpoint import latest_tag
 
 
 @pytest.fixture(scope="module")
-def corpus(sample_corpora):
-    return sample_corpora["bpe"]
+def corpus(sample_bpe_corpus):
+    return sample_bpe_corpus
 
 
 def train(*args):

@@ -26,8 +26,8 @@ def overrides(corpus, run_dir, zero, num_workers=0):
 
 
 @pytest.fixture(scope="module")
-def corpus(sample_corpora):
-    return sample_corpora["bpe"]
+def corpus(sample_bpe_corpus):
+    return sample_bpe_corpus
 
 
 @pytest.fixture(scope="module")
