@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import yaml
 
+from pretraining.data.masking import MaskingConfig
+
 
 class ConfigError(ValueError):
     """A training configuration that cannot be used; the message names the field."""
@@ -29,14 +31,8 @@ class DataConfig:
     """Corpus directory written by ``luke build-corpus`` (required)."""
     num_workers: int = 2
     """DataLoader worker processes per rank (0 = load in the training process)."""
-    masked_lm_prob: float = 0.15
-    masked_entity_prob: float = 0.15
-    whole_word_masking: bool = True
-    unmasked_word_prob: float = 0.1
-    random_word_prob: float = 0.1
-    unmasked_entity_prob: float = 0.0
-    random_entity_prob: float = 0.0
-    mask_words_in_entity_span: bool = False
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    """LUKE's masking options, names and defaults of its ``train.py`` (``data.masking.masked_lm_prob`` …)."""
 
 
 @dataclass
@@ -211,7 +207,10 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (known: {', '.join(names)})"
             raise ConfigError(f"unknown config key {prefix}{key}{hint}")
         values[key] = _coerce(hints[key], value, f"{prefix}{key}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as error:  # a section that checks its own fields (MaskingConfig)
+        raise ConfigError(f"{where}: {error}") from error
 
 
 def _coerce(hint: Any, value: Any, name: str) -> Any:
@@ -292,16 +291,6 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"optimizer.lr must be positive, got {config.optimizer.lr}")
     if not all(0 <= beta < 1 for beta in config.optimizer.betas):
         raise ConfigError(f"optimizer.betas must lie in [0, 1), got {list(config.optimizer.betas)}")
-    for dotted in (
-        "data.masked_lm_prob",
-        "data.masked_entity_prob",
-        "data.unmasked_word_prob",
-        "data.random_word_prob",
-        "data.unmasked_entity_prob",
-        "data.random_entity_prob",
-    ):
-        if not 0 <= _get(config, dotted) <= 1:
-            raise ConfigError(f"{dotted} must lie in [0, 1], got {_get(config, dotted)}")
 
 
 def _get(config: TrainConfig, dotted: str) -> Any:

@@ -19,32 +19,17 @@ def build_loaders(
         DistributedEpochSampler,
         DistributedEvalSampler,
         LukePretrainingCollator,
-        MaskingConfig,
         PretrainingDataset,
         build_dataloader,
     )
 
-    options = config.data
-    try:
-        masking = MaskingConfig(
-            masked_lm_prob=options.masked_lm_prob,
-            masked_entity_prob=options.masked_entity_prob,
-            whole_word_masking=options.whole_word_masking,
-            unmasked_word_prob=options.unmasked_word_prob,
-            random_word_prob=options.random_word_prob,
-            unmasked_entity_prob=options.unmasked_entity_prob,
-            random_entity_prob=options.random_entity_prob,
-            mask_words_in_entity_span=options.mask_words_in_entity_span,
-        )
-    except ValueError as error:
-        raise ConfigError(f"data: {error}") from error
     collator = LukePretrainingCollator(
         tokenizer_info,
         entity_vocab_size=model_config.entity_vocab_size,
         max_seq_length=corpus.max_seq_length,
         max_entity_length=corpus.max_entity_length,
         max_mention_length=corpus.max_mention_length,
-        masking=masking,
+        masking=config.data.masking,
         seed=config.seed,
     )
     train = PretrainingDataset(corpus, "train")
@@ -54,7 +39,7 @@ def build_loaders(
         )
     sampler = DistributedEpochSampler(len(train), placement.rank, placement.world_size, seed=config.seed)
     train_loader = build_dataloader(
-        train, sampler, collator, config.batch.micro_batch_size, num_workers=options.num_workers
+        train, sampler, collator, config.batch.micro_batch_size, num_workers=config.data.num_workers
     )
     validation_loader = None
     if config.eval.every_steps and "validation" in corpus.split_names:
@@ -66,7 +51,7 @@ def build_loaders(
                 eval_sampler,
                 collator,
                 config.batch.micro_batch_size,
-                num_workers=min(options.num_workers, 1),
+                num_workers=min(config.data.num_workers, 1),
                 persistent_workers=False,
             )
     return train_loader, validation_loader
