@@ -1,49 +1,41 @@
-"""Trainer step throughput on CPU for a mid-size model vs a plain PyTorch loop, measured in the same run.
+"""Trainer step throughput (DeepSpeed ZeRO configs) vs a plain PyTorch loop, measured in the same run.
 
-- baseline: ``LukeForPretraining`` + ``torch.optim.AdamW``, forward/backward/step on pre-collated batches
-  (compute only: no DeepSpeed, no data loading, no metrics);
-- trainer: ``pretraining.trainer.Trainer.train_step`` on the DeepSpeed engine of ``luke train``
-  (``configs/deepspeed/zero2-fp32.json``, one process, gloo) reading from the real loader (1 worker process,
-  masking on the fly) and reducing metrics, as in training.
+- baseline: ``LukeForPretraining`` + ``torch.optim.AdamW`` (fused on CUDA), forward/backward/step on
+  pre-collated batches of the same loader (compute only: no DeepSpeed, no data loading, no metrics); under
+  ``torch.autocast(bfloat16)`` when the first of the ``--deepspeed`` configs trains in bf16;
+- trainer: ``pretraining.trainer.Trainer.train_step`` on the DeepSpeed engine of ``luke train``, one config of
+  ``--deepspeed`` at a time, reading from the real loader (``--num-workers`` processes, masking on the fly)
+  and reducing metrics, as in training.
 
-Prints samples/s and word tokens/s of each (medians of ``--repeats`` timed windows of ``--steps`` steps) and
-ratio = trainer / baseline (1.0 = the trainer adds nothing to the model's own cost).
+Each measurement runs in a fresh process (one device, one rank), so peak memory is its own. Prints samples/s
+and word tokens/s (medians of ``--repeats`` windows of ``--steps`` steps, after one warm-up step), peak memory
+(CUDA: ``max_memory_allocated``; CPU: the process's resident high-water mark), model TFLOP/s and MFU on CUDA
+(``luke.model_size.training_flops`` of the batches, peak from ``bench_model.PEAK_BF16_TFLOPS``) and the ratio
+trainer / baseline (1.0 = the trainer adds nothing to the model's own cost).
 
-Model ("mid"): 4 layers × 256 hidden, 4 heads, FFN 1024, entity_emb_size 128, entity-aware attention;
-sequences of the sample corpus built with max_seq_length 512 (rows mostly full), micro-batch ``--batch-size``.
+Models: ``mid`` (4 layers × 256 hidden, 4 heads, FFN 1024, entity_emb_size 128, entity-aware attention) or a
+named size of ``configs/model/`` (``luke-large``: 24 × 1024, 500K entities); rows of the sample corpus built
+with max_seq_length 512 (mostly full), micro-batch ``--batch-size``.
 
-Usage: DS_ACCELERATOR=cpu python benchmarks/bench_trainer.py [--corpus DIR] [--batch-size 4] [--steps 5]
-    [--repeats 3] [--num-workers 1] [--deepspeed configs/deepspeed/zero2-fp32.json]
+    DS_ACCELERATOR=cpu python benchmarks/bench_trainer.py [--batch-size 4] [--steps 5] [--repeats 3]
+    python benchmarks/bench_trainer.py --device cuda --model luke-large --batch-size 8 --num-workers 2 \\
+        --deepspeed configs/deepspeed/zero{1,2,3}-bf16.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("DS_ACCELERATOR", "cpu")
-
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from luke.model import LukeForPretraining  # noqa: E402
-from preprocessing.corpus import Corpus  # noqa: E402
-from pretraining.checkpoint import CheckpointManager  # noqa: E402
-from pretraining.config import load_config  # noqa: E402
-from pretraining.data import TokenizerInfo  # noqa: E402
-from pretraining.distributed import ProcessPlacement, init_distributed  # noqa: E402
-from pretraining.engine import build_engine, load_deepspeed_config  # noqa: E402
-from pretraining.loaders import build_loaders  # noqa: E402
-from pretraining.metrics_log import MetricsLogger  # noqa: E402
-from pretraining.model_setup import resolve_model_config  # noqa: E402
-from pretraining.trainer import Trainer  # noqa: E402
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 MID_SIZE = {
     "hidden_size": 256,
@@ -53,6 +45,27 @@ MID_SIZE = {
     "intermediate_size": 1024,
     "use_entity_aware_attention": True,
 }
+BASELINE = "baseline"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, help="corpus directory (default: built from the sample dump)")
+    parser.add_argument("--model", default="mid", help="mid, or a named size of configs/model/ (default mid)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="default cpu")
+    parser.add_argument("--batch-size", type=int, default=4, help="micro-batch (default 4)")
+    parser.add_argument("--steps", type=int, default=5, help="steps per timed window (default 5)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed windows (default 3)")
+    parser.add_argument("--num-workers", type=int, default=1, help="loader worker processes of the trainer")
+    parser.add_argument(
+        "--deepspeed",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "configs/deepspeed/zero2-fp32.json"],
+        help="DeepSpeed configs to measure, one after the other (default configs/deepspeed/zero2-fp32.json)",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # one measurement: baseline or a DeepSpeed config
+    return parser.parse_args(argv)
 
 
 def sample_corpus(directory: Path) -> Path:
@@ -65,7 +78,7 @@ def sample_corpus(directory: Path) -> Path:
     return write_corpus(directory / "corpus", paragraphs, tokenizer, max_seq_length=512, max_entity_length=128)
 
 
-def median_rate(step, batches_per_step: int, steps: int, repeats: int, sizes) -> tuple[float, float]:
+def median_rates(step, steps: int, repeats: int, sizes) -> tuple[float, float]:
     """Median samples/s and tokens/s over ``repeats`` windows of ``steps`` steps (after one warm-up step)."""
     step()
     samples, tokens = [], []
@@ -82,18 +95,72 @@ def median_rate(step, batches_per_step: int, steps: int, repeats: int, sizes) ->
     return statistics.median(samples), statistics.median(tokens)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--num-workers", type=int, default=1, help="loader worker processes of the trainer")
-    parser.add_argument("--deepspeed", type=Path, default=ROOT / "configs/deepspeed/zero2-fp32.json")
-    args = parser.parse_args()
+def sized_model_config(model: str, corpus_config):
+    """``corpus_config`` (sized from the corpus) with the layers of ``model``: ``mid`` or a named size, whose
+    vocabularies are kept where larger than the corpus's (LUKE-large's 500K entity table costs memory and time
+    whatever ids the batches hold)."""
+    from luke.configs import load_model_config
 
+    if model == "mid":
+        sizes = dict(MID_SIZE)
+    else:
+        named = load_model_config(model)
+        sizes = {name: getattr(named, name) for name in MID_SIZE}
+        sizes["vocab_size"] = max(named.vocab_size, corpus_config.vocab_size)
+        sizes["entity_vocab_size"] = max(named.entity_vocab_size, corpus_config.entity_vocab_size)
+    for name, value in sizes.items():
+        setattr(corpus_config, name, value)
+    return corpus_config
+
+
+def flops_per_sample(model_config, batches) -> float:
+    """Model FLOPs of a training step per sample, averaged over ``batches``."""
+    from luke.model_size import training_flops
+
+    total = sum(
+        training_flops(
+            model_config,
+            batch["word_ids"].shape[0],
+            batch["word_ids"].shape[1],
+            batch["entity_ids"].shape[1],
+            int((batch["masked_lm_labels"] != -100).sum()),
+            int((batch["masked_entity_labels"] != -100).sum()),
+        )
+        for batch in batches
+    )
+    return total / sum(batch["word_ids"].shape[0] for batch in batches)
+
+
+def peak_memory_mib(device: str) -> float:
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    """One measurement in this process: the baseline loop, or the trainer on DeepSpeed config ``args.worker``."""
+    if args.device == "cpu":
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    import torch
+
+    from luke.model import LukeForPretraining
+    from preprocessing.corpus import Corpus
+    from pretraining.checkpoint import CheckpointManager
+    from pretraining.config import load_config
+    from pretraining.data import TokenizerInfo
+    from pretraining.distributed import ProcessPlacement, init_distributed
+    from pretraining.engine import build_engine, load_deepspeed_config
+    from pretraining.loaders import build_loaders
+    from pretraining.metrics_log import MetricsLogger
+    from pretraining.model_setup import resolve_model_config
+    from pretraining.trainer import Trainer
+
+    deepspeed_file = Path(args.deepspeed[0] if args.worker == BASELINE else args.worker).resolve()
     with tempfile.TemporaryDirectory() as scratch:
-        corpus = Corpus.open(args.corpus or sample_corpus(Path(scratch)))
+        corpus = Corpus.open(args.corpus)
         config = load_config(
             ROOT / "configs/train/tiny.yaml",
             [
@@ -104,55 +171,111 @@ def main() -> None:
                 "schedule.warmup_steps=0",
                 "eval.every_steps=0",
                 f"data.num_workers={args.num_workers}",
-                f"deepspeed={args.deepspeed.resolve()}",
+                f"deepspeed={deepspeed_file}",
             ],
         )
         info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
         placement = ProcessPlacement(0, 1, 0)
-        model_config = resolve_model_config(config, corpus, info.vocab_size)
-        for name, value in MID_SIZE.items():
-            setattr(model_config, name, value)
+        model_config = sized_model_config(args.model, resolve_model_config(config, corpus, info.vocab_size))
         init_distributed(placement)
+        ds_config = load_deepspeed_config(config, 1)
         train_loader, _ = build_loaders(config, corpus, info, model_config, placement)
         batches = [batch for batch, _ in zip(train_loader, range(args.steps + 1), strict=False)]
-
         torch.manual_seed(0)
         model = LukeForPretraining(model_config)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        cursor = iter(range(10**9))
+        parameters = sum(parameter.numel() for parameter in model.parameters())
+        if args.worker == BASELINE:
+            rates = baseline_rates(args, model, batches, ds_config)
+        else:
+            engine = build_engine(model, config, ds_config)
+            logger = MetricsLogger(Path(scratch), False, False, False, 0, 0)
+            trainer = Trainer(config, engine, train_loader, None, CheckpointManager(Path(scratch), 0, 1), logger, 1)
+            rates = median_rates(
+                lambda: trainer.train_step(False), args.steps, args.repeats, lambda m: (m["samples"], m["word_tokens"])
+            )
+    return {
+        "samples_per_s": rates[0],
+        "tokens_per_s": rates[1],
+        "flops_per_sample": flops_per_sample(model_config, batches),
+        "peak_mib": peak_memory_mib(args.device),
+        "parameters": parameters,
+    }
 
-        def plain_step():
-            batch = batches[next(cursor) % len(batches)]
-            model(**batch).loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            return batch
 
-        def batch_size(batch):
-            return batch["word_ids"].shape[0], int(batch["word_attention_mask"].sum())
+def baseline_rates(args: argparse.Namespace, model, batches, ds_config: dict) -> tuple[float, float]:
+    """The plain loop: AdamW (fused on CUDA), autocast to bf16 when the DeepSpeed configs train in bf16."""
+    import contextlib
 
-        base = median_rate(plain_step, 1, args.steps, args.repeats, batch_size)
+    import torch
 
-        torch.manual_seed(0)
-        engine = build_engine(LukeForPretraining(model_config), config, load_deepspeed_config(config, 1))
-        train_loader, _ = build_loaders(config, corpus, info, model_config, placement)
-        logger = MetricsLogger(Path(scratch), False, False, False, 0, 0)
-        trainer = Trainer(config, engine, train_loader, None, CheckpointManager(Path(scratch), 0, 1), logger, 1)
-        ours = median_rate(
-            lambda: trainer.train_step(False), 1, args.steps, args.repeats, lambda m: (m["samples"], m["word_tokens"])
+    model.to(args.device)
+    batches = [{name: tensor.to(args.device) for name, tensor in batch.items()} for batch in batches]
+    fused = {"fused": True} if args.device == "cuda" else {}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, **fused)
+    bf16 = ds_config.get("bf16", {}).get("enabled", False)
+    precision = torch.autocast(args.device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    cursor = iter(range(10**9))
+
+    def plain_step():
+        batch = batches[next(cursor) % len(batches)]
+        with precision:
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+        return batch
+
+    def batch_size(batch):
+        return batch["word_ids"].shape[0], int(batch["word_attention_mask"].sum())
+
+    return median_rates(plain_step, args.steps, args.repeats, batch_size)
+
+
+def run_worker(argv: list[str], corpus: Path, name: str) -> dict[str, float]:
+    command = [sys.executable, __file__, *argv, "--corpus", str(corpus), "--worker", name]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"measurement {name} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(measure(args)))
+        return
+    from bench_model import PEAK_BF16_TFLOPS
+
+    peak = None
+    if args.device == "cuda":
+        import torch
+
+        name = torch.cuda.get_device_name()
+        peak = next((value for fragment, value in PEAK_BF16_TFLOPS.items() if fragment in name), None)
+    with tempfile.TemporaryDirectory() as scratch:
+        corpus = args.corpus or sample_corpus(Path(scratch))
+        results = {BASELINE: run_worker(argv, corpus, BASELINE)}
+        for path in args.deepspeed:
+            results[path.stem] = run_worker(argv, corpus, str(path))
+    base = results[BASELINE]
+    print(
+        f"model: {args.model} ({base['parameters'] / 1e6:.1f}M parameters), micro-batch {args.batch_size}, "
+        f"{args.device}, {args.num_workers} loader worker(s), medians of {args.repeats} × {args.steps} steps"
+    )
+    print(
+        f"{'run':28s} {'samples/s':>10s} {'tokens/s':>10s} {'peak MiB':>9s} {'TFLOP/s':>8s} {'MFU':>6s} {'ratio':>6s}"
+    )
+    for name, result in results.items():
+        tflops = result["samples_per_s"] * result["flops_per_sample"] / 1e12
+        label = "baseline (plain PyTorch loop)" if name == BASELINE else f"trainer, {name}"
+        print(
+            f"{label:28s} {result['samples_per_s']:10.2f} {result['tokens_per_s']:10.0f} {result['peak_mib']:9.0f} "
+            f"{tflops:8.3f} {(f'{tflops / peak:.1%}' if peak else 'n/a'):>6s} "
+            f"{result['samples_per_s'] / base['samples_per_s']:6.2f}"
         )
-
-    parameters = sum(p.numel() for p in model.parameters())
-    print(
-        f"model: mid ({parameters / 1e6:.1f}M parameters), micro-batch {args.batch_size}, CPU threads "
-        f"{torch.get_num_threads()}, medians of {args.repeats} × {args.steps} steps"
-    )
-    print(f"baseline (plain PyTorch loop):      {base[0]:7.2f} samples/s  {base[1]:9.0f} tokens/s")
-    print(
-        f"trainer ({args.deepspeed.stem}, {args.num_workers} loader worker(s)): {ours[0]:7.2f} samples/s  "
-        f"{ours[1]:9.0f} tokens/s"
-    )
-    print(f"ratio trainer/baseline: {ours[0] / base[0]:.2f}")
 
 
 if __name__ == "__main__":
