@@ -1,26 +1,40 @@
-"""The data pipeline of pretraining: corpus rows → shuffled, rank-sharded, masked, padded batches."""
+"""The data pipeline of pretraining: corpus rows → shuffled, rank-sharded, masked, padded batches.
 
-from pretraining.data.collator import BATCH_FIELDS, IGNORE_INDEX, LukePretrainingCollator
-from pretraining.data.dataset import PretrainingDataset, SampleKey
-from pretraining.data.loader import PretrainingDataLoader, build_dataloader
-from pretraining.data.masking import ENTITY_MASK_ID, ENTITY_PAD_ID, ENTITY_UNK_ID, MaskingConfig
-from pretraining.data.sampler import DistributedEpochSampler, DistributedEvalSampler
-from pretraining.data.tokenizer_info import TokenizerInfo, TokenizerInfoError
+The public names load lazily (PEP 562), so that importing one light module of the package — the training
+config imports ``pretraining.data.masking`` — does not import torch, and ``luke --help`` stays instant.
+"""
 
-__all__ = [
-    "BATCH_FIELDS",
-    "ENTITY_MASK_ID",
-    "ENTITY_PAD_ID",
-    "ENTITY_UNK_ID",
-    "IGNORE_INDEX",
-    "DistributedEpochSampler",
-    "DistributedEvalSampler",
-    "LukePretrainingCollator",
-    "MaskingConfig",
-    "PretrainingDataLoader",
-    "PretrainingDataset",
-    "SampleKey",
-    "TokenizerInfo",
-    "TokenizerInfoError",
-    "build_dataloader",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "BATCH_FIELDS": "collator",
+    "IGNORE_INDEX": "collator",
+    "LukePretrainingCollator": "collator",
+    "PretrainingDataset": "dataset",
+    "SampleKey": "dataset",
+    "PretrainingDataLoader": "loader",
+    "build_dataloader": "loader",
+    "ENTITY_MASK_ID": "masking",
+    "ENTITY_PAD_ID": "masking",
+    "ENTITY_UNK_ID": "masking",
+    "MaskingConfig": "masking",
+    "DistributedEpochSampler": "sampler",
+    "DistributedEvalSampler": "sampler",
+    "TokenizerInfo": "tokenizer_info",
+    "TokenizerInfoError": "tokenizer_info",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
