@@ -196,9 +196,14 @@ def run_worker(argv: list[str], measure: str, mode: str, implementation: str = "
 def peak_tflops(args: argparse.Namespace) -> float | None:
     if args.peak_tflops or not args.device.startswith("cuda") or args.dtype != "bfloat16":
         return args.peak_tflops
+    return device_peak_bf16_tflops(args.device)
+
+
+def device_peak_bf16_tflops(device: str = "cuda") -> float | None:
+    """The dense bf16 peak (TFLOP/s) of the CUDA ``device``, when it is one of :data:`PEAK_BF16_TFLOPS`."""
     import torch
 
-    name = torch.cuda.get_device_name(args.device)
+    name = torch.cuda.get_device_name(device)
     return next((peak for fragment, peak in PEAK_BF16_TFLOPS.items() if fragment in name), None)
 
 

@@ -10,7 +10,7 @@
 Each measurement runs in a fresh process (one device, one rank), so peak memory is its own. Prints samples/s
 and word tokens/s (medians of ``--repeats`` windows of ``--steps`` steps, after one warm-up step), peak memory
 (CUDA: ``max_memory_allocated``; CPU: the process's resident high-water mark), model TFLOP/s and MFU on CUDA
-(``luke.model_size.training_flops`` of the batches, peak from ``bench_model.PEAK_BF16_TFLOPS``) and the ratio
+(``luke.model_size.training_flops`` of the batches, peak from ``bench_model.device_peak_bf16_tflops``) and the ratio
 trainer / baseline (1.0 = the trainer adds nothing to the model's own cost).
 
 Models: ``mid`` (4 layers × 256 hidden, 4 heads, FFN 1024, entity_emb_size 128, entity-aware attention) or a
@@ -116,6 +116,7 @@ def sized_model_config(model: str, corpus_config):
 def flops_per_sample(model_config, batches) -> float:
     """Model FLOPs of a training step per sample, averaged over ``batches``."""
     from luke.model_size import training_flops
+    from pretraining.data import IGNORE_INDEX
 
     total = sum(
         training_flops(
@@ -123,8 +124,8 @@ def flops_per_sample(model_config, batches) -> float:
             batch["word_ids"].shape[0],
             batch["word_ids"].shape[1],
             batch["entity_ids"].shape[1],
-            int((batch["masked_lm_labels"] != -100).sum()),
-            int((batch["masked_entity_labels"] != -100).sum()),
+            int((batch["masked_lm_labels"] != IGNORE_INDEX).sum()),
+            int((batch["masked_entity_labels"] != IGNORE_INDEX).sum()),
         )
         for batch in batches
     )
@@ -247,14 +248,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         print(json.dumps(measure(args)))
         return
-    from bench_model import PEAK_BF16_TFLOPS
+    from bench_model import device_peak_bf16_tflops
 
-    peak = None
-    if args.device == "cuda":
-        import torch
-
-        name = torch.cuda.get_device_name()
-        peak = next((value for fragment, value in PEAK_BF16_TFLOPS.items() if fragment in name), None)
+    peak = device_peak_bf16_tflops() if args.device == "cuda" else None
     with tempfile.TemporaryDirectory() as scratch:
         corpus = args.corpus or sample_corpus(Path(scratch))
         results = {BASELINE: run_worker(argv, corpus, BASELINE)}
