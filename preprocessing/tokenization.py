@@ -11,11 +11,18 @@ The model's word cache (BPE, Unigram) holds :data:`WORD_CACHE_CAPACITY` words in
 10,000: a cache only memoises, so the ids stay the same, and a wiki's vocabulary overflows 10,000 words at
 once (the enwiki sample alone has ~39,000 distinct pre-tokenized words). It fills with the first words seen
 and is never evicted; ~400 bytes a word, i.e. ~100 MB per worker when full.
+
+A worker tokenizes on its own thread: a runner already runs one worker per core, and `tokenizers`' thread
+pool would oversubscribe them and cost ~25 % more CPU per sentence (``benchmarks/bench_build_corpus.py``).
+:class:`MentionTokenizer` sets ``TOKENIZERS_PARALLELISM=false`` in its process unless the variable is set
+(the only switch `tokenizers` has; it is read at every batch call): ``TOKENIZERS_PARALLELISM=true`` keeps
+the pool, e.g. for a one-worker in-memory run on an otherwise idle laptop.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +54,7 @@ class MentionTokenizer:
     """Tokenizes sentences and maps their links to token spans (one instance per worker)."""
 
     def __init__(self, tokenizer_json: str) -> None:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.tokenizer = Tokenizer.from_str(tokenizer_json)
         resize_cache = getattr(self.tokenizer.model, "_resize_cache", None)  # BPE and Unigram have a cache
         if resize_cache is not None:

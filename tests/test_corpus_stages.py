@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import numpy as np
@@ -95,6 +96,16 @@ def test_a_link_boundary_inside_a_token_drops_the_mention(bpe_tokenizer):
     counts = Counter()
     (tokenized,) = mention_tokenizer.tokenize([Sentence(text, (Link(start + 1, start + len(word), "X"),))], counts)
     assert tokenized.mentions == () and counts == {"mentions_dropped.boundary_inside_token": 1}
+
+
+def test_workers_tokenize_on_one_thread_unless_the_user_asks_for_the_pool(bpe_tokenizer, monkeypatch):
+    tokenizer_json = bpe_tokenizer[0].backend_tokenizer.to_str()
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    MentionTokenizer(tokenizer_json)
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    MentionTokenizer(tokenizer_json)
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
 
 
 def _sentence(length: int, mentions: list[tuple[str, int, int]] = ()) -> TokenizedSentence:
