@@ -13,7 +13,7 @@ once (the enwiki sample alone has ~39,000 distinct pre-tokenized words). It fill
 and is never evicted; ~400 bytes a word, i.e. ~100 MB per worker when full.
 
 A worker tokenizes on its own thread: a runner already runs one worker per core, and `tokenizers`' thread
-pool would oversubscribe them, and it costs more CPU per sentence (measured: 4–8 % on per-article batches,
+pool would oversubscribe them and costs more CPU per sentence (measured: 4–8 % on per-article batches,
 ~25 % on large ones).
 :class:`MentionTokenizer` sets ``TOKENIZERS_PARALLELISM=false`` in its process unless the variable is set
 (the only switch `tokenizers` has; it is read at every batch call): ``TOKENIZERS_PARALLELISM=true`` keeps
