@@ -8,9 +8,10 @@ each measured ``--repeats`` times in a fresh process, baseline and job alternate
 - job: ``build_corpus`` end to end (vocabulary, sentences, tokenization, packing, shards, metadata) on the
   DirectRunner in-memory with one worker, i.e. one core, with a byte-level BPE tokenizer of 50,000 tokens
   (RoBERTa's kind and size, trained on the sample: the hub is unreachable here);
-- the job's stages timed one by one on the same pages in one process: parsing (wikiextractor via
-  ``WikitextParser``), sentence splitting, tokenization with link mapping, packing + shard writing. Their
-  shares say where a core's time goes; Beam's own work (reading, shuffles, joins, vocabulary) is the rest.
+- the job's stages timed one by one on the same pages in one process, article by article as the job runs
+  them: parsing (wikiextractor via ``WikitextParser``), sentence splitting, tokenization with link mapping,
+  packing + shard writing. Their shares say where a core's time goes; Beam's own work (reading, shuffles,
+  joins, vocabulary) is the rest.
 
 Everything is per CPU second (so that a shared machine does not skew it). Two figures per program:
 
@@ -67,7 +68,8 @@ def run_job(path: str, tokenizer: str) -> dict:
 
 
 def run_stages(path: str, tokenizer: str) -> dict:
-    """Each stage over all the dump's articles, timed on its own (CPU seconds of this process)."""
+    """Each stage timed on its own (CPU seconds of this process), article by article as the job runs them,
+    so that no stage pays for garbage collection over every other article's records held at once."""
     from corpus_builders import read_dump_pages
     from transformers import AutoTokenizer
 
@@ -79,38 +81,36 @@ def run_stages(path: str, tokenizer: str) -> dict:
     from preprocessing.wikitext import WikitextParser
 
     pages = [page for page in read_dump_pages(Path(path)) if page.namespace == 0 and not page.redirect]
-    clock = time.process_time
     parser = WikitextParser(read_site_info([path]))
-    start = clock()
-    parsed = [(page.page_id, parser.parse(page.page_id, page.title, page.wikitext).paragraphs) for page in pages]
-    parsing = clock() - start
-
     splitter = SentenceSplitter("en")
-    start = clock()
-    sentences = [(page_id, [s for p in paragraphs for s in splitter.split(p)]) for page_id, paragraphs in parsed]
-    splitting = clock() - start
-
     mention_tokenizer = MentionTokenizer(AutoTokenizer.from_pretrained(tokenizer).backend_tokenizer.to_str())
-    counts: Counter = Counter()
-    start = clock()
-    tokenized = [(page_id, mention_tokenizer.tokenize(page, counts)) for page_id, page in sentences]
-    tokenization = clock() - start
+    options, counts, vocab = PackingOptions(), Counter(), {}
+    seconds: Counter = Counter()
 
-    titles = {link.target for _, page in sentences for sentence in page for link in sentence.links}
-    vocab = {title: index + 3 for index, title in enumerate(sorted(titles))}
-    start = clock()
-    rows = [
-        row for page_id, page in tokenized for row in pack_sentences(page_id, page, PackingOptions(), vocab.get, counts)
-    ]
+    def timed(stage: str, work, *args):
+        start = time.process_time()
+        result = work(*args)
+        seconds[stage] += time.process_time() - start
+        return result
+
+    def split(paragraphs) -> list:
+        return [sentence for paragraph in paragraphs for sentence in splitter.split(paragraph)]
+
+    def pack(page_id: int, tokenized) -> list:
+        return list(pack_sentences(page_id, tokenized, options, vocab.get, counts))
+
+    rows = []
+    for page in pages:
+        parsed = timed("parsing", parser.parse, page.page_id, page.title, page.wikitext)
+        sentences = timed("sentence splitting", split, parsed.paragraphs)
+        tokenized = timed("tokenization", mention_tokenizer.tokenize, sentences, counts)
+        for sentence in sentences:  # stands in for the vocabulary: every target gets an id
+            for link in sentence.links:
+                vocab.setdefault(link.target, len(vocab) + 3)
+        rows += timed("packing + writing", pack, page.page_id, tokenized)
     with tempfile.TemporaryDirectory() as directory:
-        write_shard(str(Path(directory) / "shard.arrow"), rows)
-    writing = clock() - start
-    return {
-        "parsing": parsing,
-        "sentence splitting": splitting,
-        "tokenization": tokenization,
-        "packing + writing": writing,
-    }
+        timed("packing + writing", write_shard, str(Path(directory) / "shard.arrow"), rows)
+    return dict(seconds)
 
 
 def measure(mode: str, path: str, tokenizer: str) -> dict:

@@ -108,12 +108,17 @@ def _strip(text: str, start: int, end: int, links: list[Link]) -> Sentence:
     """The sentence ``text[start:end]`` without surrounding whitespace; each link is trimmed to its
     non-blank anchor and shifted to the sentence's offsets (a link with a blank anchor is left out)."""
     segment = text[start:end]
+    stripped = segment.strip()
+    if not links:
+        return Sentence(stripped, ())
     offset = start + len(segment) - len(segment.lstrip())
     shifted = []
     for link in links:
-        anchor = text[link.start : link.end]
-        link_start = link.start + len(anchor) - len(anchor.lstrip())
-        link_end = link.end - (len(anchor) - len(anchor.rstrip()))
+        link_start, link_end = link.start, link.end
+        if link_start < link_end and (text[link_start].isspace() or text[link_end - 1].isspace()):
+            anchor = text[link_start:link_end]
+            link_start += len(anchor) - len(anchor.lstrip())
+            link_end -= len(anchor) - len(anchor.rstrip())
         if link_start < link_end:
             shifted.append(Link(link_start - offset, link_end - offset, link.target))
-    return Sentence(segment.strip(), tuple(shifted))
+    return Sentence(stripped, tuple(shifted))

@@ -27,6 +27,7 @@ _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>(\w*)', re.DOTALL)
 _EXTERNAL = re.compile("(?i)^(?:" + "|".join(re.escape(protocol) for protocol in wgUrlProtocols) + ")")
 _LANGUAGE_LINK_PREFIX = re.compile(r"\s*[a-z]{2,3}(-[a-z0-9]{1,8})*\s*")
 _EXTERNAL_LINK = LinkTarget(TargetKind.INVALID, "")  # marks wikiextractor's <a> of an external link
+TARGET_CACHE_SIZE = 200_000  # link targets a parser remembers: ~250 bytes each
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class WikitextParser:
 
     def __init__(self, site: SiteInfo) -> None:
         self._site = site
+        self._targets: dict[str, LinkTarget] = {}  # href → classification, for every page this parser sees
 
     def parse(self, page_id: int, title: str, wikitext: str) -> ParsedPage:
         """Clean ``wikitext`` and return its paragraphs; raises whatever wikiextractor raises."""
@@ -71,17 +73,14 @@ class WikitextParser:
         extractor = Extractor(page_id, 0, "", title, [], keepLinks=True, keepSections=False, acceptedNamespaces=policy)
         lines = extractor.clean_text(wikitext, expand_templates=False, html_safe=False)
         dropped = policy.dropped
-        targets: dict[str, LinkTarget] = {}  # href → classification: pages link the same titles many times
         paragraphs = []
         for line in lines:
-            paragraph = self._paragraph(line, title, dropped, targets)
+            paragraph = self._paragraph(line, title, dropped)
             if paragraph is not None:
                 paragraphs.append(paragraph)
         return ParsedPage(tuple(paragraphs), dropped)
 
-    def _paragraph(
-        self, line: str, page_title: str, dropped: Counter, targets: dict[str, LinkTarget]
-    ) -> Paragraph | None:
+    def _paragraph(self, line: str, page_title: str, dropped: Counter) -> Paragraph | None:
         pieces: list[str] = []
         links: list[Link] = []
         length = 0
@@ -96,12 +95,7 @@ class WikitextParser:
             pieces.append(anchor)
             length += len(anchor)
             cursor = match.end()
-            classified = targets.get(href)
-            if classified is None:
-                target = unquote(href)
-                classified = targets[href] = (
-                    _EXTERNAL_LINK if _EXTERNAL.match(target) else classify_target(target, page_title, self._site)
-                )
+            classified = self._targets.get(href) or self._classify(href, page_title)
             if classified is _EXTERNAL_LINK:
                 continue  # an external link: its text stays, it is no entity
             if start == end:
@@ -120,6 +114,17 @@ class WikitextParser:
         if offset:
             links = [Link(link.start - offset, link.end - offset, link.target) for link in links]
         return Paragraph(stripped, tuple(links))
+
+    def _classify(self, href: str, page_title: str) -> LinkTarget:
+        """Classify a link's quoted target and remember it, unless it names the page itself: a section
+        link (``#History``) means a different page on every page, so it is never remembered."""
+        target = unquote(href)
+        classified = _EXTERNAL_LINK if _EXTERNAL.match(target) else classify_target(target, page_title, self._site)
+        if classified.title != page_title:
+            if len(self._targets) >= TARGET_CACHE_SIZE:
+                self._targets.clear()
+            self._targets[href] = classified
+        return classified
 
 
 def _trimmed_span(anchor: str, offset: int) -> tuple[int, int]:

@@ -105,6 +105,25 @@ def test_link_trail_belongs_to_the_anchor_and_colon_titles_stay_links(enwiki_pag
     assert parsed.dropped_links == Counter({"interwiki": 1})
 
 
+def test_one_parser_for_every_page_gives_what_a_fresh_parser_per_page_gives(enwiki_pages, monkeypatch):
+    site, pages = enwiki_pages
+    articles = [page for page in pages.values() if page.namespace == 0 and page.redirect is None]
+    section_link = "See [[#History|its history]] and [[Anarchism]]."
+
+    def parse_all(parser_for_page) -> list:
+        parsed = [parser_for_page().parse(page.page_id, page.title, page.wikitext) for page in articles]
+        parsed += [parser_for_page().parse(page_id, title, section_link) for page_id, title in [(1, "A"), (2, "B")]]
+        return parsed
+
+    expected = parse_all(lambda: WikitextParser(site))
+    shared = WikitextParser(site)
+    assert parse_all(lambda: shared) == expected  # the parser's memory of link targets changes nothing
+    monkeypatch.setattr("preprocessing.wikitext.TARGET_CACHE_SIZE", 50)  # and neither does starting afresh
+    small = WikitextParser(site)
+    assert parse_all(lambda: small) == expected
+    assert [link.target for link in expected[-1].paragraphs[0].links] == ["B", "Anarchism"]
+
+
 def _independent_links(wikitext: str, page_title: str, site) -> Counter:
     """Links of the running text, read by mwparserfromhell: not inside templates, tags (refs, tables),
     headings, other links (file captions); anchor + link trail, as MediaWiki displays them."""
