@@ -3,9 +3,9 @@
 1. ``TokenizeArticles``: one fused step per article: its paragraphs are split into sentences
    (``sentences``) and tokenized in one batch (``tokenization``; the tokenizer's ``tokenizer.json`` text is
    a constant of the step). Mentions keep their entity title: no vocabulary is needed yet.
-2. ``AssignShards``: each article's split and shard, a pure function of its page id (``splits``), plus
-   the one page that must go to validation (smallest split hash among the articles with a mention), joined
-   by page id.
+2. ``AssignShards``: each article's split and shard, a pure function of its page id (``splits``); the one
+   page that must go to validation (smallest split hash among the articles with a mention) is found by a
+   combiner that carries the article itself, and is marked as moved in its training shard.
 3. ``PackAndWriteShards``: each shard's articles are grouped on one worker together with a copy of the
    entity vocabulary (title → id), packed (``packing``) in page-id order and written (``shard_writing``).
 
@@ -34,7 +34,7 @@ from preprocessing.packing import PackingOptions, pack_sentences
 from preprocessing.progress import ProgressReporter
 from preprocessing.records import Article
 from preprocessing.sentences import Sentence, SentenceSplitter
-from preprocessing.splits import SplitPlan, page_hashes
+from preprocessing.splits import VALIDATION, SplitPlan, page_hashes
 from preprocessing.tokenization import Mention, MentionTokenizer, TokenizedSentence
 
 FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
@@ -159,57 +159,64 @@ class _TokenizeArticleFn(beam.DoFn):
 
 
 class AssignShards(beam.PTransform):
-    """PCollection[TokenizedArticle] → PCollection[((split, shard), TokenizedArticle)]."""
+    """PCollection[TokenizedArticle] → PCollection[((split, shard), TokenizedArticle | MovedPage)].
+
+    Each article is keyed by its split and shard, a pure function of its page id. With a positive validation
+    fraction, the article with a mention and the smallest split hash goes to validation as well (unless its
+    hash put it there already), and its own training shard gets a :class:`MovedPage` marker so that it is
+    packed once. That article travels through the ``Smallest`` combiner itself (each worker keeps its
+    smallest before the shuffle), so finding it shuffles a handful of articles, not all of them.
+    """
 
     def __init__(self, plan: SplitPlan) -> None:
         super().__init__()
         self._plan = plan
 
     def expand(self, articles: beam.PCollection[TokenizedArticle]) -> beam.PCollection:
+        assigned = articles | "Assign" >> beam.Map(_assigned, self._plan)
         if self._plan.validation_fraction == 0:
-            return articles | "Assign" >> beam.Map(_assigned, self._plan)
-        forced = (
+            return assigned
+        moved = (
             articles
-            | "SplitHashes" >> beam.FlatMap(_split_hash_if_mentions)
-            | "SmallestSplitHash" >> Smallest(1)
-            | "ForcedValidationPage" >> beam.FlatMap(_forced_page)
+            | "ValidationCandidates" >> beam.FlatMap(_validation_candidate)
+            | "SmallestSplitHash" >> Smallest(1, key=_split_hash_and_page)
+            | "MoveToValidation" >> beam.FlatMap(_moved_to_validation, self._plan)
         )
-        return (
-            {"article": articles | "KeyByPage" >> beam.Map(_keyed_by_page), "forced": forced}
-            | "JoinForcedPage" >> beam.CoGroupByKey()
-            | "Assign" >> beam.FlatMap(_assigned_joined, self._plan)
-        )
+        return (assigned, moved) | "WithMovedPage" >> beam.Flatten()
 
 
-def _split_hash_if_mentions(article: TokenizedArticle) -> Iterator[tuple[float, int]]:
+@dataclass(frozen=True)
+class MovedPage:
+    """Marks, in a training shard, the page that :class:`AssignShards` moved to validation."""
+
+    page_id: int
+
+
+def _validation_candidate(article: TokenizedArticle) -> Iterator[tuple[float, int, TokenizedArticle]]:
     if article.has_mentions:
-        yield page_hashes(article.page_id)[0], article.page_id
+        yield page_hashes(article.page_id)[0], article.page_id, article
 
 
-def _forced_page(smallest: list[tuple[float, int]]) -> Iterator[tuple[int, bool]]:
-    for _, page_id in smallest:
-        yield page_id, True
+def _split_hash_and_page(candidate: tuple[float, int, TokenizedArticle]) -> tuple[float, int]:
+    return candidate[0], candidate[1]  # unique per page: articles themselves are never compared
 
 
-def _keyed_by_page(article: TokenizedArticle) -> tuple[int, TokenizedArticle]:
-    return article.page_id, article
+def _moved_to_validation(smallest: list, plan: SplitPlan) -> Iterator:
+    for _, page_id, article in smallest:
+        own = plan.assign(page_id)
+        if own[0] != VALIDATION:
+            yield plan.assign(page_id, always_validation=page_id), article
+            yield own, MovedPage(page_id)
 
 
 def _assigned(article: TokenizedArticle, plan: SplitPlan) -> tuple[tuple[str, int], TokenizedArticle]:
     return plan.assign(article.page_id), article
 
 
-def _assigned_joined(element: tuple[int, dict], plan: SplitPlan) -> Iterator:
-    page_id, joined = element
-    forced = page_id if any(joined["forced"]) else None
-    for article in joined["article"]:
-        yield plan.assign(page_id, forced), article
-
-
 class PackAndWriteShards(beam.PTransform):
-    """``{"articles": PCollection[((split, shard), TokenizedArticle)], "vocab": PCollection[EntityVocab]}`` →
-    PCollection[(split, shard statistics, counts)]: every shard of ``plan`` written under ``output_dir``,
-    empty ones too."""
+    """``{"articles": PCollection[((split, shard), TokenizedArticle | MovedPage)], "vocab":
+    PCollection[EntityVocab]}`` → PCollection[(split, shard statistics, counts)]: every shard of ``plan``
+    written under ``output_dir``, empty ones too (a moved page is packed in validation only)."""
 
     def __init__(self, output_dir: str, options: PackingOptions, plan: SplitPlan) -> None:
         super().__init__()
@@ -240,15 +247,20 @@ def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: Spl
 
     (split, index), values = element
     articles = []
+    moved = set()
     vocab: dict[str, int] = {}
     for value in values:
         if isinstance(value, VocabCopy):
             vocab = value.ids()
+        elif isinstance(value, MovedPage):
+            moved.add(value.page_id)
         else:
             articles.append(value)
     counts: Counter = Counter()
     rows = []
     for article in sorted(articles, key=lambda article: article.page_id):
+        if article.page_id in moved:
+            continue
         counts.update(article.counts)
         before = len(rows)
         rows.extend(pack_sentences(article.page_id, article.sentences, options, vocab.get, counts))

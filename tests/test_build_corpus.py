@@ -271,3 +271,34 @@ def test_abstract_only_keeps_the_lead_sections(enwiki_dump, bpe_tokenizer_dir, t
         row = split[index]
         decoded = normalised(tokenizer.decode(row["word_ids"]))
         assert decoded[:40] in leads[row["page_id"]] and decoded[-40:] in leads[row["page_id"]]
+
+
+def test_a_tiny_validation_fraction_moves_exactly_one_page_to_validation(enwiki_dump, bpe_tokenizer_dir, tmp_path):
+    """With no page hashed into validation, the page with a mention and the smallest split hash is moved there:
+    its sequences are packed once, in validation, and everything else is as without a validation split."""
+    from preprocessing.splits import page_hashes
+
+    def rows_by_page(output: Path) -> tuple[dict[int, list], dict]:
+        corpus = Corpus.open(output)
+        rows = defaultdict(list)
+        for split_name in corpus.metadata["splits"]:
+            split = corpus.split(split_name)
+            for index in range(len(split)):
+                row = split[index]
+                rows[int(row["page_id"])].append((split_name, row["word_ids"].tolist(), row["entity_ids"].tolist()))
+        return rows, corpus.metadata["counters"]
+
+    build = dict(tokenizer=str(bpe_tokenizer_dir), max_pages=12, num_shards=2)
+    without, without_counts = rows_by_page(build_sample_corpus(enwiki_dump, tmp_path / "none", **build))
+    tiny, tiny_counts = rows_by_page(
+        build_sample_corpus(enwiki_dump, tmp_path / "tiny", validation_fraction=1e-9, **build)
+    )
+    moved = min(without, key=lambda page_id: page_hashes(page_id)[0])
+    assert page_hashes(moved)[0] > 1e-9  # its hash alone would have kept it in training
+    assert {page_id for page_id, rows in tiny.items() if any(row[0] == "validation" for row in rows)} == {moved}
+    assert [row[1:] for row in tiny[moved]] == [row[1:] for row in without[moved]]
+    assert all(row[0] == "validation" for row in tiny[moved])
+    assert {page: [row[1:] for row in rows] for page, rows in tiny.items()} == {
+        page: [row[1:] for row in rows] for page, rows in without.items()
+    }
+    assert tiny_counts == without_counts  # the moved page is counted once
