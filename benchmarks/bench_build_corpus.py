@@ -16,14 +16,13 @@ both dumps back to back, each in a fresh process (medians reported):
 Everything is per CPU second (so that a shared machine does not skew it). Two figures per program:
 
 - whole run: MB of XML / CPU seconds of the whole process, start-up included;
-- marginal: the extra MB of the larger dump / the extra CPU seconds they cost, and the ratio of the two
-  programs' marginal rates within each repeat (whose four runs are minutes apart at most). A job run has a fixed cost
+- marginal: the extra MB of the larger dump / the extra CPU seconds they cost. A job run has a fixed cost
   (imports: Beam, transformers and torch; pipeline construction and translation; the tokenizer's loading)
   of several seconds that does not grow with the dump; at full-Wikipedia scale (~90 GB of XML) it is
-  nothing, so the goal (job / wikiextractor ≥ 0.5 per core) is judged on the marginal ratio, and the
-  core-hours projection is fixed cost + 90 GB / marginal rate. The goal is judged on the median of the repeats'
-  ratios: this machine's speed drifts over minutes, which a ratio of medians taken at different times picks up.
-  The whole-run ratio is printed next to it.
+  nothing, so the goal (job / wikiextractor ≥ 0.5 per core) is judged on the marginal ratio, taken within
+  each repeat (its four runs are minutes apart at most) and reported as the median over the repeats: this
+  machine's speed drifts over minutes, which a ratio of medians taken at different times picks up. The
+  core-hours projection is fixed cost + 90 GB / marginal rate; the whole-run ratio is printed next to it.
 
     python benchmarks/bench_build_corpus.py [--target-mb 50] [--repeats 3]
 """
