@@ -59,10 +59,12 @@ class TokenizedSentence:
 class MentionTokenizer:
     """Tokenizes sentences and maps their links to token spans (one instance per worker)."""
 
-    def __init__(self, tokenizer_json: str) -> None:
+    def __init__(self, tokenizer_json: str, word_memo: bool = True) -> None:
+        """``word_memo=False`` sends every sentence to `tokenizers` (the memo's baseline in tests and
+        benchmarks)."""
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.tokenizer = Tokenizer.from_str(tokenizer_json)
-        self._memo = BPEWordMemo.for_tokenizer(self.tokenizer)
+        self._memo = BPEWordMemo.for_tokenizer(self.tokenizer) if word_memo else None
         resize_cache = getattr(self.tokenizer.model, "_resize_cache", None)  # BPE and Unigram have a cache
         if self._memo is None and resize_cache is not None:
             resize_cache(WORD_CACHE_CAPACITY)

@@ -23,15 +23,9 @@ def tokenizer_json(bpe_tokenizer_dir: Path) -> str:
     return (bpe_tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8")
 
 
-def _tokenizers_only(tokenizer_json: str) -> MentionTokenizer:
-    tokenizer = MentionTokenizer(tokenizer_json)
-    tokenizer._memo = None
-    return tokenizer
-
-
 def _assert_same_as_tokenizers(tokenizer_json: str, sentences: list[Sentence]) -> int:
     """Tokenize ``sentences`` with the memo and with `tokenizers` alone; return how many the memo took."""
-    with_memo, alone = MentionTokenizer(tokenizer_json), _tokenizers_only(tokenizer_json)
+    with_memo, alone = MentionTokenizer(tokenizer_json), MentionTokenizer(tokenizer_json, word_memo=False)
     assert with_memo._memo is not None
     counts, expected_counts = Counter(), Counter()
     tokenized = with_memo.tokenize(sentences, counts)
