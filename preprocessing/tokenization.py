@@ -8,13 +8,15 @@ then decoding the mention's tokens gives the anchor text back. A link whose boun
 counted: the ids of the text never depend on where the links are.
 
 A byte-level BPE tokenizer (RoBERTa's kind) tokenizes most sentences through :class:`BPEWordMemo`, a
-memo of each pre-tokenized word's ids that gives exactly `tokenizers`' ids and spans ~2.5× faster; the
-sentences it cannot vouch for, and every sentence of other tokenizers (SentencePiece, WordPiece), go to
-`tokenizers` itself. For those other tokenizers the model's word cache (BPE, Unigram) holds
-:data:`WORD_CACHE_CAPACITY` words instead of `tokenizers`' 10,000: a cache only memoises, so the ids stay the
-same, and a wiki's vocabulary overflows 10,000 words at once (the enwiki sample alone has ~39,000 distinct
-pre-tokenized words). It fills with the first words seen and is never evicted; ~400 bytes a word, i.e.
-~100 MB per worker when full (the memo holds as many words, in about half that).
+memo of each pre-tokenized word's ids that gives exactly `tokenizers`' ids and spans, faster (2.8× once its
+words are known, 1.3× on a first pass: ``benchmarks/bench_tokenization.py``); the sentences it cannot vouch
+for, and every sentence of other tokenizers (SentencePiece, WordPiece), go to `tokenizers` itself.
+
+For those other tokenizers the model's word cache (BPE, Unigram) holds :data:`WORD_CACHE_CAPACITY` words
+instead of `tokenizers`' 10,000: a cache only memoises, so the ids stay the same, and a wiki's vocabulary
+overflows 10,000 words at once (the enwiki sample alone has ~39,000 distinct pre-tokenized words). It fills
+with the first words seen and is never evicted; ~400 bytes a word, i.e. ~100 MB per worker when full (the
+memo holds as many words, in about half that).
 
 A worker tokenizes on its own thread: a runner already runs one worker per core, and `tokenizers`' thread
 pool would oversubscribe them and costs more CPU per sentence (measured: 4–8 % on per-article batches,
