@@ -33,23 +33,6 @@ BPE_VOCAB_SIZE = 50_000
 PROGRAMS = {"tokenizers alone": False, "word memo": True}
 
 
-def sample_sentences(dump: Path) -> list[list]:
-    """Every article's sentences, in dump order."""
-    from corpus_builders import read_dump_pages
-
-    from preprocessing.dump_reading import read_site_info
-    from preprocessing.sentences import SentenceSplitter
-    from preprocessing.wikitext import WikitextParser
-
-    parser, splitter = WikitextParser(read_site_info([str(dump)])), SentenceSplitter("en")
-    articles = []
-    for page in read_dump_pages(dump):
-        if page.namespace == 0 and page.redirect is None:
-            paragraphs = parser.parse(page.page_id, page.title, page.wikitext).paragraphs
-            articles.append([sentence for paragraph in paragraphs for sentence in splitter.split(paragraph)])
-    return articles
-
-
 def two_passes(tokenizer_json: str, word_memo: bool, articles: list[list]) -> tuple[float, float]:
     """CPU seconds of a fresh tokenizer's first (cold) and second (warm) pass over ``articles``."""
     from preprocessing.tokenization import MentionTokenizer
@@ -69,12 +52,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="back-to-back measurements of both programs")
     args = parser.parse_args()
 
-    from corpus_builders import train_bpe_tokenizer
+    from corpus_builders import article_sentences, train_bpe_tokenizer
 
     from preprocessing.sample_dump import fetch_sample_dump
 
     dump = fetch_sample_dump("en")
-    articles = sample_sentences(dump)
+    articles = article_sentences(dump, "en")
     megabytes = sum(len(sentence.text.encode("utf-8")) for sentences in articles for sentence in sentences) / 1e6
     links = sum(len(sentence.links) for sentences in articles for sentence in sentences)
     with tempfile.TemporaryDirectory() as scratch:

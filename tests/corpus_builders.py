@@ -46,6 +46,22 @@ def read_dump_pages(path: Path) -> Iterator[DumpPage]:
             element.clear()
 
 
+def article_sentences(dump: Path, language: str) -> list[list]:
+    """Each article's sentences (with their links), in dump order, as the job makes them: wikiextractor via
+    the wikitext parser, then the ICU sentence splitter."""
+    from preprocessing.dump_reading import read_site_info
+    from preprocessing.sentences import SentenceSplitter
+    from preprocessing.wikitext import WikitextParser
+
+    parser, splitter = WikitextParser(read_site_info([str(dump)])), SentenceSplitter(language)
+    articles = []
+    for page in read_dump_pages(dump):
+        if page.namespace == 0 and page.redirect is None:
+            paragraphs = parser.parse(page.page_id, page.title, page.wikitext).paragraphs
+            articles.append([sentence for paragraph in paragraphs for sentence in splitter.split(paragraph)])
+    return articles
+
+
 def train_bpe_tokenizer(dump: Path, directory: Path, vocab_size: int = 4000) -> Path:
     """A byte-level BPE (RoBERTa's kind) trained on the dump's article wikitext, saved as a RobertaTokenizer."""
     from tokenizers import ByteLevelBPETokenizer

@@ -11,11 +11,9 @@ from tokenizers import Tokenizer, pre_tokenizers
 
 import preprocessing.bpe_word_memo as bpe_word_memo
 from preprocessing.bpe_word_memo import BPEWordMemo
-from preprocessing.dump_reading import read_site_info
 from preprocessing.records import Link
-from preprocessing.sentences import Sentence, SentenceSplitter
+from preprocessing.sentences import Sentence
 from preprocessing.tokenization import MentionTokenizer
-from preprocessing.wikitext import WikitextParser
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +52,10 @@ def test_the_memo_and_tokenizers_pre_tokenize_every_character_it_takes_alike():
 
 
 def test_the_memo_gives_tokenizers_ids_and_mentions_on_the_real_dumps(enwiki_dump, bgwiki_dump, tokenizer_json):
+    from corpus_builders import article_sentences
+
     for dump, language in ((enwiki_dump, "en"), (bgwiki_dump, "bg")):
-        parser, splitter = WikitextParser(read_site_info([str(dump)])), SentenceSplitter(language)
-        sentences = []
-        for page in _article_pages(dump):
-            paragraphs = parser.parse(page.page_id, page.title, page.wikitext).paragraphs
-            sentences += [sentence for paragraph in paragraphs for sentence in splitter.split(paragraph)]
+        sentences = [sentence for article in article_sentences(dump, language) for sentence in article]
         taken = _assert_same_as_tokenizers(tokenizer_json, sentences)
         assert sum(len(sentence.links) for sentence in sentences) > 50
         assert taken >= 0.99 * len(sentences)
@@ -118,9 +114,3 @@ def _random_links(text: str, rng: random.Random) -> list[Link]:
         if start < end:
             links.append(Link(start, end, "Target"))
     return links
-
-
-def _article_pages(dump: Path):
-    from corpus_builders import read_dump_pages
-
-    return [page for page in read_dump_pages(dump) if page.namespace == 0 and page.redirect is None]
