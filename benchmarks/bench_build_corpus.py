@@ -53,7 +53,7 @@ JOB = "build-corpus job, in-memory (1 core)"
 
 
 def run_job(path: str, tokenizer: str) -> dict:
-    from preprocessing.corpus_build import CorpusBuildConfig, build_corpus
+    from preprocessing.corpus.build import CorpusBuildConfig, build_corpus
 
     with tempfile.TemporaryDirectory() as directory:
         config = CorpusBuildConfig(
@@ -75,12 +75,12 @@ def run_stages(path: str, tokenizer: str) -> dict:
     from corpus_builders import read_dump_pages
     from transformers import AutoTokenizer
 
-    from preprocessing.dump_reading import read_site_info
-    from preprocessing.packing import PackingOptions, pack_sentences
-    from preprocessing.sentences import SentenceSplitter
-    from preprocessing.shard_writing import write_shard
-    from preprocessing.tokenization import MentionTokenizer
-    from preprocessing.wikitext import WikitextParser
+    from preprocessing.corpus.packing import PackingOptions, pack_sentences
+    from preprocessing.corpus.shard_writing import write_shard
+    from preprocessing.sources.reading import read_site_info
+    from preprocessing.tokenization.mentions import MentionTokenizer
+    from preprocessing.wikitext.parser import WikitextParser
+    from preprocessing.wikitext.sentences import SentenceSplitter
 
     pages = [page for page in read_dump_pages(Path(path)) if page.namespace == 0 and not page.redirect]
     parser = WikitextParser(read_site_info([path]))
@@ -243,7 +243,7 @@ def main() -> None:
 
     from corpus_builders import train_bpe_tokenizer
 
-    from preprocessing.sample_dump import fetch_sample_dump
+    from preprocessing.sources.sample import fetch_sample_dump
 
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)

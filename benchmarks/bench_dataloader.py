@@ -34,7 +34,7 @@ sys.path[:0] = [str(ROOT)]
 from luke.configs import load_model_config  # noqa: E402
 from luke.model import LukeForPretraining  # noqa: E402
 from preprocessing.corpus import Corpus  # noqa: E402
-from preprocessing.entity_vocab import EntityVocab  # noqa: E402
+from preprocessing.entities.vocab import EntityVocab  # noqa: E402
 from pretraining.data import (  # noqa: E402
     DistributedEpochSampler,
     LukePretrainingCollator,
@@ -47,7 +47,7 @@ from pretraining.data import (  # noqa: E402
 
 def sample_corpus(directory: Path) -> Path:
     """``luke build-corpus`` on the enwiki sample dump (its own SentencePiece tokenizer, LUKE's lengths)."""
-    from preprocessing.sample_dump import fetch_sample_dump
+    from preprocessing.sources.sample import fetch_sample_dump
 
     output = directory / "corpus"
     command = [sys.executable, "-m", "luke.cli", "build-corpus", str(fetch_sample_dump("en")), "--output", str(output)]

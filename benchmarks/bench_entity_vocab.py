@@ -34,7 +34,7 @@ from pathlib import Path
 
 def build_replicated_dump(target_mb: float, directory: Path) -> tuple[Path, int, int]:
     """Write the replicated dump; return its path, page count and uncompressed size in bytes."""
-    from preprocessing.sample_dump import fetch_sample_dump
+    from preprocessing.sources.sample import fetch_sample_dump
 
     xml = bz2.decompress(fetch_sample_dump("en").read_bytes())
     first, last = xml.index(b"  <page>"), xml.rindex(b"</page>") + len(b"</page>\n")
@@ -77,10 +77,10 @@ def run_job(path: str, beam_args: list[str]) -> dict:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from preprocessing.beam_metrics import read_summary
-    from preprocessing.dump_reading import ReadDumpPages, read_site_info
-    from preprocessing.extraction import ExtractArticles, ExtractionOptions
-    from preprocessing.vocab_building import BuildEntityVocab, WriteEntityVocab
+    from preprocessing.beam.metrics import read_summary
+    from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
+    from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
+    from preprocessing.sources.reading import ReadDumpPages, read_site_info
 
     start = time.perf_counter()
     site = read_site_info([path])

@@ -5,7 +5,7 @@ parse, ICU sentence split), tokenized by ``MentionTokenizer`` with a byte-level 
 on the sample (RoBERTa's kind and size; the hub is unreachable here):
 
 - baseline: ``MentionTokenizer(word_memo=False)``: every sentence through `tokenizers` (its word cache on);
-- memo: ``MentionTokenizer()``: the word memo (``preprocessing.bpe_word_memo``) takes what it can.
+- memo: ``MentionTokenizer()``: the word memo (``preprocessing.tokenization.bpe_word_memo``) takes what it can.
 
 Two passes per fresh instance: **cold** (the first pass: every distinct word is new to the memo and to
 `tokenizers`' cache; 8 % of the sample's words are first sightings) and **warm** (the same sentences again:
@@ -35,7 +35,7 @@ PROGRAMS = {"tokenizers alone": False, "word memo": True}
 
 def two_passes(tokenizer_json: str, word_memo: bool, articles: list[list]) -> tuple[float, float]:
     """CPU seconds of a fresh tokenizer's first (cold) and second (warm) pass over ``articles``."""
-    from preprocessing.tokenization import MentionTokenizer
+    from preprocessing.tokenization.mentions import MentionTokenizer
 
     tokenizer = MentionTokenizer(tokenizer_json, word_memo=word_memo)
     seconds = []
@@ -54,7 +54,7 @@ def main() -> None:
 
     from corpus_builders import article_sentences, train_bpe_tokenizer
 
-    from preprocessing.sample_dump import fetch_sample_dump
+    from preprocessing.sources.sample import fetch_sample_dump
 
     dump = fetch_sample_dump("en")
     articles = article_sentences(dump, "en")

@@ -71,7 +71,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def sample_corpus(directory: Path) -> Path:
     from sample_corpus import read_paragraphs, train_bpe_tokenizer, write_corpus
 
-    from preprocessing.sample_dump import fetch_sample_dump
+    from preprocessing.sources.sample import fetch_sample_dump
 
     paragraphs = read_paragraphs(fetch_sample_dump("en"), max_pages=40, whole_pages=True)
     tokenizer = train_bpe_tokenizer([p.text for p in paragraphs], directory / "tokenizer")

@@ -14,9 +14,9 @@ from luke import __version__
 
 # sub-command → "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
-    "sample-dump": "preprocessing.sample_dump:sample_dump_command",
-    "build-entity-vocab": "preprocessing.vocab_cli:build_entity_vocab_command",
-    "build-corpus": "preprocessing.corpus_cli:build_corpus_command",
+    "sample-dump": "preprocessing.sources.sample:sample_dump_command",
+    "build-entity-vocab": "preprocessing.commands.build_entity_vocab:build_entity_vocab_command",
+    "build-corpus": "preprocessing.commands.build_corpus:build_corpus_command",
     "train": "pretraining.train:train_command",
     "export": "pretraining.export.command:export_command",
     "demo": "luke.demo:demo_command",

@@ -145,7 +145,7 @@ def demo_command(output: Path, stage1_steps: int, stage2_steps: int, vocab_size:
     """Run the whole pipeline on the sample English dump with a tiny model on CPU: build the corpus (training a
     SentencePiece tokenizer on the dump), pretrain stage 1 and stage 2 on 2 CPU ranks, export to a Hugging
     Face directory, and show what the exported model predicts for a masked entity and a masked word."""
-    from preprocessing.sample_dump import fetch_sample_dump
+    from preprocessing.sources.sample import fetch_sample_dump
 
     started = time.perf_counter()
     paths = _prepare_output(output.resolve())

@@ -9,7 +9,7 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from preprocessing.beam_metrics import JobSummary, read_summary
+from preprocessing.beam.metrics import JobSummary, read_summary
 
 IN_MEMORY = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from preprocessing.sample_dump import fetch_sample_dump
+from preprocessing.sources.sample import fetch_sample_dump
 
 
 @pytest.fixture(scope="session")

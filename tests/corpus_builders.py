@@ -49,9 +49,9 @@ def read_dump_pages(path: Path) -> Iterator[DumpPage]:
 def article_sentences(dump: Path, language: str) -> list[list]:
     """Each article's sentences (with their links), in dump order, as the job makes them: wikiextractor via
     the wikitext parser, then the ICU sentence splitter."""
-    from preprocessing.dump_reading import read_site_info
-    from preprocessing.sentences import SentenceSplitter
-    from preprocessing.wikitext import WikitextParser
+    from preprocessing.sources.reading import read_site_info
+    from preprocessing.wikitext.parser import WikitextParser
+    from preprocessing.wikitext.sentences import SentenceSplitter
 
     parser, splitter = WikitextParser(read_site_info([str(dump)])), SentenceSplitter(language)
     articles = []
@@ -82,8 +82,8 @@ def train_bpe_tokenizer(dump: Path, directory: Path, vocab_size: int = 4000) -> 
 
 def build_sample_corpus(dump: Path, output: Path, beam_args=IN_PROCESS, overwrite: bool = False, **options) -> Path:
     """Run the real corpus build on ``dump`` into ``output`` (keep_missing_targets: the dumps are slices)."""
-    from preprocessing.corpus_build import CorpusBuildConfig, build_corpus
-    from preprocessing.packing import PackingOptions
+    from preprocessing.corpus.build import CorpusBuildConfig, build_corpus
+    from preprocessing.corpus.packing import PackingOptions
 
     packing_names = set(PackingOptions.__dataclass_fields__)
     packing = PackingOptions(**{name: options.pop(name) for name in list(options) if name in packing_names})

@@ -18,8 +18,8 @@ from pathlib import Path
 import mwparserfromhell
 import pyarrow as pa
 
-from preprocessing.corpus import FORMAT_NAME, FORMAT_VERSION, SCHEMA, shard_path
-from preprocessing.entity_vocab import EntityVocab
+from preprocessing.corpus.directory import FORMAT_NAME, FORMAT_VERSION, SCHEMA, shard_path
+from preprocessing.entities.vocab import EntityVocab
 
 
 @dataclass

@@ -8,10 +8,10 @@ import os
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, StandardOptions, WorkerOptions
 
-from preprocessing.beam_metrics import JobSummary
-from preprocessing.beam_options import pipeline_options_from_args
-from preprocessing.cli_options import split_beam_args
-from preprocessing.multistream import StreamRange, iter_range_blocks, stream_ranges
+from preprocessing.beam.metrics import JobSummary
+from preprocessing.beam.options import pipeline_options_from_args
+from preprocessing.commands.options import split_beam_args
+from preprocessing.sources.multistream import StreamRange, iter_range_blocks, stream_ranges
 
 
 def test_default_is_the_multiprocessing_direct_runner_on_every_core():

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer, pre_tokenizers
 
-import preprocessing.bpe_word_memo as bpe_word_memo
-from preprocessing.bpe_word_memo import BPEWordMemo
+import preprocessing.tokenization.bpe_word_memo as bpe_word_memo
 from preprocessing.records import Link
-from preprocessing.sentences import Sentence
-from preprocessing.tokenization import MentionTokenizer
+from preprocessing.tokenization.bpe_word_memo import BPEWordMemo
+from preprocessing.tokenization.mentions import MentionTokenizer
+from preprocessing.wikitext.sentences import Sentence
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 from corpus_builders import IN_PROCESS, build_sample_corpus, read_dump_pages
 
 from preprocessing.corpus import Corpus
-from preprocessing.entity_vocab import EntityVocab
-from preprocessing.sentences import SentenceSplitter
-from preprocessing.splits import SplitPlan
+from preprocessing.corpus.splits import SplitPlan
+from preprocessing.entities.vocab import EntityVocab
+from preprocessing.wikitext.sentences import SentenceSplitter
 
 
 def normalised(text: str) -> str:
@@ -28,8 +28,8 @@ class DumpReading:
     parser) and, per page, the (anchor text, redirect-resolved target) of every link."""
 
     def __init__(self, dump: Path) -> None:
-        from preprocessing.dump_reading import read_site_info
-        from preprocessing.wikitext import WikitextParser
+        from preprocessing.sources.reading import read_site_info
+        from preprocessing.wikitext.parser import WikitextParser
 
         parser = WikitextParser(read_site_info([str(dump)]))
         pages = list(read_dump_pages(dump))
@@ -244,10 +244,10 @@ def test_runners_give_byte_identical_shards(
 def test_abstract_only_keeps_the_lead_sections(enwiki_dump, bpe_tokenizer_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from preprocessing.corpus_build import lead_section
-    from preprocessing.dump_reading import read_site_info
+    from preprocessing.corpus.build import lead_section
     from preprocessing.records import WikiPage
-    from preprocessing.wikitext import WikitextParser
+    from preprocessing.sources.reading import read_site_info
+    from preprocessing.wikitext.parser import WikitextParser
 
     page = WikiPage(1, 0, "A", None, "Lead [[x]].\n\n== History ==\nLater.\n=== Sub ===\nMore.")
     assert lead_section(page).wikitext == "Lead [[x]].\n\n"
@@ -276,7 +276,7 @@ def test_abstract_only_keeps_the_lead_sections(enwiki_dump, bpe_tokenizer_dir, t
 def test_a_tiny_validation_fraction_moves_exactly_one_page_to_validation(enwiki_dump, bpe_tokenizer_dir, tmp_path):
     """With no page hashed into validation, the page with a mention and the smallest split hash is moved there:
     its sequences are packed once, in validation, and everything else is as without a validation split."""
-    from preprocessing.splits import page_hashes
+    from preprocessing.corpus.splits import page_hashes
 
     def rows_by_page(output: Path) -> tuple[dict[int, list], dict]:
         corpus = Corpus.open(output)

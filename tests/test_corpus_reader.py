@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from preprocessing.corpus import FORMAT_NAME, FORMAT_VERSION, SCHEMA, Corpus, CorpusError, shard_path
+from preprocessing.corpus.directory import FORMAT_NAME, FORMAT_VERSION, SCHEMA, Corpus, CorpusError, shard_path
 
 ROWS = [
     {"page_id": 12, "word_ids": [5, 6, 7], "entity_ids": [3], "entity_starts": [0], "entity_ends": [2]},

@@ -9,13 +9,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from preprocessing.corpus import SCHEMA
-from preprocessing.packing import PackedSequence, PackingOptions, pack_sentences
+from preprocessing.corpus.directory import SCHEMA
+from preprocessing.corpus.packing import PackedSequence, PackingOptions, pack_sentences
+from preprocessing.corpus.shard_writing import shard_table_batches, write_shard
+from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan
 from preprocessing.records import Link, Paragraph
-from preprocessing.sentences import Sentence, SentenceSplitter
-from preprocessing.shard_writing import shard_table_batches, write_shard
-from preprocessing.splits import TRAIN, VALIDATION, SplitPlan
-from preprocessing.tokenization import Mention, MentionTokenizer, TokenizedSentence, token_span
+from preprocessing.tokenization.mentions import Mention, MentionTokenizer, TokenizedSentence, token_span
+from preprocessing.wikitext.sentences import Sentence, SentenceSplitter
 
 
 def test_sentences_split_on_punctuation_but_never_inside_a_link():
@@ -191,7 +191,7 @@ def test_shards_are_byte_identical_whatever_the_order_of_rows(tmp_path):
 def test_tokenized_articles_pickle_to_the_same_sentences():
     import pickle
 
-    from preprocessing.sequence_building import TokenizedArticle
+    from preprocessing.corpus.sequence_building import TokenizedArticle
 
     sentences = (_sentence(4, [("A", 0, 2)]), _sentence(0), _sentence(3, [("B", 1, 2), ("C", 2, 3)]))
     article = TokenizedArticle(9, sentences, Counter(articles=1))

@@ -9,10 +9,10 @@ import pytest
 from beam_helpers import run_and_collect
 from dump_builders import page_xml, sample_parts, write_dump, write_multistream
 
-from preprocessing.dump_files import DumpFileError, expand_patterns
-from preprocessing.dump_reading import ReadDumpPages, read_site_info
-from preprocessing.multistream import read_stream_offsets
-from preprocessing.xml_pages import PageFailure, split_pages
+from preprocessing.sources.files import DumpFileError, expand_patterns
+from preprocessing.sources.multistream import read_stream_offsets
+from preprocessing.sources.reading import ReadDumpPages, read_site_info
+from preprocessing.sources.xml_pages import PageFailure, split_pages
 
 
 def _read(patterns, **kwargs):

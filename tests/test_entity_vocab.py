@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from preprocessing.entity_vocab import MASK_ID, PAD_ID, UNK_ID, EntityVocab, EntityVocabError
+from preprocessing.entities.vocab import MASK_ID, PAD_ID, UNK_ID, EntityVocab, EntityVocabError
 
 COUNTS = [("Beta", 5), ("Alpha", 5), ("Gamma", 9), ("Delta", 1), ("Epsilon", 2)]
 

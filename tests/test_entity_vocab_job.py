@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from dump_builders import page_xml, sample_parts, write_dump, write_multistream
 
 from luke.cli import main
-from preprocessing.dump_reading import ReadDumpPages, read_site_info
-from preprocessing.entity_vocab import EntityVocab
-from preprocessing.extraction import ExtractArticles, ExtractionOptions
+from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
+from preprocessing.entities.vocab import EntityVocab
+from preprocessing.entities.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
 from preprocessing.records import WikiPage
-from preprocessing.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
+from preprocessing.sources.reading import ReadDumpPages, read_site_info
 
 pytestmark = pytest.mark.slow
 

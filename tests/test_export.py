@@ -19,7 +19,7 @@ from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, LukeFor
 
 from luke.cli import main
 from preprocessing.corpus import Corpus
-from preprocessing.entity_vocab import EntityVocab
+from preprocessing.entities.vocab import EntityVocab
 from pretraining.export.exporter import verification_texts
 from pretraining.weights import consolidate, locate_checkpoint
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from preprocessing.corpus import Corpus
-from preprocessing.entity_vocab import EntityVocab
+from preprocessing.entities.vocab import EntityVocab
 from pretraining.data import (
     BATCH_FIELDS,
     DistributedEpochSampler,
@@ -116,7 +116,7 @@ def test_a_process_exits_with_its_workers_running(enwiki_sp_corpus):
     forever; the loader ends them at exit first."""
     script = f"""
 from preprocessing.corpus import Corpus
-from preprocessing.entity_vocab import EntityVocab
+from preprocessing.entities.vocab import EntityVocab
 from pretraining.data import DistributedEpochSampler, LukePretrainingCollator, PretrainingDataset, TokenizerInfo
 from pretraining.data import build_dataloader
 corpus = Corpus.open({str(enwiki_sp_corpus)!r})

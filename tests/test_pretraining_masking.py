@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from preprocessing.corpus import Corpus
-from preprocessing.entity_vocab import EntityVocab
+from preprocessing.entities.vocab import EntityVocab
 from pretraining.data import (
     ENTITY_MASK_ID,
     ENTITY_UNK_ID,

@@ -4,8 +4,7 @@ import sys
 
 import pytest
 
-from preprocessing import sample_dump
-from preprocessing.sample_dump import SAMPLE_DUMPS, SampleDump, SampleDumpError, fetch_sample_dump, sha256_of
+from preprocessing.sources.sample import SAMPLE_DUMPS, SampleDump, SampleDumpError, fetch_sample_dump, sha256_of
 
 
 def test_english_dump_is_real_and_checksummed(enwiki_dump):
@@ -36,7 +35,7 @@ def test_corrupted_cache_is_fetched_again(tmp_path):
 
 def test_checksum_mismatch_is_a_clear_error(tmp_path, monkeypatch):
     wrong = SampleDump(SAMPLE_DUMPS["bg"].member, "0" * 64)
-    monkeypatch.setitem(sample_dump.SAMPLE_DUMPS, "bg", wrong)
+    monkeypatch.setitem(SAMPLE_DUMPS, "bg", wrong)
     with pytest.raises(SampleDumpError, match=r"checksum mismatch.*expected sha256 0000"):
         fetch_sample_dump("bg", cache_dir=tmp_path)
     assert not any(tmp_path.glob("*.bz2"))  # nothing unverified is cached

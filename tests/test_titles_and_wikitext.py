@@ -9,10 +9,10 @@ import mwparserfromhell
 import pytest
 from mwparserfromhell.nodes import ExternalLink, Heading, Tag, Template, Text, Wikilink
 
-from preprocessing.dump_files import iter_blocks, open_decompressed, read_header
-from preprocessing.titles import TargetKind, classify_target, normalize_title
-from preprocessing.wikitext import WikitextParser
-from preprocessing.xml_pages import parse_page, split_pages
+from preprocessing.sources.files import iter_blocks, open_decompressed, read_header
+from preprocessing.sources.xml_pages import parse_page, split_pages
+from preprocessing.wikitext.parser import WikitextParser
+from preprocessing.wikitext.titles import TargetKind, classify_target, normalize_title
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +118,7 @@ def test_one_parser_for_every_page_gives_what_a_fresh_parser_per_page_gives(enwi
     expected = parse_all(lambda: WikitextParser(site))
     shared = WikitextParser(site)
     assert parse_all(lambda: shared) == expected  # the parser's memory of link targets changes nothing
-    monkeypatch.setattr("preprocessing.wikitext.TARGET_CACHE_SIZE", 50)  # and neither does starting afresh
+    monkeypatch.setattr("preprocessing.wikitext.parser.TARGET_CACHE_SIZE", 50)  # and neither does starting afresh
     small = WikitextParser(site)
     assert parse_all(lambda: small) == expected
     assert [link.target for link in expected[-1].paragraphs[0].links] == ["B", "Anarchism"]

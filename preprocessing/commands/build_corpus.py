@@ -6,8 +6,13 @@ from collections.abc import Sequence
 
 import click
 
-from preprocessing.cli_options import BEAM_OPTIONS_HELP, dump_reading_options, entity_vocab_options, split_beam_args
-from preprocessing.job_defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE
+from preprocessing.commands.options import (
+    BEAM_OPTIONS_HELP,
+    dump_reading_options,
+    entity_vocab_options,
+    split_beam_args,
+)
+from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE
 
 
 @click.command(
@@ -136,8 +141,8 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     writes DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last,
     DIR/metadata.json. A summary table ends the run.
     """
-    from preprocessing.corpus_build import BuildError, CorpusBuildConfig, build_corpus
-    from preprocessing.packing import PackingOptions
+    from preprocessing.corpus.build import BuildError, CorpusBuildConfig, build_corpus
+    from preprocessing.corpus.packing import PackingOptions
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps:

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import click
 
-from preprocessing.cli_options import BEAM_OPTIONS_HELP, dump_reading_options, entity_vocab_options, split_beam_args
+from preprocessing.commands.options import (
+    BEAM_OPTIONS_HELP,
+    dump_reading_options,
+    entity_vocab_options,
+    split_beam_args,
+)
 
 
 @click.command(
@@ -54,13 +59,13 @@ def build_entity_vocab_command(
     """
     import apache_beam as beam
 
-    from preprocessing.beam_metrics import read_summary
-    from preprocessing.beam_options import pipeline_options_from_args
-    from preprocessing.dump_files import DumpFileError
-    from preprocessing.dump_reading import ReadDumpPages, read_site_info
-    from preprocessing.entity_vocab import EntityVocab, EntityVocabError
-    from preprocessing.extraction import ExtractArticles, ExtractionOptions
-    from preprocessing.vocab_building import BuildEntityVocab, WriteEntityVocab
+    from preprocessing.beam.metrics import read_summary
+    from preprocessing.beam.options import pipeline_options_from_args
+    from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
+    from preprocessing.entities.vocab import EntityVocab, EntityVocabError
+    from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
+    from preprocessing.sources.files import DumpFileError
+    from preprocessing.sources.reading import ReadDumpPages, read_site_info
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps:

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from preprocessing.job_defaults import (
+from preprocessing.defaults import (
     DEFAULT_MAX_PAGE_BYTES,
     DEFAULT_MAX_REDIRECT_HOPS,
     DEFAULT_STREAMS_PER_RANGE,

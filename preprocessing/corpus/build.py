@@ -23,8 +23,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from luke import __version__
-from preprocessing.beam_combiners import Smallest
-from preprocessing.corpus import (
+from preprocessing.beam.combiners import Smallest
+from preprocessing.corpus.directory import (
     ENTITY_VOCAB_FILE,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -33,18 +33,17 @@ from preprocessing.corpus import (
     TOKENIZER_DIR,
     shard_path,
 )
-from preprocessing.corpus_tokenizer import (
-    load_fast_tokenizer,
-    save_tokenizer_files,
-)
-from preprocessing.corpus_writing import (
+from preprocessing.corpus.outputs import (
     BUILD_DIR,
     TrainCorpusTokenizer,
     WriteBuildReport,
     read_report,
     write_bytes,
 )
-from preprocessing.job_defaults import (
+from preprocessing.corpus.packing import PackingOptions
+from preprocessing.corpus.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
+from preprocessing.corpus.splits import SplitPlan
+from preprocessing.defaults import (
     DEFAULT_MAX_PAGE_BYTES,
     DEFAULT_MAX_REDIRECT_HOPS,
     DEFAULT_STREAMS_PER_RANGE,
@@ -52,10 +51,11 @@ from preprocessing.job_defaults import (
     DEFAULT_TOKENIZER_VOCAB_SIZE,
     DEFAULT_VOCAB_SIZE,
 )
-from preprocessing.packing import PackingOptions
 from preprocessing.records import WikiPage
-from preprocessing.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
-from preprocessing.splits import SplitPlan
+from preprocessing.tokenization.tokenizer import (
+    load_fast_tokenizer,
+    save_tokenizer_files,
+)
 
 PROGRESS_DIR = "progress"
 TRAINING_FACTS_FILE = "tokenizer_training.json"
@@ -171,7 +171,7 @@ def _describe_corpus(metadata_path: str) -> str:
 
 def load_entity_vocab(path: str):
     """Load a given entity vocabulary; raise :class:`BuildError` naming the file when it is unusable."""
-    from preprocessing.entity_vocab import EntityVocab, EntityVocabError
+    from preprocessing.entities.vocab import EntityVocab, EntityVocabError
 
     try:
         return EntityVocab.load(path)
@@ -181,7 +181,7 @@ def load_entity_vocab(path: str):
 
 def install_pretrained_tokenizer(name_or_path: str, output: str) -> None:
     """Save the fast tokenizer ``name_or_path`` as ``output/tokenizer``."""
-    from preprocessing.corpus_tokenizer import TokenizerError
+    from preprocessing.tokenization.tokenizer import TokenizerError
 
     try:
         files = save_tokenizer_files(load_fast_tokenizer(name_or_path))
@@ -214,7 +214,7 @@ def tokenizer_facts(tokenizer) -> dict:
 
 
 def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCollection[WikiPage]:
-    from preprocessing.dump_reading import ReadDumpPages
+    from preprocessing.sources.reading import ReadDumpPages
 
     pages = pipeline | "ReadDumpPages" >> ReadDumpPages(
         list(config.dumps), max_page_bytes=config.max_page_bytes, streams_per_range=config.streams_per_range
@@ -252,8 +252,8 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
 
     With a given vocabulary, its entries are read from ``output/entity_vocab.jsonl`` (saved by the driver).
     """
-    from preprocessing.extraction import ExtractArticles, ExtractionOptions
-    from preprocessing.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
+    from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
+    from preprocessing.entities.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
 
     vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
     articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
@@ -287,7 +287,7 @@ class BuildResult:
 
 
 def _run(pipeline: beam.Pipeline, output: str) -> None:
-    from preprocessing.progress import ProgressMonitor
+    from preprocessing.beam.progress import ProgressMonitor
 
     progress_dir = FileSystems.join(output, BUILD_DIR, PROGRESS_DIR)
     with ProgressMonitor(progress_dir, "build-corpus", ("articles", "sentences")):
@@ -298,10 +298,10 @@ def _run(pipeline: beam.Pipeline, output: str) -> None:
 
 def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overwrite: bool = False) -> BuildResult:
     """Run the whole build; raise :class:`BuildError` for bad inputs before any work."""
-    from preprocessing.beam_metrics import read_summary
-    from preprocessing.beam_options import pipeline_options_from_args
-    from preprocessing.dump_files import DumpFileError
-    from preprocessing.dump_reading import read_site_info
+    from preprocessing.beam.metrics import read_summary
+    from preprocessing.beam.options import pipeline_options_from_args
+    from preprocessing.sources.files import DumpFileError
+    from preprocessing.sources.reading import read_site_info
 
     try:
         site = read_site_info(list(config.dumps))
@@ -338,7 +338,7 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
 
 
 def _metadata(config: CorpusBuildConfig, site, tokenizer_info: dict, report: dict, beam_summary) -> dict:
-    from preprocessing.dump_files import expand_patterns
+    from preprocessing.sources.files import expand_patterns
 
     vocab = load_entity_vocab(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
     splits = {}

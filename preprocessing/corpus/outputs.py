@@ -14,12 +14,12 @@ from collections.abc import Iterator, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from preprocessing.beam_combiners import Smallest
-from preprocessing.corpus import TOKENIZER_DIR
-from preprocessing.corpus_tokenizer import TrainedTokenizer, train_sentencepiece_tokenizer
+from preprocessing.beam.combiners import Smallest
+from preprocessing.corpus.directory import TOKENIZER_DIR
+from preprocessing.corpus.splits import page_hashes
 from preprocessing.records import WikiPage
-from preprocessing.sentences import SentenceSplitter
-from preprocessing.splits import page_hashes
+from preprocessing.tokenization.tokenizer import TrainedTokenizer, train_sentencepiece_tokenizer
+from preprocessing.wikitext.sentences import SentenceSplitter
 
 BUILD_DIR = "_build"  # the job's scratch space inside the output directory, removed at the end
 REPORT_FILE = "report.json"
@@ -76,7 +76,7 @@ def _hashed_article_page(page: WikiPage) -> Iterator[tuple[int, int, str, str]]:
 
 def sample_sentences(sample: Sequence[tuple[int, int, str, str]], site, language: str) -> list[str]:
     """The sentences of the sampled pages' clean text (pages whose markup breaks the parser are skipped)."""
-    from preprocessing.wikitext import WikitextParser
+    from preprocessing.wikitext.parser import WikitextParser
 
     parser = WikitextParser(site)
     splitter = SentenceSplitter(language)

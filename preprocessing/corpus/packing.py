@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preprocessing.tokenization import TokenizedSentence
+from preprocessing.tokenization.mentions import TokenizedSentence
 
 UNK_ENTITY_ID = 1
 

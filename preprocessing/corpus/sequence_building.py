@@ -1,8 +1,8 @@
 """Articles → tokenized sentences → shards of packed sequences (Beam), with no side input.
 
 1. ``TokenizeArticles``: one fused step per article: its paragraphs are split into sentences
-   (``sentences``) and tokenized in one batch (``tokenization``; the tokenizer's ``tokenizer.json`` text is
-   a constant of the step). Mentions keep their entity title: no vocabulary is needed yet.
+   (``wikitext.sentences``) and tokenized in one batch (``tokenization.mentions``; the tokenizer's
+   ``tokenizer.json`` text is a constant of the step). Mentions keep their entity title: no vocabulary is needed yet.
 2. ``AssignShards``: each article's split and shard, a pure function of its page id (``splits``); the one
    page that must go to validation (smallest split hash among the articles with a mention) is found by a
    combiner that carries the article itself, and is marked as moved in its training shard.
@@ -28,14 +28,14 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from preprocessing.beam_combiners import Smallest
-from preprocessing.corpus import shard_path
-from preprocessing.packing import PackingOptions, pack_sentences
-from preprocessing.progress import ProgressReporter
+from preprocessing.beam.combiners import Smallest
+from preprocessing.beam.progress import ProgressReporter
+from preprocessing.corpus.directory import shard_path
+from preprocessing.corpus.packing import PackingOptions, pack_sentences
+from preprocessing.corpus.splits import VALIDATION, SplitPlan, page_hashes
 from preprocessing.records import Article
-from preprocessing.sentences import Sentence, SentenceSplitter
-from preprocessing.splits import VALIDATION, SplitPlan, page_hashes
-from preprocessing.tokenization import Mention, MentionTokenizer, TokenizedSentence
+from preprocessing.tokenization.mentions import Mention, MentionTokenizer, TokenizedSentence
+from preprocessing.wikitext.sentences import Sentence, SentenceSplitter
 
 FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
 
@@ -243,7 +243,7 @@ def _vocab_per_shard(vocab, plan: SplitPlan) -> Iterator[tuple[tuple[str, int], 
 
 
 def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: SplitPlan) -> tuple[str, Counter, Counter]:
-    from preprocessing.shard_writing import write_shard
+    from preprocessing.corpus.shard_writing import write_shard
 
     (split, index), values = element
     articles = []

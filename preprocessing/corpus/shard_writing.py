@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
-from preprocessing.corpus import LIST_COLUMNS, SCHEMA
-from preprocessing.packing import UNK_ENTITY_ID, PackedSequence
+from preprocessing.corpus.directory import LIST_COLUMNS, SCHEMA
+from preprocessing.corpus.packing import UNK_ENTITY_ID, PackedSequence
 
 ROWS_PER_BATCH = 4096
 

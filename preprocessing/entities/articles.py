@@ -1,7 +1,7 @@
 """``ExtractArticles``: pages → articles of clean paragraphs whose links carry resolved entity titles.
 
 One wikiextractor pass per article page (``WikitextParser``); redirect pages and article titles feed the
-joins of ``link_resolution``; everything skipped is counted.
+joins of ``resolution``; everything skipped is counted.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 
-from preprocessing.beam_metrics import FailureRecorder, counter
-from preprocessing.beam_split import SplitByKind
-from preprocessing.job_defaults import DEFAULT_MAX_REDIRECT_HOPS
-from preprocessing.link_resolution import ResolveLinks, ResolveRedirects
+from preprocessing.beam.metrics import FailureRecorder, counter
+from preprocessing.beam.split import SplitByKind
+from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
+from preprocessing.entities.resolution import ResolveLinks, ResolveRedirects
 from preprocessing.records import Article, WikiPage
-from preprocessing.siteinfo import SiteInfo
-from preprocessing.wikitext import WikitextParser
+from preprocessing.sources.siteinfo import SiteInfo
+from preprocessing.wikitext.parser import WikitextParser
 
 ARTICLE_NAMESPACE = 0
 
@@ -38,7 +38,7 @@ class ExtractionOptions:
 class ExtractArticles(beam.PTransform):
     """PCollection[WikiPage] → PCollection[Article] (main namespace, not redirects, with some text).
 
-    ``site`` is the wiki's ``<siteinfo>`` (``dump_reading.read_site_info``): its namespace names decide
+    ``site`` is the wiki's ``<siteinfo>`` (``sources.reading.read_site_info``): its namespace names decide
     which links point outside the articles. Counters: ``pages.articles|redirects|other_namespace``,
     ``pages_failed.extraction_error``, ``articles.without_text``, ``links_dropped.<reason>`` for
     other_namespace, interwiki, invalid_title, empty_anchor (here) and those of ``ResolveLinks``.

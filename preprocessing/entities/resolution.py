@@ -21,9 +21,9 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from preprocessing.beam_metrics import counter
-from preprocessing.beam_split import SplitByKind
-from preprocessing.job_defaults import DEFAULT_MAX_REDIRECT_HOPS
+from preprocessing.beam.metrics import counter
+from preprocessing.beam.split import SplitByKind
+from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
 from preprocessing.records import Article, Link, Paragraph
 
 

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from preprocessing.job_defaults import DEFAULT_VOCAB_SIZE
+from preprocessing.defaults import DEFAULT_VOCAB_SIZE
 
 PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
 SPECIAL_ENTITIES = (PAD, UNK, MASK)

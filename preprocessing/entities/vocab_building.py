@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 
-from preprocessing.beam_metrics import counter
-from preprocessing.entity_vocab import SPECIAL_ENTITIES, EntityVocab, rank_key
-from preprocessing.job_defaults import DEFAULT_VOCAB_SIZE
+from preprocessing.beam.metrics import counter
+from preprocessing.defaults import DEFAULT_VOCAB_SIZE
+from preprocessing.entities.vocab import SPECIAL_ENTITIES, EntityVocab, rank_key
 from preprocessing.records import Article
 
 

@@ -1,7 +1,7 @@
 """Dump files: expanding patterns, opening (de)compressed streams on any Beam filesystem, detecting the
 text encoding, and the header (``<siteinfo>``) read on the driver before the job starts.
 
-Everything here is plain Python; the Beam transforms that use it live in ``dump_reading``.
+Everything here is plain Python; the Beam transforms that use it live in ``reading``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import BinaryIO
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from preprocessing.siteinfo import SiteInfo, parse_site_info
+from preprocessing.sources.siteinfo import SiteInfo, parse_site_info
 
 BLOCK_SIZE = 1 << 20
 HEADER_LIMIT = 1 << 20  # a <siteinfo> larger than this is not a MediaWiki dump

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from preprocessing.dump_files import BLOCK_SIZE, DumpFileError, open_decompressed, open_raw
+from preprocessing.sources.files import BLOCK_SIZE, DumpFileError, open_decompressed, open_raw
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,20 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 
-from preprocessing.beam_metrics import FailureRecorder, counter
-from preprocessing.dump_files import DumpFile, DumpHeader, expand_patterns, iter_blocks, open_decompressed, read_header
-from preprocessing.job_defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_STREAMS_PER_RANGE
-from preprocessing.multistream import StreamRange, iter_range_blocks, read_stream_offsets, stream_ranges
+from preprocessing.beam.metrics import FailureRecorder, counter
+from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_STREAMS_PER_RANGE
 from preprocessing.records import WikiPage
-from preprocessing.siteinfo import SiteInfo, merge_site_infos
-from preprocessing.xml_pages import PageFailure, parse_page, split_pages
+from preprocessing.sources.files import (
+    DumpFile,
+    DumpHeader,
+    expand_patterns,
+    iter_blocks,
+    open_decompressed,
+    read_header,
+)
+from preprocessing.sources.multistream import StreamRange, iter_range_blocks, read_stream_offsets, stream_ranges
+from preprocessing.sources.siteinfo import SiteInfo, merge_site_infos
+from preprocessing.sources.xml_pages import PageFailure, parse_page, split_pages
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from preprocessing.job_defaults import DEFAULT_MAX_PAGE_BYTES
+from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES
 from preprocessing.records import WikiPage
-from preprocessing.titles import normalize_title
+from preprocessing.wikitext.titles import normalize_title
 
 _PAGE_ID = re.compile(r"<id>\s*(\d+)\s*</id>")
 _HEAD_BYTES = 4096  # kept from an oversized page to report its id

@@ -20,7 +20,7 @@ otherwise, and the caller asks `tokenizers`):
 - each of its words' tokens must spell the word's bytes (they do not when a byte is missing from the
   vocabulary).
 
-For links it gives each link's token span with the rule of :func:`preprocessing.tokenization.token_span`:
+For links it gives each link's token span with the rule of :func:`preprocessing.tokenization.mentions.token_span`:
 the first token holding the link's first character must hold nothing but whitespace before it, the last
 token holding its last character nothing but whitespace after it.
 """

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from preprocessing.bpe_word_memo import BPEWordMemo
-from preprocessing.sentences import Sentence
+from preprocessing.tokenization.bpe_word_memo import BPEWordMemo
+from preprocessing.wikitext.sentences import Sentence
 
 WORD_CACHE_CAPACITY = 250_000
 

@@ -20,8 +20,8 @@ from urllib.parse import unquote
 from wikiextractor.extract import Extractor, wgUrlProtocols
 
 from preprocessing.records import Link, Paragraph
-from preprocessing.siteinfo import SiteInfo
-from preprocessing.titles import WIKIMEDIA_PROJECT_PREFIXES, LinkTarget, TargetKind, classify_target
+from preprocessing.sources.siteinfo import SiteInfo
+from preprocessing.wikitext.titles import WIKIMEDIA_PROJECT_PREFIXES, LinkTarget, TargetKind, classify_target
 
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>(\w*)', re.DOTALL)
 _EXTERNAL = re.compile("(?i)^(?:" + "|".join(re.escape(protocol) for protocol in wgUrlProtocols) + ")")

@@ -12,7 +12,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from preprocessing.siteinfo import SiteInfo
+from preprocessing.sources.siteinfo import SiteInfo
 
 # Characters MediaWiki treats as a space in titles (Title::secureAndSplit), and its forbidden characters.
 _SPACES = re.compile(r"[\s_\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")

@@ -88,7 +88,7 @@ def export_command(
     The ZeRO checkpoint (any stage, any number of ranks) is consolidated with DeepSpeed's zero_to_fp32.
     """
     from preprocessing.corpus import Corpus, CorpusError
-    from preprocessing.entity_vocab import EntityVocabError
+    from preprocessing.entities.vocab import EntityVocabError
     from pretraining.checkpoint import CheckpointError
     from pretraining.export.exporter import ExportError, ExportOptions, export_checkpoint, read_run_files
     from pretraining.export.tokenizer import TokenizerConversionError

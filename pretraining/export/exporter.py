@@ -21,7 +21,7 @@ import torch
 from transformers import LukeConfig
 
 from preprocessing.corpus import Corpus
-from preprocessing.entity_vocab import EntityVocab
+from preprocessing.entities.vocab import EntityVocab
 from pretraining.export import DEFAULT_TOLERANCE
 from pretraining.export.model_card import ModelCardFacts, render_model_card
 from pretraining.export.tokenizer import (

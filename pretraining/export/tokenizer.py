@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preprocessing.entity_vocab import SPECIAL_ENTITIES, EntityVocab
+from preprocessing.entities.vocab import SPECIAL_ENTITIES, EntityVocab
 
 MASK2 = "[MASK2]"
 ENTITY_SPECIAL_TOKENS = (*SPECIAL_ENTITIES, MASK2)  # [PAD], [UNK], [MASK], [MASK2]
