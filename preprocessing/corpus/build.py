@@ -1,9 +1,10 @@
 """``build_corpus``: the whole preprocessing as one Beam pipeline, and the driver steps around it.
 
-One pipeline, not two chained ones: wikiextractor is the dominant cost of the job, and one pipeline parses
-every article once and feeds the same articles to the entity vocabulary, the tokenizer training sample and
-the sequences (the vocabulary and the trained tokenizer reach the sequence step as side inputs, so Beam
-orders the stages). Two pipelines would either parse twice or store every parsed article in between.
+One pipeline for the corpus, not two chained ones: wikiextractor is the dominant cost of the job, and one
+pipeline parses every article once and feeds the same articles to the entity vocabulary and the sequences
+(the vocabulary reaches each shard through a join, not a side input). Two pipelines would either parse
+twice or store every parsed article in between. A tokenizer to train (``--train-tokenizer``) comes from a
+short pipeline before it, over a bounded sample of pages.
 
 Driver steps: check the output directory (refuse one holding a different corpus unless ``overwrite``),
 load a given entity vocabulary or tokenizer *before* any work (clear errors), run the job with a live

@@ -1,8 +1,8 @@
 """Redirects and link targets resolved with Beam joins keyed by title.
 
 Why joins and not a side-input dict: English Wikipedia has ~10M redirects and ~6.7M articles. As a
-Python dict that is several GB in every worker process (titles are ~20-30 characters, and a dict entry
-with two str objects costs ~150 bytes), copied into each of the dozens of processes of a cluster. A
+Python dict that is ~1.5-2 GB in every worker process (titles are ~20-30 characters, and a dict entry
+with two str objects costs ~150-200 bytes), copied into each of the dozens of processes of a cluster. A
 ``CoGroupByKey`` keyed by title instead shuffles each title once and holds, on any worker, only the
 entries of one key at a time, so memory per worker stays flat whatever the wiki's size.
 
