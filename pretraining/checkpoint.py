@@ -2,25 +2,42 @@
 
 One checkpoint is a DeepSpeed tag directory ``step-00001000/`` (model, ZeRO optimizer partitions, lr
 scheduler) plus ``trainer_state.json`` (step, data position; rank 0) and ``rng/rank-00003.pt`` (each rank's
-random generators). ``checkpoints/latest`` holds the tag of the newest *complete* checkpoint: it is
-replaced atomically by rank 0 only after every rank finished writing, so an interrupted or failed save
-(SIGKILL, full disk) leaves the previous checkpoint as latest. DeepSpeed's tools (``zero_to_fp32``)
-read the same ``latest`` file.
+random generators). Once every rank finished writing, rank 0 writes ``manifest.json`` (each file's size
+and sha256, hashed as it was written: ``pretraining.manifest``) and then replaces ``checkpoints/latest``, the
+tag of the newest *complete* checkpoint, atomically: an interrupted or failed save (SIGKILL, full disk) leaves
+the previous checkpoint as latest. DeepSpeed's tools (``zero_to_fp32``) read the same ``latest`` file.
+
+Reading one back (resume, stage 2's start, export) first checks it (:func:`verify_checkpoint`): its files
+against the manifest, and its pickles against the classes a checkpoint holds (``pretraining.safe_load``);
+every ``torch.load`` then runs with ``weights_only=True``. Resume falls back to the newest intact checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from pretraining.distributed import all_ranks_true, barrier
+from pretraining.distributed import all_gather, all_ranks_true, barrier, broadcast_from_main
+from pretraining.manifest import (
+    MANIFEST_FILE,
+    FileDigest,
+    HashingWriter,
+    files_under,
+    first_mismatch,
+    hash_files,
+    read_manifest,
+    write_manifest,
+)
+from pretraining.safe_load import refusal_reason, unsafe_globals, weights_only_loads
 
 CHECKPOINTS_DIR = "checkpoints"
 LATEST_FILE = "latest"
@@ -31,6 +48,11 @@ TAG_PATTERN = re.compile(r"^step-(\d{8})$")
 
 class CheckpointError(RuntimeError):
     """A checkpoint could not be written or read; the message says what is kept."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint file would need more than tensors and the checkpoint classes to load: it was tampered
+    with, not damaged, so nothing falls back past it."""
 
 
 def checkpoint_tag(step: int) -> str:
@@ -50,6 +72,52 @@ def latest_tag(checkpoints_dir: Path) -> str | None:
 
 def read_trainer_state(checkpoints_dir: Path, tag: str) -> dict[str, Any]:
     return json.loads((checkpoints_dir / tag / TRAINER_STATE_FILE).read_text(encoding="utf-8"))
+
+
+def verify_checkpoint(tag_dir: Path) -> str | None:
+    """Check a checkpoint before anything reads it: its files against its manifest, then every torch file's
+    pickle for classes or functions beyond those checkpoints hold (read statically: nothing runs). A damaged or
+    unsafe checkpoint raises :class:`CheckpointError` naming the file; one without a manifest (written before
+    manifests existed) passes with the warning returned."""
+    try:
+        expected = read_manifest(tag_dir)
+    except ValueError as error:
+        raise CheckpointError(f"checkpoint {tag_dir} is damaged: {error}") from error
+    mismatch = first_mismatch(tag_dir, expected) if expected is not None else None
+    if mismatch:
+        raise CheckpointError(f"checkpoint {tag_dir} is damaged: {mismatch}")
+    for path in sorted(tag_dir.rglob("*.pt")):
+        try:
+            refused = unsafe_globals(path)
+        except (ValueError, RuntimeError, OSError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise CheckpointError(f"checkpoint {tag_dir} is damaged: {path.name} is unreadable ({reason})") from error
+        if refused:
+            raise UnsafeCheckpointError(
+                f"refusing to load {path}: its pickle names {', '.join(refused)}, which no checkpoint holds "
+                "(unpickling it could run code)"
+            )
+    if expected is None:
+        return f"warning: checkpoint {tag_dir} has no {MANIFEST_FILE} (saved before manifests existed): not verified"
+    return None
+
+
+def load_torch_file(path: Path, mmap: bool = False) -> Any:
+    """``torch.load`` to CPU with ``weights_only=True`` and the checkpoint classes allowed (``mmap``: tensors are
+    read when used); a refusal is a :class:`CheckpointError` naming the file."""
+    try:
+        with weights_only_loads():
+            return torch.load(path, map_location="cpu", mmap=mmap, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise UnsafeCheckpointError(f"refusing to load {path}: {refusal_reason(error)}") from error
+
+
+@dataclass
+class ResumePoint:
+    tag: str | None
+    """The newest intact checkpoint at or before ``latest``; None when there is no checkpoint."""
+    notes: list[str] = field(default_factory=list)
+    """What to tell the user: damaged checkpoints skipped, a checkpoint without manifest."""
 
 
 @dataclass
@@ -78,15 +146,22 @@ class CheckpointManager:
         the partial checkpoint was removed; ``latest`` and the checkpoints it names are untouched.
         """
         tag = checkpoint_tag(step)
+        tag_dir = self.directory / tag
         errors: list[str] = []
+        digests: dict[str, FileDigest] = {}
         original_save = engine.checkpoint_engine.save
+        hashing = ThreadPoolExecutor(1)
 
         def guarded_save(state_dict: Any, path: str) -> None:
             # Keep going through DeepSpeed's collectives after a failed write; report once all ranks are done.
             if errors:
                 return
             try:
-                original_save(state_dict, path)
+                writer = HashingWriter(Path(path), hashing)
+                try:
+                    original_save(state_dict, writer)
+                finally:
+                    digests[str(Path(path).relative_to(tag_dir))] = writer.close()
             except OSError as error:
                 errors.append(f"rank {self.rank}: writing {path}: {error}")
 
@@ -105,6 +180,7 @@ class CheckpointManager:
             errors.append(f"rank {self.rank}: {error}")
         finally:
             del engine.checkpoint_engine.save  # the instance attribute shadowed the engine's method
+            hashing.shutdown()
         if not all_ranks_true(not errors):
             barrier()
             previous = self.latest()
@@ -113,15 +189,17 @@ class CheckpointManager:
             kept = f"the previous checkpoint {previous!r} is intact" if previous else "no earlier checkpoint exists"
             detail = "; ".join(errors) if errors else "a write failed on another rank"
             raise CheckpointError(f"could not save checkpoint {tag!r} in {self.directory} ({detail}); {kept}")
-        barrier()
+        written = all_gather(digests)
         if self.rank == 0:
             try:
+                self._write_manifest(tag_dir, written)
                 _write_atomically(self.directory / LATEST_FILE, tag)
             except OSError as error:
                 errors.append(str(error))
         if not all_ranks_true(not errors):
             raise CheckpointError(
-                f"checkpoint {tag!r} was written but {self.directory / LATEST_FILE} could not be updated "
+                f"checkpoint {tag!r} was written but its {MANIFEST_FILE} or {self.directory / LATEST_FILE} could not "
+                "be written "
                 f"({'; '.join(errors) or 'see rank 0'}); it still names {self.latest()!r}"
             )
         if self.rank == 0:
@@ -129,19 +207,70 @@ class CheckpointManager:
         barrier()
         return tag
 
+    def resume_point(self) -> ResumePoint:
+        """Where to resume: rank 0 verifies ``latest``, then older checkpoints until one is intact, and every
+        rank gets its answer (a collective). No intact checkpoint at all, or an unsafe one, raises
+        :class:`CheckpointError`."""
+        found: ResumePoint | str = ResumePoint(None)
+        if self.rank == 0:
+            try:
+                found = self._newest_intact()
+            except CheckpointError as error:
+                found = str(error)
+        found = broadcast_from_main(found)
+        if isinstance(found, str):
+            raise CheckpointError(found)
+        return found
+
     def load(self, engine: Any, tag: str) -> LoadedCheckpoint:
-        """Restore model, optimizer and lr scheduler from ``tag`` and return the trainer and RNG state."""
-        load_path, _ = engine.load_checkpoint(
-            str(self.directory), tag=tag, load_optimizer_states=True, load_lr_scheduler_states=True
-        )
+        """Restore model, optimizer and lr scheduler from ``tag`` (verified by :meth:`resume_point`) and return
+        the trainer and RNG state. DeepSpeed's loads run with ``weights_only=True`` too."""
+        try:
+            with weights_only_loads():
+                load_path, _ = engine.load_checkpoint(
+                    str(self.directory), tag=tag, load_optimizer_states=True, load_lr_scheduler_states=True
+                )
+        except pickle.UnpicklingError as error:
+            reason = refusal_reason(error)
+            raise UnsafeCheckpointError(f"refusing to load checkpoint {self.directory / tag}: {reason}") from error
         if load_path is None:
             raise CheckpointError(f"DeepSpeed could not load checkpoint {tag!r} from {self.directory}")
         rng_file = self.directory / tag / RNG_DIR / f"rank-{self.rank:05d}.pt"
-        rng_state = torch.load(rng_file, weights_only=False) if rng_file.is_file() else None
+        rng_state = load_torch_file(rng_file) if rng_file.is_file() else None
         return LoadedCheckpoint(tag, read_trainer_state(self.directory, tag), rng_state)
 
+    def _newest_intact(self) -> ResumePoint:
+        latest = self.latest()
+        if latest is None:
+            return ResumePoint(None)
+        older = sorted((tag for tag in self._tags() if tag < latest), reverse=True)
+        damaged: list[str] = []
+        for tag in [latest, *older]:
+            try:
+                warning = verify_checkpoint(self.directory / tag)
+            except UnsafeCheckpointError:
+                raise
+            except CheckpointError as error:
+                damaged.append(str(error))
+                continue
+            notes = [*damaged, f"resuming from {tag}, the newest intact checkpoint"] if damaged else []
+            return ResumePoint(tag, notes + ([warning] if warning else []))
+        raise CheckpointError(
+            f"no intact checkpoint to resume from in {self.directory} ({'; '.join(damaged)}); move the damaged "
+            "ones away, or start over with checkpoint.resume=false or another run_dir"
+        )
+
+    def _write_manifest(self, tag_dir: Path, written: list[dict[str, FileDigest]]) -> None:
+        """The manifest of ``tag_dir`` from what each rank wrote; files no rank reported are hashed here."""
+        digests = {name: digest for rank_digests in written for name, digest in rank_digests.items()}
+        digests.update(hash_files(tag_dir, set(files_under(tag_dir)) - set(digests)))
+        write_manifest(tag_dir, digests)
+
+    def _tags(self) -> list[str]:
+        return sorted(path.name for path in self.directory.iterdir() if path.is_dir() and TAG_PATTERN.match(path.name))
+
     def _prune(self, keep: str) -> None:
-        tags = sorted(path.name for path in self.directory.iterdir() if path.is_dir() and TAG_PATTERN.match(path.name))
+        tags = self._tags()
         for tag in tags[: max(0, len(tags) - self.keep_last)]:
             if tag != keep:
                 shutil.rmtree(self.directory / tag, ignore_errors=True)

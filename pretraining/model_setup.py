@@ -54,6 +54,18 @@ def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: in
     return model_config
 
 
+def check_init_source(init_from: str, corpus: Corpus) -> str | None:
+    """Before anything is built: ``model.init_from`` must be a checkpoint whose run was trained with the corpus's
+    vocabularies (:class:`ConfigError` otherwise); returns a warning when the run recorded no checksums."""
+    from pretraining.vocabularies import VocabularyMismatchError, check_same_vocabularies
+    from pretraining.weights import locate_checkpoint
+
+    try:
+        return check_same_vocabularies(locate_checkpoint(init_from).run_dir, corpus)
+    except VocabularyMismatchError as error:
+        raise ConfigError(f"model.init_from: {error}") from error
+
+
 def build_model(config: TrainConfig, model_config: LukeConfig) -> torch.nn.Module:
     """``LukeForPretraining`` initialised as ``model.init`` says, frozen for stage 1 when asked."""
     from luke.model import LukeForPretraining

@@ -6,7 +6,8 @@
       config.json            the resolved training config (loadable by `luke train --config`)
       model_config.json      the transformers.LukeConfig of the model (vocab sizes from the corpus applied)
       corpus_metadata.json   the corpus's metadata.json, as trained on
-      run_info.json          package versions, world size, corpus / tokenizer / entity-vocab paths, start time
+      run_info.json          package versions, world size, corpus / tokenizer / entity-vocab paths and their
+                             checksums (pretraining.vocabularies), start time
       metrics.jsonl          one JSON object per logged step and evaluation
       tensorboard/           TensorBoard event files
       checkpoints/           DeepSpeed tags step-00001000/ ... and `latest` (see pretraining.checkpoint)
@@ -29,6 +30,7 @@ CONFIG_FILE = "config.json"
 MODEL_CONFIG_FILE = "model_config.json"
 CORPUS_METADATA_FILE = "corpus_metadata.json"
 RUN_INFO_FILE = "run_info.json"
+VOCABULARY_CHECKSUMS = "vocabulary_checksums"
 
 
 def package_versions() -> dict[str, str]:
@@ -44,9 +46,15 @@ def package_versions() -> dict[str, str]:
 
 
 def write_run_files(
-    run_dir: Path, config: TrainConfig, model_config: LukeConfig, corpus: Corpus, world_size: int
+    run_dir: Path,
+    config: TrainConfig,
+    model_config: LukeConfig,
+    corpus: Corpus,
+    world_size: int,
+    vocabulary_checksums: dict[str, str],
 ) -> None:
-    """Write the description of this run (rank 0 only); replaces the files of an earlier start."""
+    """Write the description of this run (rank 0 only); replaces the files of an earlier start.
+    ``vocabulary_checksums``: ``pretraining.vocabularies.corpus_checksums(corpus)``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / CONFIG_FILE)
     model_config.to_json_file(str(run_dir / MODEL_CONFIG_FILE))
@@ -59,6 +67,7 @@ def write_run_files(
             "corpus": str(corpus.path.resolve()),
             "tokenizer": str(corpus.tokenizer_path.resolve()),
             "entity_vocab": str(corpus.entity_vocab_path.resolve()),
+            VOCABULARY_CHECKSUMS: vocabulary_checksums,
             "versions": package_versions(),
         },
     )

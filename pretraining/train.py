@@ -15,16 +15,17 @@ def run_training(config: TrainConfig):
     import torch
 
     from preprocessing.corpus import Corpus, CorpusError
-    from pretraining.checkpoint import CheckpointManager
+    from pretraining.checkpoint import CheckpointManager, ResumePoint
     from pretraining.data import TokenizerInfo, TokenizerInfoError
     from pretraining.distributed import init_distributed, placement_from_environment
     from pretraining.engine import build_engine, check_optimizer_support, load_deepspeed_config
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
-    from pretraining.model_setup import build_model, resolve_model_config
+    from pretraining.model_setup import build_model, check_init_source, resolve_model_config
     from pretraining.rng import seed_everything
     from pretraining.run_dir import write_run_files
     from pretraining.trainer import Trainer
+    from pretraining.vocabularies import corpus_checksums
 
     placement = placement_from_environment()
     # Everything that can be wrong with the input is checked before the process group starts.
@@ -39,22 +40,23 @@ def run_training(config: TrainConfig):
     model_config = resolve_model_config(config, corpus, tokenizer_info.vocab_size)
     run_dir = Path(config.run_dir)
     checkpoints = CheckpointManager(run_dir, placement.rank, config.checkpoint.keep_last)
-    resume_tag = checkpoints.latest() if config.checkpoint.resume else None
-    if resume_tag is None and config.model.init == "checkpoint":
-        from pretraining.weights import locate_checkpoint
-
-        locate_checkpoint(config.model.init_from)  # a clear error now rather than after building the model
+    resuming = config.checkpoint.resume and checkpoints.latest() is not None
+    if not resuming and config.model.init == "checkpoint":
+        note = check_init_source(config.model.init_from, corpus)  # clear errors now, not after building the model
+        if note and placement.is_main:
+            print(note, flush=True)
 
     init_distributed(placement)
     seed_everything(config.seed + placement.rank)
+    resume = checkpoints.resume_point() if resuming else ResumePoint(None)
     if placement.is_main:
-        write_run_files(run_dir, config, model_config, corpus, placement.world_size)
-    if resume_tag is not None:
+        write_run_files(run_dir, config, model_config, corpus, placement.world_size, corpus_checksums(corpus))
+    if resume.tag is not None:
         config.model.init = "random"  # the checkpoint holds the weights
     model = build_model(config, model_config)
     engine = build_engine(model, config, ds_config)
     train_loader, validation_loader = build_loaders(config, corpus, tokenizer_info, model_config, placement)
-    resumed = checkpoints.load(engine, resume_tag) if resume_tag is not None else None
+    resumed = checkpoints.load(engine, resume.tag) if resume.tag is not None else None
     start_step = resumed.trainer_state["step"] if resumed else 0
     logger = MetricsLogger(
         run_dir,
@@ -66,6 +68,8 @@ def run_training(config: TrainConfig):
     )
     trainer = Trainer(config, engine, train_loader, validation_loader, checkpoints, logger, accumulation, resumed)
     try:
+        for note in resume.notes:
+            logger.message(note)
         if resumed is not None:
             logger.message(f"resumed from checkpoint {resumed.tag} at step {start_step}")
             if resumed.rng_state is None:

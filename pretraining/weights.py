@@ -6,7 +6,9 @@ parameters. A checkpoint saved without ZeRO holds the whole module in its model 
 the checkpoint from a run directory, ``tag`` to pick another than ``latest``, and errors that say which
 checkpoint is incomplete or corrupted instead of a traceback from inside DeepSpeed. The ZeRO stage is read from
 the checkpoint's own DeepSpeed config, so a ZeRO checkpoint that lost its optimizer partitions is refused,
-never read from its partitioned (or half-precision) module states.
+never read from its partitioned (or half-precision) module states. A checkpoint is verified before it is read
+(``pretraining.checkpoint.verify_checkpoint``: manifest, pickles) and every load, DeepSpeed's included, runs
+with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from pretraining.checkpoint import CHECKPOINTS_DIR, LATEST_FILE, CheckpointError
+from pretraining.checkpoint import (
+    CHECKPOINTS_DIR,
+    LATEST_FILE,
+    CheckpointError,
+    UnsafeCheckpointError,
+    load_torch_file,
+    verify_checkpoint,
+)
+from pretraining.safe_load import refusal_reason, weights_only_loads
 
 MODEL_STATES_GLOB = "*_model_states.pt"
 OPTIM_STATES_GLOB = "*_optim_states.pt"
@@ -86,7 +97,9 @@ def _unpartitioned_states(ref: CheckpointRef) -> dict | None:
     if not states_file.is_file():
         return None
     try:
-        return torch.load(states_file, map_location="cpu", mmap=True, weights_only=False)
+        return load_torch_file(states_file, mmap=True)
+    except CheckpointError:  # refused as unsafe: not a corruption
+        raise
     except READ_ERRORS as error:
         raise _corrupted(ref, error) from error
 
@@ -112,9 +125,13 @@ def _module_weights(ref: CheckpointRef, module: dict[str, torch.Tensor]) -> dict
 
 def consolidate(ref: CheckpointRef) -> dict[str, torch.Tensor]:
     """The fp32 weights of checkpoint ``ref`` (without ZeRO or with any ZeRO stage, any number of ranks), by
-    parameter name; tied parameters appear under each of their names."""
+    parameter name; tied parameters appear under each of their names. Verified first (a checkpoint without
+    manifest gets a warning on stderr)."""
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
+    warning = verify_checkpoint(ref.path)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     states = _unpartitioned_states(ref)
     stage = _zero_stage(states)
     if stage == 0:
@@ -125,7 +142,9 @@ def consolidate(ref: CheckpointRef) -> dict[str, torch.Tensor]:
             f"({OPTIM_STATES_GLOB}), where its fp32 weights are: it is incomplete"
         )
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # DeepSpeed prints its progress to stdout
+        with weights_only_loads(), contextlib.redirect_stdout(io.StringIO()):  # DeepSpeed prints its progress
             return get_fp32_state_dict_from_zero_checkpoint(str(ref.checkpoints_dir), tag=ref.tag)
+    except pickle.UnpicklingError as error:
+        raise UnsafeCheckpointError(f"refusing to load checkpoint {ref.path}: {refusal_reason(error)}") from error
     except READ_ERRORS as error:
         raise _corrupted(ref, error) from error

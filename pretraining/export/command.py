@@ -93,6 +93,7 @@ def export_command(
     from pretraining.export.exporter import ExportError, ExportOptions, export_checkpoint, read_run_files
     from pretraining.export.tokenizer import TokenizerConversionError
     from pretraining.export.verification import VerificationError
+    from pretraining.vocabularies import VocabularyMismatchError, check_same_vocabularies
     from pretraining.weights import locate_checkpoint
 
     started = time.perf_counter()
@@ -113,8 +114,12 @@ def export_command(
             raise click.BadParameter(
                 f"{source} is not inside a run directory with model_config.json; name it", param_hint="--model-config"
             )
+        target = Corpus.open(corpus_path)
+        note = check_same_vocabularies(checkpoint.run_dir, target)
+        if note:
+            click.echo(note, err=True)
         options = ExportOptions(entity_aware_attention, lite, dtype, verify, tolerance)
-        result = export_checkpoint(checkpoint, output, Corpus.open(corpus_path), config, options, run, overwrite)
+        result = export_checkpoint(checkpoint, output, target, config, options, run, overwrite)
     except (
         CheckpointError,
         CorpusError,
@@ -122,6 +127,7 @@ def export_command(
         ExportError,
         TokenizerConversionError,
         VerificationError,
+        VocabularyMismatchError,
     ) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"exported checkpoint {checkpoint.path} → {result.output}")

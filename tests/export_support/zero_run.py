@@ -1,5 +1,5 @@
 """Train a tiny LUKE for a few steps on a corpus with a real DeepSpeed ZeRO engine (CPU, gloo, one process)
-and save the checkpoint in a run directory laid out as `luke train` lays it out.
+and save the checkpoint in a run directory laid out as `luke train` lays it out (manifest, vocabulary checksums).
 
 Usage: python zero_run.py RUNS_DIR NAME:CORPUS:STAGE[:fp32] ... (one run directory per job: RUNS_DIR/NAME;
 ZeRO stage 0 = without ZeRO; bf16 unless ``fp32``)
@@ -35,6 +35,9 @@ def train(run_dir: Path, corpus, stage: int, bf16: bool) -> None:
     from luke.configs import load_model_config
     from luke.model import LukeForPretraining
     from pretraining.data import LukePretrainingCollator, PretrainingDataset, TokenizerInfo
+    from pretraining.manifest import files_under, hash_files, write_manifest
+    from pretraining.run_dir import VOCABULARY_CHECKSUMS
+    from pretraining.vocabularies import corpus_checksums
 
     tokenizer = AutoTokenizer.from_pretrained(str(corpus.tokenizer_path))
     entities = sum(1 for _ in corpus.entity_vocab_path.open(encoding="utf-8"))
@@ -65,8 +68,11 @@ def train(run_dir: Path, corpus, stage: int, bf16: bool) -> None:
         engine.step()
         losses.append(float(loss))
     engine.save_checkpoint(str(run_dir / "checkpoints"), tag="step-00000003")
+    tag_dir = run_dir / "checkpoints" / "step-00000003"
+    write_manifest(tag_dir, hash_files(tag_dir, files_under(tag_dir)))
     config.to_json_file(str(run_dir / "model_config.json"))
-    (run_dir / "run_info.json").write_text(json.dumps({"corpus": str(corpus.path.resolve())}))
+    run_info = {"corpus": str(corpus.path.resolve()), VOCABULARY_CHECKSUMS: corpus_checksums(corpus)}
+    (run_dir / "run_info.json").write_text(json.dumps(run_info))
     (run_dir / "config.json").write_text(json.dumps({"model": "tiny", "zero_stage": stage, "steps": 3}))
     records = [{"step": i + 1, "split": "train", "loss": value} for i, value in enumerate(losses)]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
