@@ -235,17 +235,50 @@ def test_truncated_checkpoint_is_a_clear_error(zero_runs, tmp_path):
     optim = next(checkpoint.glob("*_optim_states.pt"))
     optim.write_bytes(optim.read_bytes()[:1000])
     result = export(run, tmp_path / "out")
-    assert result.exit_code == 1 and "incomplete or corrupted" in result.output and str(checkpoint) in result.output
+    assert result.exit_code == 1, result.output
+    assert f"checkpoint {checkpoint} is damaged: {optim.name} has 1,000 bytes, the manifest says" in result.output
     assert not (tmp_path / "out").exists()
+    (checkpoint / "manifest.json").unlink()  # as saved before manifests existed: the torch file is unreadable
+    result = export(run, tmp_path / "out")
+    assert result.exit_code == 1 and f"is damaged: {optim.name} is unreadable" in result.output, result.output
+
+
+def test_overwritten_optimizer_states_are_refused(zero_runs, tmp_path):
+    run, checkpoint = _copy_run(zero_runs, tmp_path, "bpe-zero2")
+    optim = next(checkpoint.glob("*_optim_states.pt"))
+    with optim.open("r+b") as handle:  # 4 KiB inside the fp32 master weights: the export read 2.4e24 before
+        handle.seek(optim.stat().st_size // 2)
+        handle.write(os.urandom(4096))
+    result = export(run, tmp_path / "out")
+    assert result.exit_code == 1 and "model verified" not in result.output
+    assert f"checkpoint {checkpoint} is damaged: {optim.name} differs from its sha256" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_corpus_with_other_vocabularies_is_refused(zero_runs, enwiki_sp_corpus, tmp_path):
+    run = zero_runs / "bpe-zero2"
+    info = json.loads((run / "run_info.json").read_text())
+    result = export(run, tmp_path / "out", "--corpus", str(enwiki_sp_corpus))
+    assert result.exit_code == 1 and "does not fit" not in result.output
+    [line] = result.output.strip().splitlines()
+    assert f"run {run} was trained with other vocabularies than corpus {enwiki_sp_corpus}" in line
+    for key, path in (("tokenizer", "tokenizer"), ("entity_vocab", "entity_vocab.jsonl")):
+        assert info["vocabulary_checksums"][key] in line and str(enwiki_sp_corpus / path) in line, line
 
 
 def test_incomplete_checkpoints_are_clear_errors(zero_runs, tmp_path):
     zero2_run, zero2_checkpoint = _copy_run(zero_runs, tmp_path, "bpe-zero2")
-    next(zero2_checkpoint.glob("*_optim_states.pt")).unlink()  # its model states hold bf16 copies: never read
+    optim = next(zero2_checkpoint.glob("*_optim_states.pt"))
+    optim.unlink()
+    result = export(zero2_run, tmp_path / "out")
+    assert result.exit_code == 1 and f"{optim.name} is missing" in result.output  # the manifest lists it
+    # Without the manifest (a checkpoint saved before manifests existed), the structure is checked.
+    (zero2_checkpoint / "manifest.json").unlink()  # its model states hold bf16 copies: never read
     result = export(zero2_run, tmp_path / "out")
     assert result.exit_code == 1 and "ZeRO stage 2 but holds no ZeRO optimizer partitions" in result.output
     run, checkpoint = _copy_run(zero_runs, tmp_path)
     next(checkpoint.glob("*_optim_states.pt")).unlink()
+    (checkpoint / "manifest.json").unlink()
     result = export(run, tmp_path / "out")
     assert result.exit_code == 1 and "ZeRO stage 3 but holds no ZeRO optimizer partitions" in result.output
     next(checkpoint.glob("*_model_states.pt")).unlink()
