@@ -27,6 +27,7 @@ def test_build_corpus_command_writes_a_corpus_and_prints_a_summary(
     vocab = enwiki_corpus / "entity_vocab.jsonl"
     arguments = [str(enwiki_dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir)]
     arguments += ["--entity-vocab", str(vocab), "--max-pages", "4", "--num-shards", "2", *IN_PROCESS]
+    arguments += ["--keep-missing-targets"]  # the sample is a slice: its four first pages rarely link each other
     result = run(*arguments, "--validation-fraction", "0.001", "--max-seq-length", "64")
     assert result.exit_code == 0, result.output
     corpus = Corpus.open(output)
@@ -56,12 +57,18 @@ def test_reading_and_extraction_options_reach_the_job(enwiki_dump, bpe_tokenizer
     output = tmp_path / "corpus"
     arguments = [str(enwiki_dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir), *IN_PROCESS]
     arguments += ["--entity-vocab", str(enwiki_corpus / "entity_vocab.jsonl"), "--max-pages", "4"]
-    arguments += ["--abstract-only", "--max-page-bytes", "40000", "--max-redirect-hops", "2"]
+    arguments += ["--abstract-only", "--max-page-bytes", "40000", "--max-redirect-hops", "2", "--keep-section-links"]
     result = run(*arguments, "--streams-per-range", "3")
     assert result.exit_code == 0, result.output
     metadata = Corpus.open(output).metadata
-    recorded = {name: metadata["options"][name] for name in ("abstract_only", "max_page_bytes", "max_redirect_hops")}
-    assert recorded == {"abstract_only": True, "max_page_bytes": 40000, "max_redirect_hops": 2}
+    names = ("abstract_only", "max_page_bytes", "max_redirect_hops", "keep_section_links")
+    recorded = {name: metadata["options"][name] for name in names}
+    assert recorded == {
+        "abstract_only": True,
+        "max_page_bytes": 40000,
+        "max_redirect_hops": 2,
+        "keep_section_links": True,
+    }
     assert metadata["options"]["streams_per_range"] == 3
     assert metadata["extraction_counters"]["counters"]["pages_failed.page_too_large"] > 0  # the sample's long pages
 

@@ -78,8 +78,7 @@ def test_known_redirects_resolve_and_links_count_under_their_target(in_memory_ru
         ("AccessibleComputing", "Computer accessibility"),
         ("Afghan history", "History of Afghanistan"),
         ("a chain", "Computer accessibility"),  # Chain start → Chain middle → AccessibleComputing → ...
-        ("this page", "Redirect test page"),
-    ]
+    ]  # [[#Links|this page]] names a section of the page itself: no entity
     assert "AccessibleComputing" not in vocab and "Chain start" not in vocab and "Loop A" not in vocab
     assert counts["Computer accessibility"] >= 2
     assert summary.get("links_dropped.redirect_loop") == 1
@@ -87,6 +86,7 @@ def test_known_redirects_resolve_and_links_count_under_their_target(in_memory_ru
     assert summary.get("links.through_redirect") >= 3
     assert summary.get("links_dropped.other_namespace") > 1000  # files and categories of the sample
     assert summary.get("links_dropped.interwiki") > 10
+    assert summary.get("links_dropped.section_link") > 10  # Algorithm's [[#4|4]] and others of the sample
 
 
 def test_vocabulary_counts_equal_the_link_occurrences(in_memory_run):
@@ -178,6 +178,19 @@ def test_a_page_that_breaks_the_parser_is_counted_and_the_job_goes_on(enwiki_dum
     assert [article.title for article in articles] == ["Fine"]
     assert summary.get("pages_failed.extraction_error") == 1
     assert summary.failed_page_ids["pages_failed.extraction_error"] == ["2"]
+
+
+@pytest.mark.parametrize("keep_section_links", [False, True])
+def test_section_links_are_dropped_and_counted_unless_kept(enwiki_dump, keep_section_links):
+    site = read_site_info([str(enwiki_dump)])
+    pages = [WikiPage(1, 0, "Algorithm", None, "Steps [[#4|4]] and [[#Uses|its uses]] of an [[abacus]].")]
+    options = ExtractionOptions(keep_missing_targets=True, keep_section_links=keep_section_links)
+    articles, summary = run_and_collect(lambda pipeline: pipeline | beam.Create(pages) | ExtractArticles(site, options))
+    (paragraph,) = articles[0].paragraphs
+    assert paragraph.text == "Steps 4 and its uses of an abacus."
+    targets = [link.target for link in paragraph.links]
+    assert targets == (["Algorithm", "Algorithm", "Abacus"] if keep_section_links else ["Abacus"])
+    assert summary.get("links_dropped.section_link") == (0 if keep_section_links else 2)
 
 
 def test_an_empty_dump_gives_the_special_entries_only(enwiki_dump, tmp_path):

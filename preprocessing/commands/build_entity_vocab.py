@@ -46,6 +46,7 @@ def build_entity_vocab_command(
     entity_vocab_size: int,
     min_entity_count: int,
     keep_missing_targets: bool,
+    keep_section_links: bool,
     max_redirect_hops: int,
     max_page_bytes: int,
     streams_per_range: int,
@@ -74,7 +75,7 @@ def build_entity_vocab_command(
         options = pipeline_options_from_args(beam_args)
         site = read_site_info(dumps)
         pipeline = beam.Pipeline(options=options)
-        extraction = ExtractionOptions(keep_missing_targets=keep_missing_targets, max_redirect_hops=max_redirect_hops)
+        extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
         (
             pipeline
             | "ReadDumpPages"

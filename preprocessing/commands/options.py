@@ -74,6 +74,12 @@ entity_vocab_options = _options(
         "By default such red links are dropped (and counted).",
     ),
     click.option(
+        "--keep-section-links",
+        is_flag=True,
+        help="Keep links to a section of the page itself ([[#History|below]]) as mentions of the page. "
+        "By default they are dropped (and counted), as LUKE did: they name no other entity.",
+    ),
+    click.option(
         "--max-redirect-hops",
         type=click.IntRange(min=1),
         default=DEFAULT_MAX_REDIRECT_HOPS,

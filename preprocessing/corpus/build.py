@@ -79,6 +79,7 @@ class CorpusBuildConfig:
     min_entity_count: int = 1
     keep_missing_targets: bool = False
     max_redirect_hops: int = DEFAULT_MAX_REDIRECT_HOPS
+    keep_section_links: bool = False
     max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
     streams_per_range: int = DEFAULT_STREAMS_PER_RANGE
     tokenizer: str | None = None
@@ -259,7 +260,7 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
     vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
     articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
         site,
-        ExtractionOptions(keep_missing_targets=config.keep_missing_targets, max_redirect_hops=config.max_redirect_hops),
+        ExtractionOptions(config.keep_missing_targets, config.max_redirect_hops, config.keep_section_links),
     )
     report_inputs = {}
     if config.entity_vocab is not None:

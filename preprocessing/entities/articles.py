@@ -29,10 +29,13 @@ class ExtractionOptions:
     ``keep_missing_targets``: keep links whose target page is not in the dump (for dumps that are a
     slice of a wiki, such as the samples); a full dump drops them as red links.
     ``max_redirect_hops``: redirect chains longer than this are dropped (and counted).
+    ``keep_section_links``: keep ``[[#Section|...]]`` links as mentions of the page itself; by default they
+    are dropped (``links_dropped.section_link``), as LUKE did.
     """
 
     keep_missing_targets: bool = False
     max_redirect_hops: int = DEFAULT_MAX_REDIRECT_HOPS
+    keep_section_links: bool = False
 
 
 class ExtractArticles(beam.PTransform):
@@ -41,7 +44,7 @@ class ExtractArticles(beam.PTransform):
     ``site`` is the wiki's ``<siteinfo>`` (``sources.reading.read_site_info``): its namespace names decide
     which links point outside the articles. Counters: ``pages.articles|redirects|other_namespace``,
     ``pages_failed.extraction_error``, ``articles.without_text``, ``links_dropped.<reason>`` for
-    other_namespace, interwiki, invalid_title, empty_anchor (here) and those of ``ResolveLinks``.
+    other_namespace, interwiki, invalid_title, section_link, empty_anchor (here) and those of ``ResolveLinks``.
     """
 
     def __init__(self, site: SiteInfo, options: ExtractionOptions | None = None) -> None:
@@ -52,7 +55,7 @@ class ExtractArticles(beam.PTransform):
     def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[Article]:
         parsed = (
             pages
-            | "ParseWikitext" >> beam.ParDo(_ParseArticleFn(self._site))
+            | "ParseWikitext" >> beam.ParDo(_ParseArticleFn(self._site, self._options.keep_section_links))
             | "SplitPageKinds" >> SplitByKind(["articles", "redirects", "titles"])
         )
         redirects = {
@@ -70,11 +73,12 @@ class _ParseArticleFn(beam.DoFn):
     """Article pages → ("articles", Article with unresolved links) and ("titles", title); redirect pages →
     ("redirects", (source, target))."""
 
-    def __init__(self, site: SiteInfo) -> None:
+    def __init__(self, site: SiteInfo, keep_section_links: bool) -> None:
         self._site = site
+        self._keep_section_links = keep_section_links
 
     def setup(self) -> None:
-        self._parser = WikitextParser(self._site)
+        self._parser = WikitextParser(self._site, self._keep_section_links)
         self._failures = FailureRecorder("pages_failed")
         self._articles = counter("pages.articles")
         self._redirects = counter("pages.redirects")

@@ -5,6 +5,14 @@ wikiextractor cleans the markup (templates, tables, references, files, formattin
 tags out of its output, which gives the plain text and each link's span in it. A link trail
 (``[[bus]]es``) belongs to the link's anchor, as in MediaWiki.
 
+The text is the one LUKE trained on (wikipedia2vec's reading of the page with mwparserfromhell):
+wikiextractor runs with ``HtmlFormatting``, so italics and bold lose their quote marks instead of turning
+into ``"quoted"`` text, and list items stay, one paragraph each (without it, wikiextractor drops every list
+item with its links). Its list markup (``<ul>``, ``<li>``…) and section headings (``<h2>``…) are removed
+here, and a blank line closes each list before ``compact`` runs: ``compact`` drops the line that follows a
+list otherwise. Section links (``[[#History|below]]``) name no other entity: they are dropped and counted
+(``section_link``) unless ``keep_section_links``, which makes them links to the page itself.
+
 wikiextractor decides whether a ``[[prefix:...]]`` link keeps its text by asking ``prefix in
 acceptedNamespaces``; :class:`_PrefixPolicy` answers from the wiki's own namespace names (so
 ``[[Star Trek: Voyager]]`` stays a link, ``[[Категория:...]]`` goes) and counts what it drops.
@@ -12,12 +20,13 @@ acceptedNamespaces``; :class:`_PrefixPolicy` answers from the wiki's own namespa
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from wikiextractor.extract import Extractor, wgUrlProtocols
+from wikiextractor.extract import Extractor, clean, compact, wgUrlProtocols
 
 from preprocessing.records import Link, Paragraph
 from preprocessing.sources.siteinfo import SiteInfo
@@ -28,6 +37,9 @@ _EXTERNAL = re.compile("(?i)^(?:" + "|".join(re.escape(protocol) for protocol in
 _LANGUAGE_LINK_PREFIX = re.compile(r"\s*[a-z]{2,3}(-[a-z0-9]{1,8})*\s*")
 _EXTERNAL_LINK = LinkTarget(TargetKind.INVALID, "")  # marks wikiextractor's <a> of an external link
 TARGET_CACHE_SIZE = 200_000  # link targets a parser remembers: ~250 bytes each
+_LIST_END = re.compile(r"^([*#;].*\n)(?![*#;])", re.MULTILINE)  # the last item of a list
+_MARKUP_LINE = re.compile(r"</?(?:ul|ol|dl)>|<h(\d)>.*</h\1>")  # a list opening or closing, a heading
+_LIST_ITEM = re.compile(r"<(li|dt|dd)>[*#:;]*(.*?)(?:</\1>|</<li>)")  # (wikiextractor closes # items so)
 
 
 @dataclass(frozen=True)
@@ -63,19 +75,31 @@ class _PrefixPolicy:
 class WikitextParser:
     """Turns a page's wikitext into paragraphs with links, for one wiki (its ``SiteInfo``)."""
 
-    def __init__(self, site: SiteInfo) -> None:
+    def __init__(self, site: SiteInfo, keep_section_links: bool = False) -> None:
         self._site = site
+        self._keep_section_links = keep_section_links
         self._targets: dict[str, LinkTarget] = {}  # href → classification, for every page this parser sees
 
     def parse(self, page_id: int, title: str, wikitext: str) -> ParsedPage:
         """Clean ``wikitext`` and return its paragraphs; raises whatever wikiextractor raises."""
         policy = _PrefixPolicy(self._site)
-        extractor = Extractor(page_id, 0, "", title, [], keepLinks=True, keepSections=False, acceptedNamespaces=policy)
-        lines = extractor.clean_text(wikitext, expand_templates=False, html_safe=False)
+        extractor = Extractor(
+            page_id,
+            0,
+            "",
+            title,
+            [],
+            keepLinks=True,
+            keepSections=False,
+            HtmlFormatting=True,
+            acceptedNamespaces=policy,
+        )
+        cleaned = clean(extractor, wikitext, expand_templates=False, html_safe=False)
+        lines = compact(_LIST_END.sub(r"\1\n", cleaned), extractor=extractor)
         dropped = policy.dropped
         paragraphs = []
         for line in lines:
-            paragraph = self._paragraph(line, title, dropped)
+            paragraph = self._paragraph(_without_markup(line), title, dropped)
             if paragraph is not None:
                 paragraphs.append(paragraph)
         return ParsedPage(tuple(paragraphs), dropped)
@@ -86,11 +110,11 @@ class WikitextParser:
         length = 0
         cursor = 0
         for match in _ANCHOR.finditer(line):
-            before = line[cursor : match.start()]
+            before = html.unescape(line[cursor : match.start()])
             pieces.append(before)
             length += len(before)
             href, label, trail = match.groups()
-            anchor = label + trail
+            anchor = html.unescape(label + trail)
             start, end = _trimmed_span(anchor, length)
             pieces.append(anchor)
             length += len(anchor)
@@ -101,11 +125,13 @@ class WikitextParser:
             if start == end:
                 dropped["empty_anchor"] += 1
                 continue
-            if classified.kind is TargetKind.ARTICLE:
+            if classified.kind is TargetKind.ARTICLE or (
+                classified.kind is TargetKind.SECTION and self._keep_section_links
+            ):
                 links.append(Link(start, end, classified.title))
             else:
                 dropped[classified.kind.value] += 1
-        pieces.append(line[cursor:])
+        pieces.append(html.unescape(line[cursor:]))
         text = "".join(pieces)
         stripped = text.strip()
         if not stripped:
@@ -125,6 +151,14 @@ class WikitextParser:
                 self._targets.clear()
             self._targets[href] = classified
         return classified
+
+
+def _without_markup(line: str) -> str:
+    """A line of ``compact``'s output without its list and heading markup (a heading line becomes empty)."""
+    if _MARKUP_LINE.fullmatch(line):
+        return ""
+    item = _LIST_ITEM.fullmatch(line)
+    return item.group(2) if item else line
 
 
 def _trimmed_span(anchor: str, offset: int) -> tuple[int, int]:

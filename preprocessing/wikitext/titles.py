@@ -34,6 +34,7 @@ _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*")
 
 class TargetKind(enum.Enum):
     ARTICLE = "article"  # a title in the main namespace
+    SECTION = "section_link"  # ``[[#History]]``: a section of the page itself, no other entity
     OTHER_NAMESPACE = "other_namespace"
     INTERWIKI = "interwiki"
     INVALID = "invalid_title"  # empty or with characters no title may contain
@@ -60,11 +61,12 @@ def normalize_title(raw: str, first_letter_case: bool = True) -> str:
 def classify_target(raw: str, page_title: str, site: SiteInfo) -> LinkTarget:
     """Classify and normalise the target of an internal link as written in wikitext.
 
-    A section link (``#History``) points to the page itself (``page_title``, already normalised).
+    A section link (``#History``) points to a section of the page itself: its title is ``page_title``
+    (already normalised).
     """
     target = _SPACES.sub(" ", html.unescape(raw)).strip()
     if target.startswith("#"):
-        return LinkTarget(TargetKind.ARTICLE, page_title)
+        return LinkTarget(TargetKind.SECTION, page_title)
     target = target.lstrip(":").lstrip()  # [[:Foo]] forces a plain link
     if ":" in target:
         prefix = target.split(":", 1)[0]
