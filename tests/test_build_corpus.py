@@ -118,11 +118,12 @@ def test_a_page_reproduces_its_sentences_in_order(enwiki_corpus, enwiki_reading)
     page_id = max(rows_by_page, key=lambda page: len(rows_by_page[page]))
     splitter = SentenceSplitter("en")
     sentences = [s.text for p in enwiki_reading.paragraphs[page_id] for s in splitter.split(p)]
-    encoded = [(tokenizer(sentence, add_special_tokens=False)["input_ids"], sentence) for sentence in sentences]
+    encoded = [(tokenizer(" " + sentence, add_special_tokens=False)["input_ids"], sentence) for sentence in sentences]
     # packing drops sentences of fewer than 5 or more than 510 tokens (LUKE's rules), keeps the others whole
     kept = [(ids, sentence) for ids, sentence in encoded if 5 <= len(ids) <= corpus.max_seq_length - 2]
-    # every sequence is a run of whole consecutive kept sentences, in page order, with the tokenizer's own ids,
-    # and decodes back to the text of those sentences
+    # every sequence is a run of whole consecutive kept sentences, in page order, with the tokenizer's own ids
+    # (each sentence after a space, as LUKE tokenized them), and decodes back to the text of those sentences
+    # separated by spaces, whose ids are the sequence's: prose as the model will meet it when fine-tuned
     position = 0
     for words in rows_by_page[page_id]:
         words = words.tolist()
@@ -136,7 +137,9 @@ def test_a_page_reproduces_its_sentences_in_order(enwiki_corpus, enwiki_reading)
             consumed += len(ids)
             texts.append(sentence)
             position += 1
-        assert normalised(tokenizer.decode(words)) == normalised("".join(texts))
+        decoded = tokenizer.decode(words)
+        assert decoded == "".join(" " + text for text in texts)
+        assert tokenizer(decoded, add_special_tokens=False)["input_ids"] == words
     assert len(rows_by_page[page_id]) >= 3
 
 
@@ -162,7 +165,7 @@ def test_bgwiki_corpus_keeps_every_sentence_of_the_article(bgwiki_corpus, bgwiki
         sentences = [sentence.text for paragraph in paragraphs for sentence in splitter.split(paragraph)]
         decoded = "".join(tokenizer.decode(words) for _, words in rows_by_page[page_id])
         assert normalised(decoded) == normalised("".join(sentences))
-        ids = [tokenizer(sentence, add_special_tokens=False)["input_ids"] for sentence in sentences]
+        ids = [tokenizer(" " + sentence, add_special_tokens=False)["input_ids"] for sentence in sentences]
         assert [i for _, words in rows_by_page[page_id] for i in words.tolist()] == [i for s in ids for i in s]
     assert corpus.metadata["language"] == "bg"
 
@@ -188,7 +191,7 @@ def test_trained_tokenizer_directory_gives_the_shard_ids(enwiki_sp_corpus, enwik
     checked = 0
     for page_id in sorted(rows_by_page)[:10]:
         sentence_ids = {
-            tuple(tokenizer(sentence.text, add_special_tokens=False)["input_ids"])
+            tuple(tokenizer(" " + sentence.text, add_special_tokens=False)["input_ids"])
             for paragraph in reading.paragraphs[page_id]
             for sentence in splitter.split(paragraph)
         }

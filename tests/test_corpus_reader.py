@@ -53,6 +53,13 @@ def test_random_access_across_shards_and_batches(tmp_path):
         split[3]
 
 
+def test_a_corpus_of_format_version_1_still_reads(tmp_path):
+    # version 1 has the same schema; only its text differs (before LUKE's reading of the page: see ARCHITECTURE)
+    metadata = write_corpus(tmp_path, [ROWS])
+    (tmp_path / "metadata.json").write_text(json.dumps(metadata | {"format_version": 1}))
+    assert FORMAT_VERSION == 2 and len(Corpus.open(tmp_path).split("train")) == len(ROWS)
+
+
 def test_incomplete_corpus_is_refused(tmp_path):
     write_corpus(tmp_path, [ROWS])
     (tmp_path / "metadata.json").unlink()

@@ -76,7 +76,9 @@ def test_mentions_map_to_whole_tokens_and_decode_to_their_anchor(bpe_tokenizer):
     )
     counts = Counter()
     (tokenized,) = mention_tokenizer.tokenize([Sentence(text, links)], counts)
-    assert tokenized.word_ids.tolist() == tokenizer(text, add_special_tokens=False)["input_ids"]
+    # tokenized after a space, as in running text (LUKE's add_prefix_space): "ĠThe", not "The"
+    assert tokenized.word_ids.tolist() == tokenizer(" " + text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(tokenized.word_ids[:1].tolist()) == ["ĠThe"]
     assert not counts
     for mention, link in zip(tokenized.mentions, links, strict=True):
         assert tokenizer.decode(tokenized.word_ids[mention.start : mention.end]).strip() == link.target

@@ -24,7 +24,10 @@ from typing import Any
 import pyarrow as pa
 
 FORMAT_NAME = "luke-corpus"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what the builder writes; the reader takes every READABLE_FORMAT_VERSIONS (same schema)
+# 1: the text before LUKE's reading (sentences tokenized without their leading space, italics in quote marks,
+# list items dropped, section links as mentions of the page itself); 2: the text as LUKE read it
+READABLE_FORMAT_VERSIONS = (1, 2)
 METADATA_FILE = "metadata.json"
 ENTITY_VOCAB_FILE = "entity_vocab.jsonl"
 TOKENIZER_DIR = "tokenizer"
@@ -88,7 +91,7 @@ class CorpusSplit:
             except (OSError, pa.ArrowInvalid) as error:
                 raise CorpusError(f"cannot read shard {path}: {error}") from error
             if not reader.schema.equals(SCHEMA):
-                raise CorpusError(f"shard {path} has schema {reader.schema}, expected version {FORMAT_VERSION}")
+                raise CorpusError(f"shard {path} has schema {reader.schema}, expected that of version {FORMAT_VERSION}")
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
                 if batch.num_rows:
@@ -139,10 +142,10 @@ class Corpus:
         where = self.path / METADATA_FILE
         if self.metadata.get("format") != FORMAT_NAME:
             raise CorpusError(f"{where}: format is {self.metadata.get('format')!r}, expected {FORMAT_NAME!r}")
-        if self.metadata.get("format_version") != FORMAT_VERSION:
+        if self.metadata.get("format_version") not in READABLE_FORMAT_VERSIONS:
             raise CorpusError(
-                f"{where}: format_version {self.metadata.get('format_version')!r} is not supported "
-                f"by this version of the pipeline (it reads version {FORMAT_VERSION})"
+                f"{where}: format_version {self.metadata.get('format_version')!r} is not supported by this "
+                f"version of the pipeline (it reads versions {', '.join(map(str, READABLE_FORMAT_VERSIONS))})"
             )
         for field in LENGTH_FIELDS:
             if not isinstance(self.metadata.get(field), int) or self.metadata[field] < 1:

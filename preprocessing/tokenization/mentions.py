@@ -1,7 +1,10 @@
 """Tokenization of sentences with a Hugging Face fast tokenizer, mapping each link to whole tokens.
 
-A sentence is tokenized as one text (no special tokens), so its ids are exactly what
-``AutoTokenizer.from_pretrained(corpus/tokenizer)(text, add_special_tokens=False)`` gives. A link becomes
+A sentence is tokenized as one text preceded by a space, as LUKE tokenized every sentence (with RoBERTa's
+``add_prefix_space``): its first word then has the form it has in running text (``ĠHe``, not ``He``, with a
+byte-level BPE; SentencePiece's ``▁He`` either way), and a decoded row reads as prose (``Semitic. He``). Its
+ids are exactly what ``AutoTokenizer.from_pretrained(corpus/tokenizer)(" " + text, add_special_tokens=False)``
+gives, and a row's ids are those of its decoded text. A link becomes
 a mention when its anchor starts and ends on token boundaries (the tokens' offsets, whitespace aside);
 then decoding the mention's tokens gives the anchor text back. A link whose boundary falls inside a token
 (``[[cat]]fish`` tokenized as ``▁catfish``), or whose tokens include the unknown token, is dropped and
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
+from preprocessing.records import Link
 from preprocessing.tokenization.bpe_word_memo import BPEWordMemo
 from preprocessing.wikitext.sentences import Sentence
 
@@ -83,12 +87,13 @@ class MentionTokenizer:
         return None
 
     def tokenize(self, sentences: Sequence[Sentence], counts: Counter) -> list[TokenizedSentence]:
-        """Tokenize ``sentences``; dropped links are counted in ``counts``.
+        """Tokenize ``sentences``, each preceded by a space; dropped links are counted in ``counts``.
 
         A byte-level BPE tokenizer's word memo (:class:`BPEWordMemo`) takes the sentences it can; the others
         go to `tokenizers` in two batches: only the sentences with links need the tokens' offsets, the
         others take its faster path without them (same ids).
         """
+        sentences = [_after_a_space(sentence) for sentence in sentences]
         memoised = [self._memo.encode(sentence.text, sentence.links) if self._memo else None for sentence in sentences]
         left = [sentence for sentence, encoded in zip(sentences, memoised, strict=True) if encoded is None]
         from_tokenizers = iter(self._encode_with_tokenizers(left))
@@ -124,6 +129,12 @@ class MentionTokenizer:
             else:
                 mentions.append(Mention(link.target, span[0], span[1]))
         return TokenizedSentence(np.asarray(ids, dtype=np.int32), tuple(mentions))
+
+
+def _after_a_space(sentence: Sentence) -> Sentence:
+    """``sentence`` as it reads after the text before it: with one space in front."""
+    links = tuple(Link(link.start + 1, link.end + 1, link.target) for link in sentence.links)
+    return Sentence(" " + sentence.text, links)
 
 
 def _link_spans(sentence: Sentence, encoding: Encoding) -> list[tuple[int, int] | None]:
