@@ -170,6 +170,21 @@ def test_bgwiki_corpus_keeps_every_sentence_of_the_article(bgwiki_corpus, bgwiki
     assert corpus.metadata["language"] == "bg"
 
 
+def test_sentencepiece_rows_read_as_prose_and_give_back_their_ids(enwiki_sp_corpus):
+    from transformers import AutoTokenizer
+
+    corpus = Corpus.open(enwiki_sp_corpus)
+    tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+    splits = [corpus.split(name) for name in corpus.split_names]
+    rows = [split[index]["word_ids"].tolist() for split in splits for index in range(len(split))]
+    # each sentence starts with "▁" as in running text, so a row's decoded text is its sentences separated by
+    # spaces and gives back the row's ids (decoding loses only the text of unknown pieces)
+    known = [words for words in rows if tokenizer.unk_token_id not in words]
+    decoded = tokenizer.batch_decode(known)
+    assert tokenizer(decoded, add_special_tokens=False)["input_ids"] == known
+    assert len(known) > 0.9 * len(rows)
+
+
 def test_trained_tokenizer_directory_gives_the_shard_ids(enwiki_sp_corpus, enwiki_dump):
     from transformers import AutoTokenizer
 
