@@ -22,6 +22,15 @@ def bgwiki_dump() -> Path:
 
 
 @pytest.fixture(scope="session")
+def damaged_enwiki_dumps(enwiki_dump: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Damaged copies of the enwiki sample by name: cut.xml.bz2 (cut at 50 %, as `head -c 847935`),
+    flipped.xml.bz2 (one byte inverted at 50 %), cut.xml (the XML cut at 50 %), no-end.xml (no </mediawiki>)."""
+    from dump_builders import write_damaged_dumps
+
+    return write_damaged_dumps(enwiki_dump, tmp_path_factory.mktemp("damaged-dumps"))
+
+
+@pytest.fixture(scope="session")
 def sample_bpe_corpus(enwiki_dump, tmp_path_factory) -> Path:
     """A corpus directory from 40 articles of the enwiki sample, written without the Beam job (mwparserfromhell
     text, a byte-level BPE LukeTokenizer, max_seq_length 128; see sample_corpus.py): the training tests' data."""

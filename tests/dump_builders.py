@@ -52,3 +52,24 @@ def write_dump(path: Path, header: bytes, pages: list[bytes], footer: bytes = b"
     data = header + b"".join(pages) + footer
     path.write_bytes(bz2.compress(data) if path.suffix == ".bz2" else data)
     return path
+
+
+def write_damaged_dumps(dump: Path, directory: Path) -> dict[str, Path]:
+    """Damaged copies of a sample dump, named by their damage: ``cut.xml.bz2`` (the compressed file cut at
+    half its size), ``flipped.xml.bz2`` (one byte inverted at half its size), ``cut.xml`` (the decompressed
+    XML cut at half) and ``no-end.xml`` (every page, but no ``</mediawiki>``)."""
+    compressed = dump.read_bytes()
+    half = len(compressed) // 2
+    flipped = bytearray(compressed)
+    flipped[half] ^= 0xFF
+    xml = bz2.decompress(compressed)
+    contents = {
+        "cut.xml.bz2": compressed[:half],
+        "flipped.xml.bz2": bytes(flipped),
+        "cut.xml": xml[: len(xml) // 2],
+        "no-end.xml": xml[: xml.rindex(b"</mediawiki>")],
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in contents.items():
+        (directory / name).write_bytes(content)
+    return {name: directory / name for name in contents}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import bz2
+import re
 from pathlib import Path
 
 import pytest
 from beam_helpers import run_and_collect
 from dump_builders import page_xml, sample_parts, write_dump, write_multistream
 
-from preprocessing.sources.files import DumpFileError, expand_patterns
+from preprocessing.sources.files import DamagedDumpError, DumpFileError, expand_patterns
 from preprocessing.sources.multistream import read_stream_offsets
 from preprocessing.sources.reading import ReadDumpPages, read_site_info
 from preprocessing.sources.xml_pages import PageFailure, split_pages
@@ -90,7 +91,7 @@ def bad_input_run(enwiki_dump, tmp_path_factory):
     truncated = directory / "truncated.xml.bz2"
     truncated.write_bytes(compressed[: len(compressed) // 2])
     empty = write_dump(directory / "empty.xml", header, [])
-    return _read([broken, truncated, empty])
+    return _read([broken, truncated, empty], allow_damaged=True)
 
 
 @pytest.mark.slow
@@ -105,13 +106,60 @@ def test_broken_pages_are_counted_with_their_ids_and_never_stop_the_job(bad_inpu
     assert summary.failed_page_ids["pages_failed.malformed_xml"] == ["9000001"]
     assert summary.failed_page_ids["pages_failed.invalid_encoding"] == ["9000002"]
     assert summary.failed_page_ids["pages_failed.page_too_large"] == ["9000003"]
-    # the truncated file: the pages before the cut are read, the cut is counted and named
-    assert summary.get("pages_failed.truncated_file") == 1
-    assert any(path.endswith("truncated.xml.bz2") for path in summary.failed_page_ids["pages_failed.truncated_file"])
+    # the truncated file, allowed: the pages before the cut are read, the cut is counted and named
+    assert summary.get("files_damaged.truncated_file") == 1
+    (where,) = summary.failed_page_ids["files_damaged.truncated_file"]
+    assert re.fullmatch(r".*/truncated\.xml\.bz2@\d+", where)
     read_from_truncated = ids - {10, 12}
     expected_ids = {page.page_id for page in enwiki_pages_read[0]}
     assert read_from_truncated and read_from_truncated <= expected_ids
     assert summary.get("pages.read") == len(pages)
+
+
+DAMAGE = {
+    "cut.xml.bz2": (
+        "truncated_file",
+        "compressed data ends early; reading stopped at compressed byte 847,935 of 847,935",
+    ),
+    "flipped.xml.bz2": (
+        "corrupt_file",
+        r"corrupt compressed data \(.+\); reading stopped at compressed byte [\d,]+ of",
+    ),
+    "cut.xml": ("xml_ends_early", "the XML ends early, after 3,044,873 bytes of XML without </mediawiki>"),
+    "no-end.xml": ("xml_ends_early", "the XML ends early, after 6,089,733 bytes of XML without </mediawiki>"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGE))
+def test_a_damaged_file_fails_the_job_naming_it_unless_damage_is_allowed(damaged_enwiki_dumps, name):
+    path = damaged_enwiki_dumps[name]
+    reason, message = DAMAGE[name]
+    with pytest.raises(DamagedDumpError, match=f"^damaged dump file {re.escape(str(path))}: {message}"):
+        _read([path])
+    pages, summary = _read([path], allow_damaged=True)
+    assert summary.get(f"files_damaged.{reason}") == 1
+    (where,) = summary.failed_page_ids[f"files_damaged.{reason}"]
+    assert where.startswith(f"{path}@")
+    assert 90 < len(pages) == summary.get("pages.read") <= 206  # every page before the damage
+
+
+@pytest.mark.slow
+def test_a_damaged_multistream_file_names_the_stream_where_reading_stopped(enwiki_dump, tmp_path):
+    path = write_multistream(enwiki_dump, tmp_path, pages_per_stream=10)
+    whole = path.read_bytes()
+    offsets = read_stream_offsets(str(tmp_path / "enwiki-test-pages-articles-multistream-index.txt.bz2"))
+    path.write_bytes(whole[: offsets[8] + 100])  # inside the 9th page stream
+    with pytest.raises(
+        DamagedDumpError,
+        match=f"{path}: compressed data ends early; reading stopped at the bz2 stream at byte {offsets[8]:,}",
+    ):
+        _read([path], streams_per_range=3)
+    pages, summary = _read([path], streams_per_range=3, allow_damaged=True)
+    assert summary.failed_page_ids["files_damaged.truncated_file"] == [f"{path}@{offsets[8]}"]
+    assert len(pages) == 80  # the 8 whole streams before it
+    path.write_bytes(whole[: whole.rindex(b"BZh")])  # every page stream, not the one closing </mediawiki>
+    with pytest.raises(DamagedDumpError, match="the XML ends early"):
+        _read([path], streams_per_range=3)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
 NAMESPACE = "luke"
+DAMAGED_FILES = "files_damaged"  # counter prefix of dump files read only up to their damage
 PAGE_ID_SAMPLE_SUFFIX = ".page_ids"
 PAGE_IDS_PER_WORKER = 20  # how many ids of failed pages one DoFn instance records per reason
 PAGE_IDS_SHOWN = 20  # how many of them a summary shows
@@ -64,14 +65,28 @@ class JobSummary:
     def to_dict(self) -> dict:
         return {"counters": dict(sorted(self.counters.items())), "failed_page_ids": self.failed_page_ids}
 
+    def damaged_files(self) -> list[str]:
+        """``reason: path@offset`` of each damaged dump file that was read up to its damage."""
+        prefix = DAMAGED_FILES + "."
+        return [
+            f"{name.removeprefix(prefix)}: {where}"
+            for name, places in sorted(self.failed_page_ids.items())
+            if name.startswith(prefix)
+            for where in places
+        ]
+
     def format_table(self) -> str:
-        """A two-column text table of every counter (with sample page ids under failure counters)."""
+        """A two-column text table of every counter (with sample page ids under failure counters), after
+        the damaged dump files, if any."""
         if not self.metrics_supported:
             return "(this runner does not report Beam metrics; no counts available)"
         if not self.counters:
             return "(no counters were reported)"
         width = max(len(name) for name in self.counters)
         lines = []
+        if damaged := self.damaged_files():
+            lines.append("DAMAGED DUMP FILES, read only up to the damage (--allow-damaged-dumps):")
+            lines.extend(f"  {place}" for place in damaged)
         for name, value in sorted(self.counters.items()):
             lines.append(f"  {name:<{width}}  {value:>12,}")
             if name in self.failed_page_ids:

@@ -10,6 +10,7 @@ import bz2
 import codecs
 import gzip
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -28,6 +29,34 @@ INDEX_SUFFIX = "-index.txt.bz2"
 
 class DumpFileError(ValueError):
     """A file that cannot be read as a MediaWiki XML dump (message names the file)."""
+
+
+class DamagedDumpError(DumpFileError):
+    """Reading a dump file stopped early: its compressed data ends early (``truncated_file``) or is corrupt
+    (``corrupt_file``), or its XML ends before ``</mediawiki>`` (``xml_ends_early``).
+
+    The message names the file and where reading stopped; ``reason`` is the counter name and ``where`` the
+    ``path@offset`` recorded with it. The message comes first in ``args``: Beam re-raises a worker's
+    exception as ``type(error)(args[0] + step, *args[1:])``, and pickles it (DaskRunner) by its ``args``.
+    """
+
+    def __init__(self, message: str, reason: str, where: str) -> None:
+        super().__init__(message, reason, where)
+        self.reason = reason
+        self.where = where
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def damage_of(error: Exception, path: str, offset: int, position: str) -> DamagedDumpError:
+    """The :class:`DamagedDumpError` for a decompression ``error`` at compressed byte ``offset`` of ``path``;
+    ``position`` says where in words (e.g. "compressed byte 847,935 of 1,695,871")."""
+    reason = "truncated_file" if isinstance(error, EOFError) else "corrupt_file"
+    problem = "compressed data ends early" if reason == "truncated_file" else f"corrupt compressed data ({error})"
+    return DamagedDumpError(
+        f"damaged dump file {path}: {problem}; reading stopped at {position}", reason, f"{path}@{offset}"
+    )
 
 
 @dataclass(frozen=True)
@@ -83,7 +112,10 @@ def open_raw(path: str) -> BinaryIO:
 
 def open_decompressed(path: str) -> BinaryIO:
     """Open ``path`` and decompress it by its extension (.bz2 handles multi-stream files, .gz, else plain)."""
-    raw = open_raw(path)
+    return _decompressing(open_raw(path), path)
+
+
+def _decompressing(raw: BinaryIO, path: str) -> BinaryIO:
     if path.endswith(".bz2"):
         return bz2.BZ2File(raw)
     if path.endswith(".gz"):
@@ -95,6 +127,20 @@ def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[byte
     """The stream's bytes in blocks of at most ``block_size``."""
     while block := stream.read(block_size):
         yield block
+
+
+def iter_file_blocks(file: DumpFile, skip: int) -> Iterator[bytes]:
+    """The decompressed bytes of a whole dump file after its first ``skip`` (the byte-order mark), in blocks.
+
+    Raises :class:`DamagedDumpError` when decompression fails, naming the compressed byte where it stopped.
+    """
+    with open_raw(file.path) as raw, _decompressing(raw, file.path) as stream:
+        try:
+            stream.read(skip)
+            yield from iter_blocks(stream)
+        except (EOFError, OSError, zlib.error) as error:
+            offset = raw.tell()
+            raise damage_of(error, file.path, offset, f"compressed byte {offset:,} of {file.size:,}") from error
 
 
 def detect_encoding(start: bytes) -> tuple[str, int]:

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from preprocessing.sources.files import BLOCK_SIZE, DumpFileError, open_decompressed, open_raw
+from preprocessing.sources.files import BLOCK_SIZE, DumpFileError, damage_of, open_decompressed, open_raw
 
 
 @dataclass(frozen=True)
@@ -55,25 +55,31 @@ def stream_ranges(path: str, offsets: list[int], file_size: int, streams_per_ran
 def iter_range_blocks(stream_range: StreamRange) -> Iterator[bytes]:
     """Decompress the bz2 streams of a range, block by block (bounded memory).
 
-    Raises EOFError when the range ends inside a stream (a truncated or mis-indexed file) and OSError on
-    corrupt data; the caller counts both.
+    Raises :class:`DamagedDumpError` naming the file and the offset of the bz2 stream where reading stopped:
+    ``truncated_file`` when the range ends inside a stream (a truncated or mis-indexed file),
+    ``corrupt_file`` on data that does not decompress.
     """
-    with open_raw(stream_range.path) as raw:
-        raw.seek(stream_range.start)
-        remaining = stream_range.end - stream_range.start
-        decompressor: bz2.BZ2Decompressor | None = None  # None between streams
-        while remaining > 0:
-            chunk = raw.read(min(BLOCK_SIZE, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            while chunk:
-                decompressor = decompressor or bz2.BZ2Decompressor()
-                output = decompressor.decompress(chunk)
-                if output:
-                    yield output
-                if not decompressor.eof:
+    stream_start = position = stream_range.start
+    try:
+        with open_raw(stream_range.path) as raw:
+            raw.seek(stream_range.start)
+            decompressor: bz2.BZ2Decompressor | None = None  # None between streams
+            while position < stream_range.end:
+                chunk = raw.read(min(BLOCK_SIZE, stream_range.end - position))
+                if not chunk:
                     break
-                chunk, decompressor = decompressor.unused_data, None
-    if decompressor is not None:
-        raise EOFError(f"{stream_range.path}: bytes {stream_range.start}-{stream_range.end} end inside a bz2 stream")
+                position += len(chunk)
+                while chunk:
+                    if decompressor is None:
+                        decompressor, stream_start = bz2.BZ2Decompressor(), position - len(chunk)
+                    output = decompressor.decompress(chunk)
+                    if output:
+                        yield output
+                    if not decompressor.eof:
+                        break
+                    chunk, decompressor = decompressor.unused_data, None
+        if decompressor is not None:
+            raise EOFError("the range ends inside a bz2 stream")
+    except (EOFError, OSError) as error:
+        where = f"the bz2 stream at byte {stream_start:,} (range {stream_range.start:,}-{stream_range.end:,})"
+        raise damage_of(error, stream_range.path, stream_start, where) from error

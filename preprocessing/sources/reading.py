@@ -6,31 +6,40 @@
   streams; the ranges are reshuffled and many workers read the same file at once.
 
 Headers (``<siteinfo>``, encoding) are read on the driver when the pipeline is built: a file that is
-missing, unreadable or not a dump fails the job before it starts, with a message naming it.
+missing, unreadable or not a dump fails the job before it starts, with a message naming it. A file that
+turns out damaged while it is read (compressed data truncated or corrupt, XML ending before
+``</mediawiki>``) fails the job with :class:`DamagedDumpError`, unless damage is allowed: then it is counted
+as ``files_damaged.<reason>`` with its ``path@offset`` and the job goes on without the rest of that file.
 """
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import apache_beam as beam
 
-from preprocessing.beam.metrics import FailureRecorder, counter
+from preprocessing.beam.metrics import DAMAGED_FILES, FailureRecorder, counter
 from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_STREAMS_PER_RANGE
 from preprocessing.records import WikiPage
 from preprocessing.sources.files import (
+    DamagedDumpError,
     DumpFile,
     DumpHeader,
     expand_patterns,
-    iter_blocks,
-    open_decompressed,
+    iter_file_blocks,
     read_header,
 )
 from preprocessing.sources.multistream import StreamRange, iter_range_blocks, read_stream_offsets, stream_ranges
 from preprocessing.sources.siteinfo import SiteInfo, merge_site_infos
-from preprocessing.sources.xml_pages import PageFailure, parse_page, split_pages
+from preprocessing.sources.xml_pages import (
+    DOCUMENT_END,
+    TAIL_BYTES,
+    PageFailure,
+    ends_document,
+    parse_page,
+    split_pages,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,9 @@ class ReadDumpPages(beam.PTransform):
     """PBegin → PCollection[WikiPage]: every page of the dump files matching ``patterns``.
 
     Counters: ``pages.read``, ``pages_failed.<reason>`` (malformed_xml, invalid_encoding, page_too_large,
-    truncated_page, truncated_file, corrupt_file), with sample page ids.
+    truncated_page), with sample page ids. A damaged file raises :class:`DamagedDumpError` in the worker
+    (the job fails); with ``allow_damaged`` it is counted instead, as ``files_damaged.<reason>``
+    (truncated_file, corrupt_file, xml_ends_early) with ``path@offset`` samples.
     """
 
     def __init__(
@@ -60,11 +71,13 @@ class ReadDumpPages(beam.PTransform):
         patterns: Sequence[str],
         max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
         streams_per_range: int = DEFAULT_STREAMS_PER_RANGE,
+        allow_damaged: bool = False,
     ) -> None:
         super().__init__()
         self._patterns = list(patterns)
         self._max_page_bytes = max_page_bytes
         self._streams_per_range = streams_per_range
+        self._allow_damaged = allow_damaged
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[WikiPage]:
         tasks = [_FileTask(file, read_header(file.path)) for file in expand_patterns(self._patterns)]
@@ -75,7 +88,7 @@ class ReadDumpPages(beam.PTransform):
             outputs.append(
                 pbegin
                 | "WholeFiles" >> beam.Create(whole_files, reshuffle=True)
-                | "ReadWholeFiles" >> beam.ParDo(_ReadWholeFileFn(self._max_page_bytes))
+                | "ReadWholeFiles" >> beam.ParDo(_ReadWholeFileFn(self._max_page_bytes, self._allow_damaged))
                 | "SpreadPages" >> beam.Reshuffle()
             )
         if multistream:
@@ -84,71 +97,84 @@ class ReadDumpPages(beam.PTransform):
                 | "MultistreamFiles" >> beam.Create(multistream, reshuffle=False)
                 | "SplitIntoStreamRanges" >> beam.FlatMap(_stream_range_tasks, self._streams_per_range)
                 | "SpreadRanges" >> beam.Reshuffle()
-                | "ReadStreamRanges" >> beam.ParDo(_ReadStreamRangeFn(self._max_page_bytes))
+                | "ReadStreamRanges" >> beam.ParDo(_ReadStreamRangeFn(self._max_page_bytes, self._allow_damaged))
             )
         if len(outputs) == 1:
             return outputs[0]
         return tuple(outputs) | "AllPages" >> beam.Flatten()
 
 
-def _stream_range_tasks(task: _FileTask, streams_per_range: int) -> Iterator[tuple[StreamRange, DumpHeader]]:
+def _stream_range_tasks(task: _FileTask, streams_per_range: int) -> Iterator[tuple[StreamRange, DumpHeader, int]]:
     offsets = read_stream_offsets(task.file.index_path)
     for stream_range in stream_ranges(task.file.path, offsets, task.file.size, streams_per_range):
-        yield stream_range, task.header
+        yield stream_range, task.header, task.file.size
 
 
 class _PageReaderFn(beam.DoFn):
-    """Shared by both readers: bytes → pages, counting every failure."""
+    """Shared by both readers: bytes → pages, counting every failed page; a damaged file raises
+    :class:`DamagedDumpError` (the job fails, naming it) unless damage is allowed, then it is counted."""
 
-    def __init__(self, max_page_bytes: int) -> None:
+    def __init__(self, max_page_bytes: int, allow_damaged: bool) -> None:
         self._max_page_bytes = max_page_bytes
+        self._allow_damaged = allow_damaged
 
     def setup(self) -> None:
         self._pages_read = counter("pages.read")
         self._failures = FailureRecorder("pages_failed")
+        self._damaged = FailureRecorder(DAMAGED_FILES)
 
-    def _pages(self, blocks: Callable[[], Iterator[bytes]], header: DumpHeader, where: str) -> Iterator[WikiPage]:
-        guarded = _GuardedBlocks(blocks)
+    def _pages(self, blocks: Iterator[bytes], header: DumpHeader, path: str, ends_file: bool) -> Iterator[WikiPage]:
+        """The pages in ``blocks``; ``ends_file`` when they run to the end of ``path`` (``</mediawiki>`` due)."""
+        watched = _WatchedBlocks(blocks)
         first_letter_case = header.site.first_letter_case
-        for item in split_pages(iter(guarded), header.encoding, self._max_page_bytes):
+        for item in split_pages(iter(watched), header.encoding, self._max_page_bytes):
             page = parse_page(item, header.encoding, first_letter_case) if isinstance(item, bytes) else item
             if isinstance(page, PageFailure):
                 self._failures.fail(page.reason, page.page_id)
             else:
                 self._pages_read.inc()
                 yield page
-        if guarded.error is not None:
-            self._failures.fail(guarded.error, where)
+        damage = watched.damage
+        if damage is None and ends_file and not ends_document(watched.tail, header.encoding):
+            damage = DamagedDumpError(
+                f"damaged dump file {path}: the XML ends early, after {watched.size:,} bytes of XML without "
+                f"{DOCUMENT_END}; reading stopped at the end of the file",
+                "xml_ends_early",
+                f"{path}@{watched.size}",
+            )
+        if damage is not None:
+            if not self._allow_damaged:
+                raise damage
+            self._damaged.fail(damage.reason, damage.where)
 
 
 class _ReadWholeFileFn(_PageReaderFn):
     def process(self, task: _FileTask) -> Iterator[WikiPage]:
-        def blocks() -> Iterator[bytes]:
-            with open_decompressed(task.file.path) as stream:
-                stream.read(task.header.bom_length)  # skip the byte-order mark
-                yield from iter_blocks(stream)
-
-        yield from self._pages(blocks, task.header, task.file.path)
+        blocks = iter_file_blocks(task.file, task.header.bom_length)
+        yield from self._pages(blocks, task.header, task.file.path, ends_file=True)
 
 
 class _ReadStreamRangeFn(_PageReaderFn):
-    def process(self, element: tuple[StreamRange, DumpHeader]) -> Iterator[WikiPage]:
-        stream_range, header = element
-        where = f"{stream_range.path}@{stream_range.start}"
-        yield from self._pages(lambda: iter_range_blocks(stream_range), header, where)
+    def process(self, element: tuple[StreamRange, DumpHeader, int]) -> Iterator[WikiPage]:
+        stream_range, header, file_size = element
+        blocks = iter_range_blocks(stream_range)
+        yield from self._pages(blocks, header, stream_range.path, ends_file=stream_range.end == file_size)
 
 
-class _GuardedBlocks:
-    """Iterates over a block source, turning a truncated or corrupt stream into a recorded reason."""
+class _WatchedBlocks:
+    """Iterates over a block source, keeping its size, its last bytes and the damage that stopped it."""
 
-    def __init__(self, blocks: Callable[[], Iterator[bytes]]) -> None:
+    def __init__(self, blocks: Iterator[bytes]) -> None:
         self._blocks = blocks
-        self.error: str | None = None
+        self.size = 0
+        self.tail = b""
+        self.damage: DamagedDumpError | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._blocks()
-        except EOFError:
-            self.error = "truncated_file"
-        except (OSError, zlib.error):
-            self.error = "corrupt_file"
+            for block in self._blocks:
+                self.size += len(block)
+                self.tail = (self.tail + block[-TAIL_BYTES:])[-TAIL_BYTES:]
+                yield block
+        except DamagedDumpError as error:
+            self.damage = error

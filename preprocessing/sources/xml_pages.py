@@ -19,6 +19,8 @@ from preprocessing.wikitext.titles import normalize_title
 
 _PAGE_ID = re.compile(r"<id>\s*(\d+)\s*</id>")
 _HEAD_BYTES = 4096  # kept from an oversized page to report its id
+DOCUMENT_END = "</mediawiki>"
+TAIL_BYTES = 256  # what a reader keeps of a stream's end for ends_document (even: UTF-16 stays aligned)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,11 @@ def split_pages(
     if page_start is not None or oversized_head is not None:
         head = oversized_head or bytes(buffer[page_start : page_start + _HEAD_BYTES])
         yield PageFailure("truncated_page", _page_id(head, encoding))
+
+
+def ends_document(tail: bytes, encoding: str) -> bool:
+    """Whether the last bytes of a dump (``TAIL_BYTES`` of them, or all if shorter) close its ``<mediawiki>``."""
+    return tail.decode(encoding, errors="replace").rstrip().endswith(DOCUMENT_END)
 
 
 def parse_page(data: bytes, encoding: str, first_letter_case: bool = True) -> WikiPage | PageFailure:
