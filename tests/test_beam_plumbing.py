@@ -8,9 +8,12 @@ import os
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, StandardOptions, WorkerOptions
 
+from preprocessing.beam.atomic import atomic_create, write_bytes
+from preprocessing.beam.failures import describe_failure
 from preprocessing.beam.metrics import JobSummary
 from preprocessing.beam.options import pipeline_options_from_args
 from preprocessing.commands.options import split_beam_args
+from preprocessing.sources.files import DamagedDumpError
 from preprocessing.sources.multistream import StreamRange, iter_range_blocks, stream_ranges
 
 
@@ -49,6 +52,61 @@ def test_summary_table_lists_counters_and_failed_page_ids():
     assert "does not report" in JobSummary(metrics_supported=False).format_table()
 
 
+def test_summary_table_lists_damaged_files_first():
+    summary = JobSummary(
+        {"pages.read": 99, "files_damaged.truncated_file": 1},
+        {"files_damaged.truncated_file": ["/d/cut.xml.bz2@847935"]},
+    )
+    assert summary.format_table().splitlines()[:2] == [
+        "DAMAGED DUMP FILES, read only up to the damage (--allow-damaged-dumps):",
+        "  truncated_file: /d/cut.xml.bz2@847935",
+    ]
+
+
+def test_an_atomic_file_appears_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "shard.arrow"
+    with pytest.raises(OSError, match="No space left"), atomic_create(str(path)) as stream:
+        stream.write(b"half a shard")
+        raise OSError(28, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
+    write_bytes(str(path), b"old")
+    write_bytes(str(path), b"new")
+    assert [p.name for p in tmp_path.iterdir()] == ["shard.arrow"] and path.read_bytes() == b"new"
+
+
+DAMAGE = "damaged dump file /d/x.bz2: compressed data ends early; reading stopped at compressed byte 9 of 9"
+WORKER_TRACEBACK = (
+    'Traceback (most recent call last):\n  File "apache_beam/runners/common.py", line 1512, in process\n'
+    "preprocessing.sources.files.DamagedDumpError: {} [while running 'ReadDumpPages/ReadWholeFiles']\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "message", "step"),
+    [  # as the in-memory DirectRunner, the multi-processing DirectRunner and the DaskRunner raise them
+        (
+            DamagedDumpError(DAMAGE + " [while running 'Read']", "truncated_file", "/d/x.bz2@9"),
+            "DamagedDumpError",
+            DAMAGE,
+            "Read",
+        ),
+        (RuntimeError(WORKER_TRACEBACK.format(DAMAGE)), "DamagedDumpError", DAMAGE, "ReadDumpPages/ReadWholeFiles"),
+        (DamagedDumpError(DAMAGE, "truncated_file", "/d/x.bz2@9"), "DamagedDumpError", DAMAGE, None),
+        (
+            RuntimeError("OSError: [Errno 28] No space left on device: '/c/x' [while running 'Write']"),
+            "OSError",
+            "[Errno 28] No space left on device: '/c/x'",
+            "Write",
+        ),
+        (ValueError("bad value"), "ValueError", "bad value", None),
+    ],
+)
+def test_a_runner_failure_is_read_back_to_the_worker_exception(error, kind, message, step):
+    failure = describe_failure(error)
+    assert (failure.kind, failure.message, failure.step) == (kind, message, step)
+    assert failure.damaged_dump == (kind == "DamagedDumpError")
+
+
 def test_stream_ranges_cover_whole_streams(tmp_path):
     streams = [bz2.compress(f"<page>{i}</page>".encode()) for i in range(5)]
     path = tmp_path / "x-multistream.xml.bz2"
@@ -64,5 +122,5 @@ def test_stream_ranges_cover_whole_streams(tmp_path):
         f"<page>{i}</page>".encode() for i in range(5)
     )
     cut = StreamRange(str(path), offsets[1], offsets[2] - 3)  # ends inside a stream: an index that lies
-    with pytest.raises(EOFError, match="end inside a bz2 stream"):
+    with pytest.raises(DamagedDumpError, match=f"ends early; reading stopped at the bz2 stream at byte {offsets[1]}"):
         list(iter_range_blocks(cut))

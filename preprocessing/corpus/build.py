@@ -24,6 +24,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from luke import __version__
+from preprocessing.beam.atomic import write_bytes
 from preprocessing.beam.combiners import Smallest
 from preprocessing.corpus.directory import (
     ENTITY_VOCAB_FILE,
@@ -34,13 +35,7 @@ from preprocessing.corpus.directory import (
     TOKENIZER_DIR,
     shard_path,
 )
-from preprocessing.corpus.outputs import (
-    BUILD_DIR,
-    TrainCorpusTokenizer,
-    WriteBuildReport,
-    read_report,
-    write_bytes,
-)
+from preprocessing.corpus.outputs import BUILD_DIR, TrainCorpusTokenizer, WriteBuildReport, read_report
 from preprocessing.corpus.packing import PackingOptions
 from preprocessing.corpus.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
 from preprocessing.corpus.splits import SplitPlan

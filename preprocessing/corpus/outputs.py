@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from preprocessing.beam.atomic import write_bytes
 from preprocessing.beam.combiners import Smallest
 from preprocessing.corpus.directory import TOKENIZER_DIR
 from preprocessing.corpus.splits import page_hashes
@@ -24,14 +25,6 @@ from preprocessing.wikitext.sentences import SentenceSplitter
 BUILD_DIR = "_build"  # the job's scratch space inside the output directory, removed at the end
 REPORT_FILE = "report.json"
 MAX_SAMPLE_PAGE_CHARS = 100_000  # bounds the memory of the tokenizer's training sample
-
-
-def write_bytes(path: str, content: bytes) -> None:
-    """Write ``content`` to ``path`` atomically (temporary name, then rename), on any Beam filesystem."""
-    temporary = path + ".tmp"
-    with FileSystems.create(temporary) as stream:
-        stream.write(content)
-    FileSystems.rename([temporary], [path])
 
 
 class TrainCorpusTokenizer(beam.PTransform):

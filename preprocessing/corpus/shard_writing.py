@@ -2,19 +2,18 @@
 
 The bytes depend only on the rows: the sort makes the order independent of how bundles arrived, record
 batches have a fixed number of rows, and the file appears under its final name only once complete (written
-to a temporary name, then renamed), on any Beam filesystem.
+to a temporary name, then renamed; deleted if the write fails), on any Beam filesystem.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
-from apache_beam.io.filesystems import FileSystems
 
+from preprocessing.beam.atomic import atomic_create
 from preprocessing.corpus.directory import LIST_COLUMNS, SCHEMA
 from preprocessing.corpus.packing import UNK_ENTITY_ID, PackedSequence
 
@@ -51,9 +50,7 @@ def shard_stats(rows: Iterable[PackedSequence]) -> Counter:
 
 def write_shard(path: str, rows: list[PackedSequence]) -> Counter:
     """Write ``rows`` to the Arrow IPC file ``path`` atomically; return :func:`shard_stats` of them."""
-    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-    with FileSystems.create(temporary) as stream, pa.ipc.new_file(stream, SCHEMA) as writer:
+    with atomic_create(path) as stream, pa.ipc.new_file(stream, SCHEMA) as writer:
         for batch in shard_table_batches(rows):
             writer.write_batch(batch)
-    FileSystems.rename([temporary], [path])
     return shard_stats(rows)

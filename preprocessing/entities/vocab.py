@@ -118,15 +118,9 @@ class EntityVocab:
 
     def save(self, path: str) -> None:
         """Write jsonl (or tsv for a ``.tsv`` path) atomically: the file appears complete or not at all."""
-        from apache_beam.io.filesystems import FileSystems  # gs://, s3://, ...; imported when used
+        from preprocessing.beam.atomic import write_bytes  # Beam (gs://, s3://, ...) imported when used
 
-        data = (self.to_tsv() if path.endswith(".tsv") else self.to_jsonl()).encode("utf-8")
-        temporary = path + ".tmp"
-        with FileSystems.create(temporary) as stream:
-            stream.write(data)
-        if FileSystems.exists(path):
-            FileSystems.delete([path])
-        FileSystems.rename([temporary], [path])
+        write_bytes(path, (self.to_tsv() if path.endswith(".tsv") else self.to_jsonl()).encode("utf-8"))
 
     @classmethod
     def load(cls, path: str) -> EntityVocab:
