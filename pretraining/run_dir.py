@@ -8,6 +8,9 @@
       corpus_metadata.json   the corpus's metadata.json, as trained on
       run_info.json          package versions, world size, corpus / tokenizer / entity-vocab paths and their
                              checksums (pretraining.vocabularies), start time
+      starts.jsonl           one JSON object per start of `luke train` in this directory: the step it started
+                             from, the checkpoint it resumed, world size and the resolved config (so that
+                             resumes and config changes stay visible after config.json is replaced)
       metrics.jsonl          one JSON object per logged step and evaluation
       tensorboard/           TensorBoard event files
       checkpoints/           DeepSpeed tags step-00001000/ ... and `latest` (see pretraining.checkpoint)
@@ -30,6 +33,7 @@ CONFIG_FILE = "config.json"
 MODEL_CONFIG_FILE = "model_config.json"
 CORPUS_METADATA_FILE = "corpus_metadata.json"
 RUN_INFO_FILE = "run_info.json"
+STARTS_FILE = "starts.jsonl"
 VOCABULARY_CHECKSUMS = "vocabulary_checksums"
 
 
@@ -71,6 +75,32 @@ def write_run_files(
             "versions": package_versions(),
         },
     )
+
+
+def record_start(run_dir: Path, step: int, config: dict[str, Any], world_size: int, resumed_from: str | None) -> None:
+    """Append this start to ``starts.jsonl`` (rank 0 only). Records of starts after ``step`` are dropped
+    first, as ``metrics.jsonl`` drops the steps after the checkpoint a run resumes from: the file stays the
+    history of the steps that count. ``config``: the resolved config as given (before resume adjusts it)."""
+    path = run_dir / STARTS_FILE
+    kept = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                pass  # a torn line of a killed start
+    record = {
+        "step": step,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "resumed_from": resumed_from,
+        "world_size": world_size,
+        "config": config,
+    }
+    kept.append(json.dumps(record))
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    temporary.replace(path)
 
 
 def read_run_info(run_dir: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def run_training(config: TrainConfig):
     from pretraining.metrics_log import MetricsLogger
     from pretraining.model_setup import build_model, check_init_source, resolve_model_config
     from pretraining.rng import seed_everything
-    from pretraining.run_dir import write_run_files
+    from pretraining.run_dir import record_start, write_run_files
     from pretraining.trainer import Trainer
     from pretraining.vocabularies import corpus_checksums
 
@@ -51,6 +51,7 @@ def run_training(config: TrainConfig):
     resume = checkpoints.resume_point() if resuming else ResumePoint(None)
     if placement.is_main:
         write_run_files(run_dir, config, model_config, corpus, placement.world_size, corpus_checksums(corpus))
+    given_config = config.to_dict()  # before resuming sets model.init
     if resume.tag is not None:
         config.model.init = "random"  # the checkpoint holds the weights
     model = build_model(config, model_config)
@@ -58,6 +59,8 @@ def run_training(config: TrainConfig):
     train_loader, validation_loader = build_loaders(config, corpus, tokenizer_info, model_config, placement)
     resumed = checkpoints.load(engine, resume.tag) if resume.tag is not None else None
     start_step = resumed.trainer_state["step"] if resumed else 0
+    if placement.is_main:
+        record_start(run_dir, start_step, given_config, placement.world_size, resumed.tag if resumed else None)
     logger = MetricsLogger(
         run_dir,
         enabled=placement.is_main,
