@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "build-corpus": "preprocessing.commands.build_corpus:build_corpus_command",
     "train": "pretraining.train:train_command",
     "export": "pretraining.export.command:export_command",
+    "inspect": "luke.inspection.command:inspect_command",
     "demo": "luke.demo:demo_command",
 }
 
@@ -42,7 +43,8 @@ def main() -> None:
     """Pretrain LUKE entity-aware language models from Wikipedia dumps.
 
     \b
-    Pipeline: sample-dump → build-corpus → train (stage 1, stage 2) → export.
+    Pipeline: sample-dump → build-corpus → train (stage 1, stage 2) → export;
+    inspect looks inside a corpus or runs.
     `luke demo` runs all of it on a small real dump with a tiny model on CPU.
     """
 
