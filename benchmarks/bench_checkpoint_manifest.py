@@ -1,12 +1,13 @@
 """What the checkpoint manifest costs: saving a ~1 GB DeepSpeed checkpoint with and without it.
 
 A real DeepSpeed engine (ZeRO-2, bf16, AdamW after one step; CPU, one rank) whose checkpoint is ~1.2 GB (bf16
-module states + fp32 master weights and both Adam moments), saved alternately by ``CheckpointManager.save``
-(every file hashed as it is written, manifest, ``latest``) and by DeepSpeed's ``save_checkpoint`` alone. The cost
-is the median of the saves with the manifest minus the median without, relative to the latter; the time to hash
-the files afterwards from disk (what verification costs at resume / export) is printed for comparison. Saves
-that only reach the page cache vary several-fold with the kernel's writeback, so each repeat runs both saves
-back to back and the median of the repeats' own differences is printed too.
+module states + fp32 master weights and both Adam moments), saved in turn by ``CheckpointManager.save``
+(every file hashed as soon as it is written, manifest, ``latest``), by the same save without hashing and manifest (as it
+was before manifests) and by DeepSpeed's ``save_checkpoint`` alone. The cost is the median of the saves with the
+manifest minus the median without, relative to the latter; the time to hash the files afterwards from disk (what
+verification costs at resume / export) is printed for comparison. Saves that only reach the page cache vary
+several-fold with the kernel's writeback, so each repeat runs all three back to back (order alternating) and the
+median of the repeats' own differences is printed too.
 
 Usage: DS_ACCELERATOR=cpu python benchmarks/bench_checkpoint_manifest.py [--hidden 2048] [--layers 20] [--repeats 5]
 """
@@ -61,38 +62,57 @@ def main() -> None:
     engine = build_engine(args.hidden, args.layers)
     root = Path(tempfile.mkdtemp(prefix="bench-manifest-", dir=args.directory))
     manager = CheckpointManager(root, rank=0, keep_last=args.repeats + 1)  # no pruning inside the timed save
-    plain_dir = root / "plain"
-    with_manifest, plain, hashing_after = [], [], []
+    times: dict[str, list[float]] = {"manifest": [], "none": [], "deepspeed": []}
+    hashing_after: list[float] = []
     size = 0
     try:
         for repeat in range(args.repeats):
-            for with_it in (True, False) if repeat % 2 == 0 else (False, True):  # alternate which goes first
+            kinds = list(times) if repeat % 2 == 0 else list(reversed(times))  # alternate which goes first
+            for kind in kinds:
                 started = time.perf_counter()
-                if with_it:
-                    tag_dir = manager.directory / manager.save(engine, repeat + 1, {"step": repeat + 1}, {})
-                    with_manifest.append(time.perf_counter() - started)
-                else:
-                    engine.save_checkpoint(str(plain_dir), tag="plain", save_latest=False)
-                    plain.append(time.perf_counter() - started)
-                    shutil.rmtree(plain_dir)
-            size = sum((tag_dir / name).stat().st_size for name in files_under(tag_dir))
-            started = time.perf_counter()
-            hash_files(tag_dir, files_under(tag_dir))
-            hashing_after.append(time.perf_counter() - started)
-            shutil.rmtree(tag_dir)
-            print(
-                f"repeat {repeat + 1}: save with manifest {with_manifest[-1]:.2f} s, DeepSpeed alone "
-                f"{plain[-1]:.2f} s, hashing from disk {hashing_after[-1]:.2f} s",
-                flush=True,
-            )
+                tag_dir = save(kind, manager, engine, root, repeat)
+                times[kind].append(time.perf_counter() - started)
+                if kind == "manifest":
+                    size = sum((tag_dir / name).stat().st_size for name in files_under(tag_dir))
+                    started = time.perf_counter()
+                    hash_files(tag_dir, files_under(tag_dir))
+                    hashing_after.append(time.perf_counter() - started)
+                shutil.rmtree(tag_dir)
+            print(f"repeat {repeat + 1}: " + ", ".join(f"{kind} {values[-1]:.2f} s" for kind, values in times.items()))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    base, total = statistics.median(plain), statistics.median(with_manifest)
-    print(f"checkpoint: {size / 1e9:.2f} GB in {args.repeats} repeats (medians)")
-    paired = statistics.median(w - p for w, p in zip(with_manifest, plain, strict=True))
-    print(f"save without manifest {base:.2f} s, with {total:.2f} s: manifest cost {(total - base) / base:+.1%}")
-    print(f"median of the repeats' own differences {paired:+.2f} s: {paired / base:+.1%} of the save without it")
-    print(f"hashing the files afterwards (verification): {statistics.median(hashing_after):.2f} s")
+    medians = {kind: statistics.median(values) for kind, values in times.items()}
+    paired = statistics.median(m - n for m, n in zip(times["manifest"], times["none"], strict=True))
+    print(
+        f"checkpoint: {size / 1e9:.2f} GB, {args.repeats} repeats, medians: "
+        + ", ".join(f"{kind} {value:.2f} s" for kind, value in medians.items())
+    )
+    print(
+        f"manifest cost: {(medians['manifest'] - medians['none']) / medians['none']:+.1%} of the save without it "
+        f"(median of the repeats' own differences: {paired:+.2f} s, {paired / medians['none']:+.1%})"
+    )
+    print(f"hashing the files afterwards from disk (verification): {statistics.median(hashing_after):.2f} s")
+
+
+def save(kind: str, manager, engine, root: Path, repeat: int) -> Path:
+    """One save: ``manifest`` (CheckpointManager.save as it is), ``none`` (the same without hashing and manifest:
+    the save before manifests), ``deepspeed`` (DeepSpeed's save_checkpoint alone); returns the tag directory."""
+    from unittest import mock
+
+    import pretraining.checkpoint as checkpoint
+    from pretraining.manifest import FileDigest
+
+    step = 3 * repeat + ["manifest", "none", "deepspeed"].index(kind) + 1
+    if kind == "deepspeed":
+        engine.save_checkpoint(str(root / "deepspeed"), tag="plain", save_latest=False)
+        return root / "deepspeed" / "plain"
+    if kind == "manifest":
+        return manager.directory / manager.save(engine, step, {"step": step}, {})
+    with (
+        mock.patch.object(checkpoint, "hash_file", lambda path: FileDigest(0, "")),
+        mock.patch.object(checkpoint.CheckpointManager, "_write_manifest", lambda *args: None),
+    ):
+        return manager.directory / manager.save(engine, step, {"step": step}, {})
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 One checkpoint is a DeepSpeed tag directory ``step-00001000/`` (model, ZeRO optimizer partitions, lr
 scheduler) plus ``trainer_state.json`` (step, data position; rank 0) and ``rng/rank-00003.pt`` (each rank's
-random generators). Once every rank finished writing, rank 0 writes ``manifest.json`` (each file's size
-and sha256, hashed as it was written: ``pretraining.manifest``) and then replaces ``checkpoints/latest``, the
-tag of the newest *complete* checkpoint, atomically: an interrupted or failed save (SIGKILL, full disk) leaves
-the previous checkpoint as latest. DeepSpeed's tools (``zero_to_fp32``) read the same ``latest`` file.
+random generators). Each rank hashes its files as soon as each is written (``pretraining.manifest``); once
+every rank finished, rank 0 writes ``manifest.json`` (each file's size and sha256) and then replaces
+``checkpoints/latest``, the tag of the newest *complete* checkpoint, atomically: an interrupted or failed
+save (SIGKILL, full disk) leaves the previous checkpoint as latest. DeepSpeed's tools (``zero_to_fp32``)
+read the same ``latest`` file.
 
 Reading one back (resume, stage 2's start, export) first checks it (:func:`verify_checkpoint`): its files
 against the manifest, and its pickles against the classes a checkpoint holds (``pretraining.safe_load``);
@@ -19,7 +20,7 @@ import os
 import pickle
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,12 @@ import torch
 
 from pretraining.distributed import all_gather, all_ranks_true, barrier, broadcast_from_main
 from pretraining.manifest import (
+    HASH_THREADS,
     MANIFEST_FILE,
     FileDigest,
-    HashingWriter,
     files_under,
     first_mismatch,
+    hash_file,
     hash_files,
     read_manifest,
     write_manifest,
@@ -148,22 +150,21 @@ class CheckpointManager:
         tag = checkpoint_tag(step)
         tag_dir = self.directory / tag
         errors: list[str] = []
-        digests: dict[str, FileDigest] = {}
+        hashed: dict[str, Future[FileDigest]] = {}
         original_save = engine.checkpoint_engine.save
-        hashing = ThreadPoolExecutor(1)
+        hashing = ThreadPoolExecutor(HASH_THREADS)
 
         def guarded_save(state_dict: Any, path: str) -> None:
             # Keep going through DeepSpeed's collectives after a failed write; report once all ranks are done.
             if errors:
                 return
             try:
-                writer = HashingWriter(Path(path), hashing)
-                try:
-                    original_save(state_dict, writer)
-                finally:
-                    digests[str(Path(path).relative_to(tag_dir))] = writer.close()
+                original_save(state_dict, path)
             except OSError as error:
                 errors.append(f"rank {self.rank}: writing {path}: {error}")
+                return
+            # hashed from the page cache while DeepSpeed goes on with the next file
+            hashed[str(Path(path).relative_to(tag_dir))] = hashing.submit(hash_file, Path(path))
 
         engine.checkpoint_engine.save = guarded_save
         try:
@@ -181,6 +182,11 @@ class CheckpointManager:
         finally:
             del engine.checkpoint_engine.save  # the instance attribute shadowed the engine's method
             hashing.shutdown()
+        digests: dict[str, FileDigest] = {}
+        try:
+            digests = {name: future.result() for name, future in hashed.items()}
+        except OSError as error:
+            errors.append(f"rank {self.rank}: hashing a file of {tag}: {error}")
         if not all_ranks_true(not errors):
             barrier()
             previous = self.latest()
@@ -189,7 +195,7 @@ class CheckpointManager:
             kept = f"the previous checkpoint {previous!r} is intact" if previous else "no earlier checkpoint exists"
             detail = "; ".join(errors) if errors else "a write failed on another rank"
             raise CheckpointError(f"could not save checkpoint {tag!r} in {self.directory} ({detail}); {kept}")
-        written = all_gather(digests)
+        written = all_gather(digests)  # every rank reached this point without errors
         if self.rank == 0:
             try:
                 self._write_manifest(tag_dir, written)

@@ -1,10 +1,9 @@
 """The manifest of a checkpoint: each file's size and sha256, written once every file is complete.
 
 ``manifest.json`` in a tag directory lists every file of the checkpoint by its path relative to the tag
-directory. Saving hashes each file as it is written (:class:`HashingWriter`: a second thread hashes each
-buffer while this one writes it, so hashing costs little beyond the write itself; measured by
-``benchmarks/bench_checkpoint_manifest.py``); files written otherwise are hashed afterwards. Verification
-re-reads every listed file, files in parallel on a thread pool (``hashlib`` releases the GIL).
+directory. Files are hashed on a thread pool (``hashlib`` releases the GIL), several at once: while saving,
+each as soon as it is written (from the page cache, while the next one is written); when verifying, every
+listed file. ``benchmarks/bench_checkpoint_manifest.py`` measures the cost.
 """
 
 from __future__ import annotations
@@ -28,34 +27,6 @@ READ_CHUNK = 16 << 20
 class FileDigest:
     size: int
     sha256: str
-
-
-class HashingWriter:
-    """A binary file open for writing that hashes what is written (for ``torch.save(obj, writer)``): each
-    buffer is hashed on ``pool`` while this thread writes it, so the hash costs about max(write, hash)."""
-
-    def __init__(self, path: Path, pool: ThreadPoolExecutor) -> None:
-        self.name = str(path)
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by close(); torch.save writes to it meanwhile
-        self._pool = pool
-        self._hash = hashlib.sha256()
-        self._size = 0
-
-    def write(self, data: bytes | memoryview) -> int:
-        hashing = self._pool.submit(self._hash.update, data)
-        try:
-            written = self._file.write(data)
-        finally:
-            hashing.result()
-        self._size += written
-        return written
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> FileDigest:
-        self._file.close()
-        return FileDigest(self._size, self._hash.hexdigest())
 
 
 def hash_file(path: Path) -> FileDigest:

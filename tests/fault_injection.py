@@ -32,7 +32,7 @@ def inject(fault: str) -> None:
         save = torch.save
 
         def full_disk_save(obj, f, *args, **kwargs):
-            if argument in str(getattr(f, "name", f)):  # a path, or a file object (checkpoints: hashed as written)
+            if argument in str(f):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
             return save(obj, f, *args, **kwargs)
 
