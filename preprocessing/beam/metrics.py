@@ -83,15 +83,19 @@ class JobSummary:
         if not self.counters:
             return "(no counters were reported)"
         width = max(len(name) for name in self.counters)
-        lines = []
-        if damaged := self.damaged_files():
-            lines.append("DAMAGED DUMP FILES, read only up to the damage (--allow-damaged-dumps):")
-            lines.extend(f"  {place}" for place in damaged)
+        lines = format_damaged_files(self.damaged_files())
         for name, value in sorted(self.counters.items()):
             lines.append(f"  {name:<{width}}  {value:>12,}")
-            if name in self.failed_page_ids:
+            if name in self.failed_page_ids and not name.startswith(DAMAGED_FILES):
                 lines.append(f"  {'':<{width}}  page ids: {', '.join(self.failed_page_ids[name])}")
         return "\n".join(lines)
+
+
+def format_damaged_files(places: list[str]) -> list[str]:
+    """The lines that open a summary when damaged dump files were read (``JobSummary.damaged_files``)."""
+    if not places:
+        return []
+    return ["DAMAGED DUMP FILES, read only up to the damage (--allow-damaged-dumps):", *(f"  {p}" for p in places)]
 
 
 def read_summary(result: PipelineResult) -> JobSummary:

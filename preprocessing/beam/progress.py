@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from typing import TextIO
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -59,10 +60,19 @@ def read_progress(directory: str) -> Counter:
 
 
 class ProgressMonitor:
-    """Driver side: a progress line on stderr (tqdm) with the summed worker counts, while the job runs."""
+    """Driver side: a progress line on ``terminal`` (tqdm; stderr by default) with the summed worker counts,
+    while the job runs."""
 
-    def __init__(self, directory: str, label: str, fields: tuple[str, ...], interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        directory: str,
+        label: str,
+        fields: tuple[str, ...],
+        terminal: TextIO | None = None,
+        interval: float = 2.0,
+    ) -> None:
         self._directory = directory
+        self._terminal = terminal
         self._label = label
         self._fields = fields
         self._interval = interval
@@ -80,7 +90,7 @@ class ProgressMonitor:
     def _run(self) -> None:
         from tqdm import tqdm
 
-        with tqdm(desc=self._label, unit=" " + self._fields[0], leave=False, disable=None) as bar:
+        with tqdm(desc=self._label, unit=" " + self._fields[0], leave=False, disable=None, file=self._terminal) as bar:
             while not self._stop.wait(self._interval):
                 totals = read_progress(self._directory)
                 bar.n = totals.get(self._fields[0], 0)

@@ -139,8 +139,10 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     its index next to it). The job parses each article once, builds the entity vocabulary (unless
     --entity-vocab), trains the tokenizer if asked, splits sentences, tokenizes, packs sequences and
     writes DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last,
-    DIR/metadata.json. A summary table ends the run.
+    DIR/metadata.json. A summary table ends the run; if the job fails, one line says why and DIR/error.log
+    holds the job's output and traceback (no metadata.json: the directory reads as an unfinished build).
     """
+    from preprocessing.beam.failures import JobError
     from preprocessing.corpus.build import BuildError, CorpusBuildConfig, build_corpus
     from preprocessing.corpus.packing import PackingOptions
 
@@ -162,21 +164,26 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
         options["tokenizer_character_coverage"] = options.pop("character_coverage")
         config = CorpusBuildConfig(dumps=tuple(dumps), output=output, packing=packing, **options)
         result = build_corpus(config, beam_args, overwrite=overwrite)
-    except (BuildError, ValueError) as error:
+    except (BuildError, JobError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(format_summary(result.metadata))
 
 
 def format_summary(metadata: dict) -> str:
-    """The end-of-run table: per-split contents, then every counter of the job."""
-    lines = [f"{'split':<12}{'shards':>8}{'sequences':>12}{'word tokens':>14}{'mentions':>12}{'[UNK]':>10}"]
+    """The end-of-run table: damaged dump files read with --allow-damaged-dumps (if any), per-split contents,
+    then every counter of the job."""
+    from preprocessing.beam.metrics import JobSummary, format_damaged_files
+
+    extraction = metadata.get("extraction_counters") or {}
+    damaged = JobSummary(failed_page_ids=extraction.get("failed_page_ids", {})).damaged_files()
+    lines = format_damaged_files(damaged)
+    lines += [f"{'split':<12}{'shards':>8}{'sequences':>12}{'word tokens':>14}{'mentions':>12}{'[UNK]':>10}"]
     for name, split in metadata["splits"].items():
         lines.append(
             f"{name:<12}{len(split['shards']):>8,}{split['sequences']:>12,}{split['word_tokens']:>14,}"
             f"{split['mentions']:>12,}{split['unk_mentions']:>10,}"
         )
     counters = dict(metadata["counters"])
-    extraction = metadata.get("extraction_counters") or {}
     counters.update(extraction.get("counters", {}))
     width = max((len(name) for name in counters), default=10)
     lines.append("")

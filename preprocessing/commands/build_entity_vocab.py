@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -16,6 +17,8 @@ from preprocessing.commands.options import (
     entity_vocab_options,
     split_beam_args,
 )
+
+ERROR_LOG_SUFFIX = ".error.log"  # the job's output and traceback, next to --output, when the job fails
 
 
 @click.command(
@@ -50,6 +53,7 @@ def build_entity_vocab_command(
     max_redirect_hops: int,
     max_page_bytes: int,
     streams_per_range: int,
+    allow_damaged_dumps: bool,
     summary_json: Path | None,
 ) -> None:
     """Count hyperlinks in Wikipedia dumps and write the top-K entity vocabulary.
@@ -57,15 +61,20 @@ def build_entity_vocab_command(
     DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2, .xml.gz; split files, or a multistream
     file whose -index.txt.bz2 lies next to it). Links are resolved through the dump's redirects; the
     vocabulary lists [PAD], [UNK], [MASK], then entities by link count (ties by title).
+
+    The directory of --output is checked first (writable, room for the vocabulary). If the job fails, one
+    line says why and OUTPUT.error.log holds the job's output and traceback.
     """
     import apache_beam as beam
 
+    from preprocessing.beam.failures import JobError, reported_failures
     from preprocessing.beam.metrics import read_summary
     from preprocessing.beam.options import pipeline_options_from_args
+    from preprocessing.beam.output_checks import check_output, parent_directory, xml_bytes
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
-    from preprocessing.entities.vocab import EntityVocab, EntityVocabError
+    from preprocessing.entities.vocab import EntityVocab, EntityVocabError, estimated_file_bytes
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
-    from preprocessing.sources.files import DumpFileError
+    from preprocessing.sources.files import DumpFileError, expand_patterns
     from preprocessing.sources.reading import ReadDumpPages, read_site_info
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
@@ -74,12 +83,16 @@ def build_entity_vocab_command(
     try:
         options = pipeline_options_from_args(beam_args)
         site = read_site_info(dumps)
+        xml = xml_bytes((file.path, file.size) for file in expand_patterns(dumps))
+        check_output(
+            parent_directory(output), estimated_file_bytes(entity_vocab_size, xml), "the directory of --output"
+        )
         pipeline = beam.Pipeline(options=options)
         extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
+        reading = ReadDumpPages(dumps, max_page_bytes, streams_per_range, allow_damaged_dumps)
         (
             pipeline
-            | "ReadDumpPages"
-            >> ReadDumpPages(dumps, max_page_bytes=max_page_bytes, streams_per_range=streams_per_range)
+            | "ReadDumpPages" >> reading
             | "ExtractArticles" >> ExtractArticles(site, extraction)
             | "BuildEntityVocab" >> BuildEntityVocab(entity_vocab_size, min_entity_count, site.language)
             | "WriteEntityVocab" >> WriteEntityVocab(output)
@@ -89,9 +102,15 @@ def build_entity_vocab_command(
     click.echo(
         f"building the entity vocabulary of {len(dumps)} dump pattern(s) ({site.dbname or site.language})", err=True
     )
-    with _ElapsedTicker("beam job running"):
-        result = pipeline.run()
-        result.wait_until_finish()
+    try:
+        with (
+            reported_failures("the entity vocabulary job", output + ERROR_LOG_SUFFIX) as terminal,
+            _ElapsedTicker("beam job running", terminal),
+        ):
+            result = pipeline.run()
+            result.wait_until_finish()
+    except JobError as error:
+        raise click.ClickException(str(error)) from error
     summary = read_summary(result)
     try:
         vocab = EntityVocab.load(output)
@@ -105,10 +124,11 @@ def build_entity_vocab_command(
 
 
 class _ElapsedTicker:
-    """A one-line progress display on stderr (elapsed time) while a blocking job runs."""
+    """A one-line progress display on ``terminal`` (elapsed time) while a blocking job runs."""
 
-    def __init__(self, label: str, interval: float = 1.0) -> None:
+    def __init__(self, label: str, terminal: TextIO, interval: float = 1.0) -> None:
         self._label = label
+        self._terminal = terminal
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, daemon=True)
@@ -118,14 +138,17 @@ class _ElapsedTicker:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, error_type: type | None, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
-        click.echo(f"{self._label}: done in {time.monotonic() - self._start:.1f} s", err=True)
+        if error_type is None:
+            click.echo(f"{self._label}: done in {time.monotonic() - self._start:.1f} s", file=self._terminal)
 
     def _tick(self) -> None:
         from tqdm import tqdm
 
-        with tqdm(desc=self._label, bar_format="{desc}: {elapsed}", leave=False, disable=None) as display:
+        with tqdm(
+            desc=self._label, bar_format="{desc}: {elapsed}", leave=False, disable=None, file=self._terminal
+        ) as display:
             while not self._stop.wait(self._interval):
                 display.refresh()

@@ -50,6 +50,13 @@ dump_reading_options = _options(
         show_default=True,
         help="Multistream dumps: bz2 streams (100 pages each) per parallel work item.",
     ),
+    click.option(
+        "--allow-damaged-dumps",
+        is_flag=True,
+        help="Read a damaged dump file (compressed data truncated or corrupt, XML ending early) up to the damage "
+        "and go on, listing it first in the summary. By default the job fails, naming the file and where reading "
+        "stopped. Bad pages in an intact file never stop the job (they are counted).",
+    ),
 )
 
 entity_vocab_options = _options(
