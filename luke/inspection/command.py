@@ -22,7 +22,7 @@ def _output_option(default: str):
     return click.option(
         "--output",
         "-o",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=click.Path(path_type=Path),
         default=Path(default),
         show_default=True,
         help="The HTML report to write (replaced if it exists): one file, images embedded, no network needed.",
