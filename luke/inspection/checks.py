@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from luke.inspection.entities import SPECIAL_IDS, UNK_ID, EntityTable
+from luke.inspection.shards import SplitShards
 from luke.inspection.tokenizer import CorpusTokenizer
 
 MAX_EXAMPLES = 5
@@ -62,18 +63,18 @@ class CheckList:
 
 @dataclass(frozen=True)
 class RowPlace:
-    """Where the rows of an array are: split, global index of the batch's first row, local row indices of the
-    rows read (None = every row of the batch), and the batch's page ids."""
+    """Where the rows of an array are: their split's shards, the global index of the first row of the batch
+    they come from, and the local indices of the rows read (None = every row from ``batch_start`` on)."""
 
-    split: str
-    batch_start: int
-    local_rows: np.ndarray | None
-    page_ids: np.ndarray
+    shards: SplitShards
+    batch_start: int = 0
+    local_rows: np.ndarray | None = None
 
     def describe(self, positions: np.ndarray) -> list[str]:
         """'split row R (page P)' for row positions within the rows read."""
         local = positions if self.local_rows is None else self.local_rows[positions]
-        return [f"{self.split} row {self.batch_start + int(row)} (page {int(self.page_ids[row])})" for row in local]
+        rows = [self.batch_start + int(row) for row in local]
+        return [f"{self.shards.name} row {row} (page {self.shards.row(row)['page_id']})" for row in rows]
 
 
 def check_row_lengths(
@@ -83,7 +84,7 @@ def check_row_lengths(
     entity_counts: dict[str, np.ndarray],
     limits: dict[str, int],
 ) -> None:
-    """Length limits and entity-column alignment, from the offsets of every row of one batch."""
+    """Length limits and entity-column alignment, from the offsets of every row (of a split, or of a batch)."""
     scope = "every row (list offsets)"
     over = np.flatnonzero(word_lengths > limits["max_seq_length"])
     check = checks.get(f"rows within max_seq_length ({limits['max_seq_length']} words)", scope)
@@ -139,14 +140,16 @@ def check_mentions(
 
 
 def check_word_ids(
-    checks: CheckList, place: RowPlace, scope: str, word_rows: np.ndarray, words: np.ndarray, tokenizer_size: int
+    checks: CheckList, place: RowPlace, scope: str, words_per_row: np.ndarray, words: np.ndarray, tokenizer_size: int
 ) -> None:
-    """Word ids of the rows read within the tokenizer's vocabulary (``word_rows[j]``: row position of id j)."""
+    """Word ids of the rows read within the tokenizer's vocabulary (``words_per_row``: ids of each row read)."""
+    check = checks.get(f"word ids in the tokenizer (0 … {tokenizer_size - 1})", scope)
+    if not len(words) or (words.min() >= 0 and words.max() < tokenizer_size):
+        return
     bad = np.flatnonzero((words < 0) | (words >= tokenizer_size))
+    word_rows = np.repeat(np.arange(len(words_per_row)), words_per_row)
     where = place.describe(word_rows[bad[:MAX_EXAMPLES]])
-    checks.get(f"word ids in the tokenizer (0 … {tokenizer_size - 1})", scope).fail(
-        len(bad), [f"{d}: word id {words[j]}" for d, j in zip(where, bad, strict=False)]
-    )
+    check.fail(len(bad), [f"{d}: word id {words[j]}" for d, j in zip(where, bad, strict=False)])
 
 
 def _special(entity_id: int) -> str:

@@ -139,12 +139,11 @@ def _split_stats(
     sample_size: int,
 ) -> tuple[SplitStats, np.ndarray]:
     word_lengths = shards.lengths("word_ids")
-    entity_counts = shards.lengths("entity_ids")
-    for batch, start, _ in shards.selections(None):
-        place = RowPlace(shards.name, start, None, batch.page_ids)
-        check_row_lengths(
-            checks, place, batch.lengths("word_ids"), {c: batch.lengths(c) for c in ENTITY_COLUMNS}, limits
-        )
+    column_counts = {column: shards.lengths(column) for column in ENTITY_COLUMNS}
+    entity_counts = column_counts["entity_ids"]
+    check_row_lengths(checks, RowPlace(shards), word_lengths, column_counts, limits)
+    # rows whose entity columns differ in length are reported above; their spans mean nothing
+    aligned = (entity_counts == column_counts["entity_starts"]) & (entity_counts == column_counts["entity_ends"])
     counted = {
         "sequences": len(shards),
         "word_tokens": int(word_lengths.sum(dtype=np.int64)),
@@ -168,23 +167,21 @@ def _split_stats(
         pending, pending_size = [], 0
 
     for batch, start, local in shards.selections(chosen):
-        counts = {column: batch.gather(column, local)[1] for column in ENTITY_COLUMNS}
-        aligned = (counts["entity_ids"] == counts["entity_starts"]) & (counts["entity_ids"] == counts["entity_ends"])
-        if not aligned.all():  # misaligned rows are reported by check_row_lengths; their spans mean nothing
-            local = np.flatnonzero(aligned) if local is None else local[aligned]
-        place = RowPlace(shards.name, start, local, batch.page_ids)
+        rows_aligned = aligned[start : start + batch.num_rows]
+        if not rows_aligned.all():
+            local = np.flatnonzero(rows_aligned) if local is None else local[rows_aligned[local]]
+        place = RowPlace(shards, start, local)
         ids, per_row = batch.gather("entity_ids", local)
         starts, _ = batch.gather("entity_starts", local)
         ends, _ = batch.gather("entity_ends", local)
-        lengths = batch.lengths("word_ids") if local is None else batch.lengths("word_ids")[local]
+        lengths = word_lengths[start : start + batch.num_rows]
+        lengths = lengths if local is None else lengths[local]
         mention_rows = np.repeat(np.arange(len(per_row)), per_row)
         check_mentions(
             checks, place, scope, mention_rows, lengths, ids, starts, ends, vocab_size, limits["max_mention_length"]
         )
         words, words_per_row = batch.gather("word_ids", local)
-        check_word_ids(
-            checks, place, scope, np.repeat(np.arange(len(words_per_row)), words_per_row), words, tokenizer.size
-        )
+        check_word_ids(checks, place, scope, words_per_row, words, tokenizer.size)
         mention_lengths += np.bincount(
             np.clip(ends - starts, 0, len(mention_lengths) - 1), minlength=len(mention_lengths)
         )
