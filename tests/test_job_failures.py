@@ -130,7 +130,7 @@ def test_a_disk_without_room_for_the_output_is_refused_before_any_work(enwiki_du
     line = error_line(vocab_job(enwiki_dump, tiny_disk / "entity_vocab.jsonl"))
     assert f"the directory of --output {tiny_disk}: 200.0 KiB free on its filesystem, the job needs about" in line
     line = error_line(corpus_job(enwiki_dump, tiny_disk / "corpus", bpe_tokenizer_dir, *IN_MEMORY))
-    assert f"--output {tiny_disk}/corpus: 200.0 KiB free on its filesystem, the job needs about 1.2 MiB" in line
+    assert f"--output {tiny_disk}/corpus: 200.0 KiB free on its filesystem, the job needs about 1.5 MiB" in line
     assert not list(tiny_disk.rglob("*.tmp-*"))
 
 

@@ -184,16 +184,14 @@ def load_entity_vocab(path: str):
         raise BuildError(f"--entity-vocab: {error}") from error
 
 
-def install_pretrained_tokenizer(name_or_path: str, output: str) -> None:
-    """Save the fast tokenizer ``name_or_path`` as ``output/tokenizer``."""
+def pretrained_tokenizer_files(name_or_path: str) -> dict[str, bytes]:
+    """The files of the fast tokenizer ``name_or_path`` as ``output/tokenizer`` will hold them."""
     from preprocessing.tokenization.tokenizer import TokenizerError
 
     try:
-        files = save_tokenizer_files(load_fast_tokenizer(name_or_path))
+        return save_tokenizer_files(load_fast_tokenizer(name_or_path))
     except TokenizerError as error:
         raise BuildError(f"--tokenizer: {error}") from error
-    for name, content in files.items():
-        write_bytes(FileSystems.join(output, TOKENIZER_DIR, name), content)
 
 
 def load_output_tokenizer(output: str):
@@ -307,7 +305,8 @@ def _run(pipeline: beam.Pipeline, output: str, stage: str):
 
 
 def estimated_corpus_bytes(config: CorpusBuildConfig, entity_vocab_entries: int) -> int:
-    """What the build writes besides the tokenizer, estimated from the dumps' size (see the constants)."""
+    """What the build writes besides the tokenizer (a trained one: a few MB), estimated from the dumps' size
+    (see the constants)."""
     from preprocessing.beam.output_checks import xml_bytes
     from preprocessing.entities.vocab import estimated_file_bytes
     from preprocessing.sources.files import expand_patterns
@@ -333,18 +332,21 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
     except (DumpFileError, ValueError) as error:
         raise BuildError(str(error)) from error
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
+    tokenizer_files = pretrained_tokenizer_files(config.tokenizer) if config.tokenizer is not None else {}
     options = pipeline_options_from_args(list(beam_args))
     prepare_output(config.output, overwrite)
     vocab_entries = len(entity_vocab) if entity_vocab is not None else config.entity_vocab_size
+    needed = estimated_corpus_bytes(config, vocab_entries) + sum(len(content) for content in tokenizer_files.values())
     try:
-        check_output(config.output, estimated_corpus_bytes(config, vocab_entries))
+        check_output(config.output, needed)
     except OutputError as error:
         raise BuildError(str(error)) from error
     if entity_vocab is not None:
         entity_vocab.save(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
     if config.tokenizer is not None:
         tokenizer_source = {"source": "pretrained", "name_or_path": config.tokenizer}
-        install_pretrained_tokenizer(config.tokenizer, config.output)
+        for name, content in tokenizer_files.items():
+            write_bytes(FileSystems.join(config.output, TOKENIZER_DIR, name), content)
     else:
         training = beam.Pipeline(options=options)
         train_tokenizer_pipeline(training, config, site)
