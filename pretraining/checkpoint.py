@@ -3,7 +3,7 @@
 One checkpoint is a DeepSpeed tag directory ``step-00001000/`` (model, ZeRO optimizer partitions, lr
 scheduler) plus ``trainer_state.json`` (step, data position; rank 0) and ``rng/rank-00003.pt`` (each rank's
 random generators). Each rank hashes its files as soon as each is written (``pretraining.manifest``); once
-every rank finished, rank 0 writes ``manifest.json`` (each file's size and sha256) and then replaces
+every rank finished, rank 0 writes ``manifest.json`` (each file's size and digest) and then replaces
 ``checkpoints/latest``, the tag of the newest *complete* checkpoint, atomically: an interrupted or failed
 save (SIGKILL, full disk) leaves the previous checkpoint as latest. DeepSpeed's tools (``zero_to_fp32``)
 read the same ``latest`` file.

@@ -56,7 +56,7 @@ def error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("Error:")]
 
 
-def test_manifest_lists_every_file_with_its_size_and_sha256(trained_run):
+def test_manifest_lists_every_file_with_its_size_and_digest(trained_run):
     for tag in ("step-00000002", "step-00000004"):
         tag_dir = trained_run / "checkpoints" / tag
         manifest = read_manifest(tag_dir)
@@ -72,7 +72,7 @@ def test_resume_falls_back_past_a_damaged_checkpoint(trained_run, corpus, deepsp
     overwrite_4_kib(run_dir / "checkpoints" / "step-00000004" / OPTIM_STATES)
     output = run_ok(single_process(run_args(corpus, run_dir, 6)), deepspeed_cpu_env).stdout
     assert (
-        f"checkpoint {run_dir / 'checkpoints' / 'step-00000004'} is damaged: {OPTIM_STATES} differs from its sha256 "
+        f"checkpoint {run_dir / 'checkpoints' / 'step-00000004'} is damaged: {OPTIM_STATES} differs from its digest "
         "in the manifest" in output
     ), output
     assert "resuming from step-00000002, the newest intact checkpoint" in output
@@ -154,7 +154,7 @@ def test_stage2_init_from_a_damaged_checkpoint_is_refused(trained_run, corpus, d
     result = run(single_process(stage2), deepspeed_cpu_env)
     assert result.returncode != 0
     [line] = error_lines(result.stderr)
-    assert f"step-00000004 is damaged: {OPTIM_STATES} differs from its sha256" in line, result.stderr[-3000:]
+    assert f"step-00000004 is damaged: {OPTIM_STATES} differs from its digest" in line, result.stderr[-3000:]
 
 
 def swap_two_entities(corpus: Path, tmp_path: Path) -> Path:

@@ -251,7 +251,7 @@ def test_overwritten_optimizer_states_are_refused(zero_runs, tmp_path):
         handle.write(os.urandom(4096))
     result = export(run, tmp_path / "out")
     assert result.exit_code == 1 and "model verified" not in result.output
-    assert f"checkpoint {checkpoint} is damaged: {optim.name} differs from its sha256" in result.output, result.output
+    assert f"checkpoint {checkpoint} is damaged: {optim.name} differs from its digest" in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
