@@ -196,12 +196,22 @@ def demo_command(output: Path, stage1_steps: int, stage2_steps: int, vocab_size:
 
     click.secho("\n== what the exported model predicts (plain transformers)", bold=True)
     show_predictions(paths.model, paths.corpus)
+    corpus_report, run_report = paths.root / "corpus-report.html", paths.root / "run-report.html"
+    timings["reports"] = _run_step(
+        "report on the corpus", _luke("inspect", "corpus", str(paths.corpus), "--output", str(corpus_report)), env
+    ) + _run_step(
+        "report on the runs (stage 1 and 2 on the same axes)",
+        _luke("inspect", "run", str(paths.stage1), str(paths.stage2), "--output", str(run_report)),
+        env,
+    )
     click.secho("\n== made", bold=True)
     for name, path in (
         ("corpus", paths.corpus),
         ("stage 1 run", paths.stage1),
         ("stage 2 run", paths.stage2),
         ("exported model", paths.model),
+        ("corpus report", corpus_report),
+        ("run report", run_report),
     ):
         click.echo(f"  {name:15} {path}")
     click.echo(
