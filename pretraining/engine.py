@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pretraining.config import ConfigError, TrainConfig
-from pretraining.lr_schedule import build_lr_scheduler
+from pretraining.lr_schedule import build_lr_scheduler, follow_schedule
 
 # DeepSpeed keys that the training config sets (batch.*, optimizer.*, schedule.*).
 OWNED_KEYS = (
@@ -114,3 +114,16 @@ def build_engine(model: nn.Module, config: TrainConfig, ds_config: dict[str, Any
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False
     )
     return engine
+
+
+def apply_optimizer_config(engine: Any, config: TrainConfig) -> None:
+    """After a checkpoint restored the optimizer (with the hyperparameters it saved) and the lr scheduler, set
+    them from this run's config again: a changed ``optimizer.*`` or ``schedule.*`` applies from the resume step
+    on (``pretraining.config_changes`` decides which changes a resume accepts); unchanged, nothing changes."""
+    options = config.optimizer
+    expected = parameter_groups(engine.module, options.weight_decay)
+    for group, like in zip(engine.optimizer.param_groups, expected, strict=True):
+        group.update(betas=options.betas, eps=options.eps, weight_decay=like["weight_decay"])
+        if "bias_correction" in group:  # DeepSpeed's Adam variants
+            group["bias_correction"] = options.bias_correction
+    follow_schedule(engine.lr_scheduler, options.lr)

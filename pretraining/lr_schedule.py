@@ -18,3 +18,14 @@ def warmup_linear_decay(step: int, warmup_steps: int, max_steps: int) -> float:
 def build_lr_scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, max_steps: int) -> LambdaLR:
     """A scheduler stepped once per optimizer step; its state is saved in DeepSpeed checkpoints."""
     return LambdaLR(optimizer, lambda step: warmup_linear_decay(step, warmup_steps, max_steps))
+
+
+def follow_schedule(scheduler: LambdaLR, peak_lr: float) -> None:
+    """Once a checkpoint restored ``scheduler`` (its step count, and the peak and current rate it saved), set
+    the peak and the current rate of every parameter group from this run's ``peak_lr`` and schedule: a changed
+    ``optimizer.lr`` or ``schedule.max_steps`` applies from the resume step on; unchanged, nothing changes."""
+    scheduler.base_lrs = [peak_lr] * len(scheduler.optimizer.param_groups)
+    for group, lr_lambda in zip(scheduler.optimizer.param_groups, scheduler.lr_lambdas, strict=True):
+        group["initial_lr"] = peak_lr
+        group["lr"] = peak_lr * lr_lambda(scheduler.last_epoch)
+    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]

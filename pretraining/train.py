@@ -10,20 +10,22 @@ import click
 from pretraining.config import ConfigError, TrainConfig, load_config
 
 
-def run_training(config: TrainConfig):
-    """Train one stage as configured, on this process's rank; returns the :class:`TrainResult`."""
+def run_training(config: TrainConfig, allow_config_change: bool = False):
+    """Train one stage as configured, on this process's rank; returns the :class:`TrainResult`. Resuming with
+    changed settings is checked by ``pretraining.config_changes``; ``allow_config_change`` accepts guarded ones."""
     import torch
 
     from preprocessing.corpus import Corpus, CorpusError
     from pretraining.checkpoint import CheckpointManager, ResumePoint
+    from pretraining.config_changes import RunSettings, check_changes, check_resume_step, config_changes
     from pretraining.data import TokenizerInfo, TokenizerInfoError
     from pretraining.distributed import init_distributed, placement_from_environment
-    from pretraining.engine import build_engine, check_optimizer_support, load_deepspeed_config
+    from pretraining.engine import apply_optimizer_config, build_engine, check_optimizer_support, load_deepspeed_config
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
     from pretraining.model_setup import build_model, check_init_source, resolve_model_config
     from pretraining.rng import seed_everything
-    from pretraining.run_dir import record_start, write_run_files
+    from pretraining.run_dir import read_settings, record_start, write_run_files
     from pretraining.trainer import Trainer
     from pretraining.vocabularies import corpus_checksums
 
@@ -41,6 +43,12 @@ def run_training(config: TrainConfig):
     run_dir = Path(config.run_dir)
     checkpoints = CheckpointManager(run_dir, placement.rank, config.checkpoint.keep_last)
     resuming = config.checkpoint.resume and checkpoints.latest() is not None
+    checksums = corpus_checksums(corpus)
+    changes = []
+    if resuming:
+        current = RunSettings.resolved(config, model_config.to_dict(), ds_config, corpus.metadata, checksums)
+        changes = config_changes(read_settings(run_dir), current)
+        check_changes(changes, allow_config_change)
     if not resuming and config.model.init == "checkpoint":
         note = check_init_source(config.model.init_from, corpus)  # clear errors now, not after building the model
         if note and placement.is_main:
@@ -50,7 +58,7 @@ def run_training(config: TrainConfig):
     seed_everything(config.seed + placement.rank)
     resume = checkpoints.resume_point() if resuming else ResumePoint(None)
     if placement.is_main:
-        write_run_files(run_dir, config, model_config, corpus, placement.world_size, corpus_checksums(corpus))
+        write_run_files(run_dir, config, model_config, ds_config, corpus, placement.world_size, checksums)
     given_config = config.to_dict()  # before resuming sets model.init
     if resume.tag is not None:
         config.model.init = "random"  # the checkpoint holds the weights
@@ -59,8 +67,12 @@ def run_training(config: TrainConfig):
     train_loader, validation_loader = build_loaders(config, corpus, tokenizer_info, model_config, placement)
     resumed = checkpoints.load(engine, resume.tag) if resume.tag is not None else None
     start_step = resumed.trainer_state["step"] if resumed else 0
+    if resumed is not None:
+        check_resume_step(config, start_step)
+        apply_optimizer_config(engine, config)
     if placement.is_main:
-        record_start(run_dir, start_step, given_config, placement.world_size, resumed.tag if resumed else None)
+        tag = resumed.tag if resumed else None
+        record_start(run_dir, start_step, given_config, placement.world_size, tag, changes)
     logger = MetricsLogger(
         run_dir,
         enabled=placement.is_main,
@@ -75,6 +87,8 @@ def run_training(config: TrainConfig):
             logger.message(note)
         if resumed is not None:
             logger.message(f"resumed from checkpoint {resumed.tag} at step {start_step}")
+            if changes:
+                logger.message(f"settings changed from step {start_step} on: {'; '.join(map(str, changes))}")
             if resumed.rng_state is None:
                 logger.message("the checkpoint has no random state for some ranks (fewer ranks wrote it)")
         logger.message(
@@ -104,8 +118,17 @@ def run_training(config: TrainConfig):
     help="Training config (YAML or JSON), e.g. configs/train/luke-large-stage1.yaml. Relative paths inside it "
     "are relative to the file.",
 )
+@click.option(
+    "--allow-config-change",
+    is_flag=True,
+    help="When resuming, also apply changed settings not known to be safe to change within a run (optimizer.*, "
+    "schedule.warmup_steps, DeepSpeed options besides ZeRO stage and precision), from the resume step on, "
+    "recorded in starts.jsonl. Without it they are refused. schedule.max_steps, checkpoint.*, eval.*, logging.* "
+    "may always change; the model, corpus, batch sizes, masking, seed, ZeRO stage and precision never "
+    "(docs/STAGES.md, Training).",
+)
 @click.argument("overrides", nargs=-1)
-def train_command(config_file: Path, overrides: tuple[str, ...]) -> None:
+def train_command(config_file: Path, allow_config_change: bool, overrides: tuple[str, ...]) -> None:
     """Run one pretraining stage with DeepSpeed (ZeRO 1/2/3; bf16, fp16 or fp32; offload).
 
     OVERRIDES are KEY=VALUE pairs with dotted keys that replace fields of the config, e.g.
@@ -114,8 +137,9 @@ def train_command(config_file: Path, overrides: tuple[str, ...]) -> None:
     \b
     Launch: alone (one CPU/GPU process), or under torchrun, the deepspeed launcher or srun —
     rank, world size and local rank come from RANK/WORLD_SIZE/LOCAL_RANK or SLURM_PROCID/SLURM_NTASKS/
-    SLURM_LOCALID (see launch/). The run resumes from RUN_DIR/checkpoints/latest when there is one;
-    SIGTERM/SIGINT save a checkpoint and stop.
+    SLURM_LOCALID (see launch/). The run resumes from RUN_DIR/checkpoints/latest when there is one, with
+    its recorded settings compared to these (see --allow-config-change); SIGTERM/SIGINT save a checkpoint
+    and stop.
     """
     import torch
 
@@ -126,7 +150,7 @@ def train_command(config_file: Path, overrides: tuple[str, ...]) -> None:
 
     try:
         config = load_config(config_file, list(overrides))
-        result = run_training(config)
+        result = run_training(config, allow_config_change)
     except (ConfigError, CheckpointError, NonFiniteLossError) as error:
         raise click.ClickException(str(error)) from error
     state = "stopped on request (SIGTERM/SIGINT)" if result.preempted else "finished"
