@@ -80,14 +80,18 @@ def train_bpe_tokenizer(dump: Path, directory: Path, vocab_size: int = 4000) -> 
     return directory
 
 
-def build_sample_corpus(dump: Path, output: Path, beam_args=IN_PROCESS, overwrite: bool = False, **options) -> Path:
-    """Run the real corpus build on ``dump`` into ``output`` (keep_missing_targets: the dumps are slices)."""
+def build_sample_corpus(
+    dump: Path | None, output: Path, beam_args=IN_PROCESS, overwrite: bool = False, **options
+) -> Path:
+    """Run the real corpus build on ``dump`` (or on ``documents=``) into ``output`` (keep_missing_targets: the
+    dumps are slices)."""
     from preprocessing.corpus.build import CorpusBuildConfig, build_corpus
     from preprocessing.corpus.packing import PackingOptions
 
     packing_names = set(PackingOptions.__dataclass_fields__)
     packing = PackingOptions(**{name: options.pop(name) for name in list(options) if name in packing_names})
     options.setdefault("keep_missing_targets", True)
-    config = CorpusBuildConfig(dumps=(str(dump),), output=str(output), packing=packing, **options)
+    dumps = (str(dump),) if dump is not None else ()
+    config = CorpusBuildConfig(dumps=dumps, output=str(output), packing=packing, **options)
     build_corpus(config, list(beam_args), overwrite=overwrite)
     return output

@@ -20,8 +20,18 @@ from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKEN
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     epilog=BEAM_OPTIONS_HELP,
 )
-@click.argument("dumps", nargs=-1, required=True)
+@click.argument("dumps", nargs=-1)
 @click.option("--output", required=True, help="Corpus directory to write (local path or any Beam filesystem).")
+@click.option(
+    "--documents",
+    "documents",
+    multiple=True,
+    metavar="FILE.jsonl",
+    help='Instead of DUMPS: your own annotated documents, one JSON object a line ({"id": ..., "text": ..., '
+    '"entities": [{"start": 0, "end": 5, "entity": "Title"}]}; .gz/.bz2 and globs too; repeat the '
+    "option for more files). Bad lines are counted by reason with their line numbers. The language of the "
+    "sentence splitter is --language (default en).",
+)
 @click.option(
     "--tokenizer",
     "tokenizer",
@@ -136,8 +146,9 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     """Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (one Beam job).
 
     DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2; split files, or a multistream file with
-    its index next to it). The job parses each article once, builds the entity vocabulary (unless
-    --entity-vocab), trains the tokenizer if asked, splits sentences, tokenizes, packs sequences and
+    its index next to it); --documents reads your own annotated documents instead. The job parses each
+    article once, builds the entity vocabulary (unless --entity-vocab), trains the tokenizer if asked,
+    splits sentences, tokenizes, packs sequences and
     writes DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last,
     DIR/metadata.json. A summary table ends the run; if the job fails, one line says why and DIR/error.log
     holds the job's output and traceback (no metadata.json: the directory reads as an unfinished build).
@@ -147,8 +158,8 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     from preprocessing.corpus.packing import PackingOptions
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
-    if not dumps:
-        raise click.UsageError("no DUMPS given")
+    if not dumps and not options["documents"]:
+        raise click.UsageError("no DUMPS given (or --documents FILE.jsonl)")
     overwrite = options.pop("overwrite")
     packing_names = (
         "max_seq_length",
@@ -162,6 +173,7 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
         packing = PackingOptions(**{name: options.pop(name) for name in packing_names})
         options["tokenizer_vocab_size"] = options.pop("vocab_size")
         options["tokenizer_character_coverage"] = options.pop("character_coverage")
+        options["documents"] = tuple(options["documents"])
         config = CorpusBuildConfig(dumps=tuple(dumps), output=output, packing=packing, **options)
         result = build_corpus(config, beam_args, overwrite=overwrite)
     except (BuildError, JobError, ValueError) as error:

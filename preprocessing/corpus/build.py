@@ -49,7 +49,7 @@ from preprocessing.defaults import (
     DEFAULT_TOKENIZER_VOCAB_SIZE,
     DEFAULT_VOCAB_SIZE,
 )
-from preprocessing.records import WikiPage
+from preprocessing.records import Article, WikiPage
 from preprocessing.tokenization.tokenizer import (
     load_fast_tokenizer,
     save_tokenizer_files,
@@ -63,6 +63,10 @@ OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, ER
 # 6,089,746 bytes of XML and 107 articles (larger vocabularies give fewer tokens, so this errs high)
 SHARD_BYTES_PER_XML_BYTE = 0.61
 SHARD_BYTES_PER_ARTICLE = 35_000  # bounds the estimate of --max-pages builds
+# --documents: int32 ids of ~4 characters of text each, entity columns and Arrow offsets: at most ~1.5 bytes
+# of shards per byte of text (the same 4,000-token BPE gives 1.1 on the sample's articles as documents)
+SHARD_BYTES_PER_DOCUMENT_BYTE = 1.5
+DOCUMENTS_LANGUAGE = "en"  # of --documents without --language: the sentence splitter's rules
 
 
 class BuildError(ValueError):
@@ -71,10 +75,12 @@ class BuildError(ValueError):
 
 @dataclass(frozen=True)
 class CorpusBuildConfig:
-    """Everything that decides the corpus (recorded in metadata.json)."""
+    """Everything that decides the corpus (recorded in metadata.json). The input is ``dumps`` (Wikipedia) or
+    ``documents`` (JSON Lines of annotated documents, ``preprocessing.sources.documents``), not both."""
 
     dumps: tuple[str, ...]
     output: str
+    documents: tuple[str, ...] = ()
     packing: PackingOptions = field(default_factory=PackingOptions)
     entity_vocab: str | None = None
     entity_vocab_size: int = DEFAULT_VOCAB_SIZE
@@ -102,6 +108,10 @@ class CorpusBuildConfig:
             raise BuildError("give exactly one tokenizer source: --tokenizer NAME_OR_PATH or --train-tokenizer")
         if self.max_pages is not None and self.max_pages < 1:
             raise BuildError(f"--max-pages must be positive, got {self.max_pages}")
+        if bool(self.dumps) == bool(self.documents):
+            raise BuildError("give Wikipedia DUMPS or --documents FILE.jsonl, not both")
+        if self.documents and (self.max_pages is not None or self.abstract_only):
+            raise BuildError("--max-pages and --abstract-only apply to Wikipedia dumps, not to --documents")
 
     @property
     def plan(self) -> SplitPlan:
@@ -111,6 +121,7 @@ class CorpusBuildConfig:
         options = asdict(self)
         options.pop("output")
         options["dumps"] = list(self.dumps)
+        options["documents"] = list(self.documents)
         return options
 
 
@@ -229,15 +240,27 @@ def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCol
     return pages
 
 
+def _read_documents(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCollection[Article]:
+    from preprocessing.sources.documents import ReadDocuments
+
+    return pipeline | "ReadDocuments" >> ReadDocuments(list(config.documents))
+
+
+def corpus_language(config: CorpusBuildConfig, site) -> str:
+    """``--language``, else the dump's, else (documents) :data:`DOCUMENTS_LANGUAGE`."""
+    return config.language or (site.language if site is not None else DOCUMENTS_LANGUAGE)
+
+
 def train_tokenizer_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site) -> None:
-    """The first job of ``--train-tokenizer``: sample the dump, train, write ``tokenizer/`` and the facts."""
+    """The first job of ``--train-tokenizer``: sample the input, train, write ``tokenizer/`` and the facts."""
+    records = _read_documents(pipeline, config) if config.documents else _read_pages(pipeline, config)
     _ = (
-        _read_pages(pipeline, config)
+        records
         | "TrainTokenizer"
         >> TrainCorpusTokenizer(
             site,
             config.output,
-            config.language or site.language,
+            corpus_language(config, site),
             config.tokenizer_vocab_size,
             config.tokenizer_sample_pages,
             config.tokenizer_character_coverage,
@@ -259,19 +282,22 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
     from preprocessing.entities.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
 
     vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
-    articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
-        site,
-        ExtractionOptions(config.keep_missing_targets, config.max_redirect_hops, config.keep_section_links),
-    )
+    if config.documents:
+        articles = _read_documents(pipeline, config)
+    else:
+        articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
+            site,
+            ExtractionOptions(config.keep_missing_targets, config.max_redirect_hops, config.keep_section_links),
+        )
+    language = corpus_language(config, site)
     report_inputs = {}
     if config.entity_vocab is not None:
         vocab = pipeline | "LoadEntityVocab" >> LoadEntityVocab(vocab_path)
     else:
         vocab = articles | "BuildEntityVocab" >> BuildEntityVocab(
-            config.entity_vocab_size, config.min_entity_count, site.language
+            config.entity_vocab_size, config.min_entity_count, language
         )
         report_inputs["entity_vocab"] = vocab | "WriteEntityVocab" >> WriteEntityVocab(vocab_path)
-    language = config.language or site.language
     progress_dir = FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR)
     keyed = (
         articles
@@ -304,14 +330,28 @@ def _run(pipeline: beam.Pipeline, output: str, stage: str):
     return result
 
 
-def estimated_corpus_bytes(config: CorpusBuildConfig, entity_vocab_entries: int) -> int:
-    """What the build writes besides the tokenizer (a trained one: a few MB), estimated from the dumps' size
-    (see the constants)."""
-    from preprocessing.beam.output_checks import xml_bytes
-    from preprocessing.entities.vocab import estimated_file_bytes
+def input_files(config: CorpusBuildConfig) -> list[tuple[str, int]]:
+    """``(path, bytes)`` of every input file, dumps or documents; raises ``ValueError`` naming a pattern that
+    matches nothing."""
+    if config.documents:
+        from preprocessing.sources.documents import expand_document_patterns
+
+        return expand_document_patterns(config.documents)
     from preprocessing.sources.files import expand_patterns
 
-    xml = xml_bytes((file.path, file.size) for file in expand_patterns(config.dumps))
+    return [(file.path, file.size) for file in expand_patterns(config.dumps)]
+
+
+def estimated_corpus_bytes(config: CorpusBuildConfig, files: list[tuple[str, int]], entity_vocab_entries: int) -> int:
+    """What the build writes besides the tokenizer (a trained one: a few MB), estimated from the size of the
+    input ``files`` (see the constants)."""
+    from preprocessing.beam.output_checks import xml_bytes
+    from preprocessing.entities.vocab import estimated_file_bytes
+
+    if config.documents:
+        text = xml_bytes(files)  # decompressed size, as for XML
+        return int(text * SHARD_BYTES_PER_DOCUMENT_BYTE) + estimated_file_bytes(entity_vocab_entries, text)
+    xml = xml_bytes(files)
     shards = xml * SHARD_BYTES_PER_XML_BYTE
     if config.max_pages is not None:
         shards = min(shards, config.max_pages * SHARD_BYTES_PER_ARTICLE)
@@ -328,7 +368,8 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
     from preprocessing.sources.reading import read_site_info
 
     try:
-        site = read_site_info(list(config.dumps))
+        site = read_site_info(list(config.dumps)) if config.dumps else None
+        files = input_files(config)
     except (DumpFileError, ValueError) as error:
         raise BuildError(str(error)) from error
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
@@ -336,7 +377,9 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
     options = pipeline_options_from_args(list(beam_args))
     prepare_output(config.output, overwrite)
     vocab_entries = len(entity_vocab) if entity_vocab is not None else config.entity_vocab_size
-    needed = estimated_corpus_bytes(config, vocab_entries) + sum(len(content) for content in tokenizer_files.values())
+    needed = estimated_corpus_bytes(config, files, vocab_entries) + sum(
+        len(content) for content in tokenizer_files.values()
+    )
     try:
         check_output(config.output, needed)
     except OutputError as error:
@@ -360,7 +403,7 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
     result = _run(pipeline, config.output, "the corpus job")
 
     tokenizer_info = {**tokenizer_source, **tokenizer_facts(tokenizer)}
-    metadata = _metadata(config, site, tokenizer_info, read_report(config.output), read_summary(result))
+    metadata = _metadata(config, site, files, tokenizer_info, read_report(config.output), read_summary(result))
     write_bytes(
         FileSystems.join(config.output, METADATA_FILE),
         (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
@@ -369,9 +412,7 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
     return BuildResult(metadata)
 
 
-def _metadata(config: CorpusBuildConfig, site, tokenizer_info: dict, report: dict, beam_summary) -> dict:
-    from preprocessing.sources.files import expand_patterns
-
+def _metadata(config: CorpusBuildConfig, site, files, tokenizer_info: dict, report: dict, beam_summary) -> dict:
     vocab = load_entity_vocab(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
     splits = {}
     for split, num_shards in config.plan.splits.items():
@@ -387,11 +428,11 @@ def _metadata(config: CorpusBuildConfig, site, tokenizer_info: dict, report: dic
         "max_entity_length": config.packing.max_entity_length,
         "max_mention_length": config.packing.max_mention_length,
         "splits": splits,
-        "language": config.language or site.language,
-        "wiki": site.dbname,
+        "language": corpus_language(config, site),
+        "wiki": site.dbname if site is not None else None,
         "tokenizer": tokenizer_info,
         "entity_vocab": {"file": ENTITY_VOCAB_FILE, "entries": len(vocab), "checksum": vocab.checksum()},
-        "input_files": [file.path for file in expand_patterns(config.dumps)],
+        "input_files": [path for path, _ in files],
         "options": config.recorded_options(),
         "counters": report["counters"],
         "extraction_counters": beam_summary.to_dict() if beam_summary.metrics_supported else None,

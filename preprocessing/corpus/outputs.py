@@ -18,7 +18,7 @@ from preprocessing.beam.atomic import write_bytes
 from preprocessing.beam.combiners import Smallest
 from preprocessing.corpus.directory import TOKENIZER_DIR
 from preprocessing.corpus.splits import page_hashes
-from preprocessing.records import WikiPage
+from preprocessing.records import Article, Paragraph, WikiPage
 from preprocessing.tokenization.tokenizer import TrainedTokenizer, train_sentencepiece_tokenizer
 from preprocessing.wikitext.sentences import SentenceSplitter
 
@@ -28,9 +28,10 @@ MAX_SAMPLE_PAGE_CHARS = 100_000  # bounds the memory of the tokenizer's training
 
 
 class TrainCorpusTokenizer(beam.PTransform):
-    """PCollection[WikiPage] → one-element PCollection[TrainedTokenizer]: a SentencePiece tokenizer trained
-    on a bounded, deterministic sample of the articles (the ``sample_pages`` article pages with the
-    smallest page-id hashes, each cut at 100,000 characters of wikitext), written to ``output_dir/tokenizer``.
+    """PCollection[WikiPage] (or PCollection[Article] of ``--documents``) → one-element
+    PCollection[TrainedTokenizer]: a SentencePiece tokenizer trained on a bounded, deterministic sample of the
+    articles (the ``sample_pages`` article pages with the smallest page-id hashes, each cut at 100,000
+    characters), written to ``output_dir/tokenizer``.
 
     Only the sampled pages are parsed, so this pass costs an XML read of the dump, not a wikiextractor pass.
     """
@@ -52,31 +53,37 @@ class TrainCorpusTokenizer(beam.PTransform):
         self._sample_pages = sample_pages
         self._character_coverage = character_coverage
 
-    def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[TrainedTokenizer]:
+    def expand(self, pages: beam.PCollection[WikiPage | Article]) -> beam.PCollection[TrainedTokenizer]:
         return (
             pages
-            | "HashArticlePages" >> beam.FlatMap(_hashed_article_page)
+            | "HashArticlePages" >> beam.FlatMap(_hashed_sample_text)
             | "SamplePages" >> Smallest(self._sample_pages)
             | "Train" >> beam.Map(_train, self._site, self._language, self._vocab_size, self._character_coverage)
             | "WriteTokenizerDir" >> beam.Map(_write_tokenizer_dir, self._output_dir)
         )
 
 
-def _hashed_article_page(page: WikiPage) -> Iterator[tuple[int, int, str, str]]:
-    if page.namespace == 0 and page.redirect is None:
-        yield page_hashes(page.page_id)[1], page.page_id, page.title, page.wikitext[:MAX_SAMPLE_PAGE_CHARS]
+def _hashed_sample_text(record: WikiPage | Article) -> Iterator[tuple[int, int, str, str, bool]]:
+    """``(split hash, page id, title, text, is wikitext)`` of an article page or a document."""
+    if isinstance(record, Article):
+        text = "\n".join(paragraph.text for paragraph in record.paragraphs)
+        yield page_hashes(record.page_id)[1], record.page_id, record.title, text[:MAX_SAMPLE_PAGE_CHARS], False
+    elif record.namespace == 0 and record.redirect is None:
+        wikitext = record.wikitext[:MAX_SAMPLE_PAGE_CHARS]
+        yield page_hashes(record.page_id)[1], record.page_id, record.title, wikitext, True
 
 
-def sample_sentences(sample: Sequence[tuple[int, int, str, str]], site, language: str) -> list[str]:
-    """The sentences of the sampled pages' clean text (pages whose markup breaks the parser are skipped)."""
+def sample_sentences(sample: Sequence[tuple[int, int, str, str, bool]], site, language: str) -> list[str]:
+    """The sentences of the sampled pages' clean text (pages whose markup breaks the parser are skipped) or
+    of the sampled documents' text."""
     from preprocessing.wikitext.parser import WikitextParser
 
-    parser = WikitextParser(site)
+    parser = WikitextParser(site) if site is not None else None
     splitter = SentenceSplitter(language)
     sentences = []
-    for _, page_id, title, wikitext in sample:
+    for _, page_id, title, text, is_wikitext in sample:
         try:
-            paragraphs = parser.parse(page_id, title, wikitext).paragraphs
+            paragraphs = parser.parse(page_id, title, text).paragraphs if is_wikitext else [Paragraph(text, ())]
         except Exception:  # the same failures ExtractArticles counts; a sample can do without them
             continue
         for paragraph in paragraphs:
