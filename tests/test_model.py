@@ -89,6 +89,33 @@ def test_one_fused_attention_call_per_layer(aware: bool, monkeypatch: pytest.Mon
     assert all(shape[-1] == head_size * (2 if aware else 1) for shape in calls)
 
 
+@pytest.mark.parametrize("aware", [False, True], ids=["plain", "entity-aware"])
+def test_a_batch_without_padding_passes_no_mask_and_gives_the_same_outputs(
+    aware: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    model = LukeForPretraining(tiny_config(use_entity_aware_attention=aware)).eval()
+    batch = random_batch(model.config, torch.Generator().manual_seed(0), padded=False)
+    masks = []
+    sdpa = F.scaled_dot_product_attention
+
+    def recording(*args, **kwargs):
+        masks.append(kwargs["attn_mask"])
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", recording)
+    inputs = {name: value for name, value in batch.items() if "labels" not in name}
+    layers = model.config.num_hidden_layers
+    with torch.no_grad():
+        model(**random_batch(model.config, torch.Generator().manual_seed(0)))  # padded: a mask in every layer
+        unmasked = model.encode(**inputs)
+        assert all(mask is not None for mask in masks[:layers]) and masks[layers:] == [None] * layers
+        monkeypatch.setattr("luke.modeling.encoder.sdpa_mask", lambda mask: mask[:, None, None, :])
+        masked = model.encode(**inputs)
+    for without, with_mask in zip(unmasked, masked, strict=True):
+        torch.testing.assert_close(without, with_mask, atol=1e-6, rtol=1e-5)
+
+
 def test_dropout_is_active_in_training_only() -> None:
     model = LukeForPretraining(tiny_config())
     batch = random_batch(model.config, torch.Generator().manual_seed(0))

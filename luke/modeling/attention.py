@@ -41,10 +41,11 @@ class LukeSelfAttention(nn.Module):
             self.e2w_query = nn.Linear(config.hidden_size, config.hidden_size)
             self.e2e_query = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Attend over ``hidden_states`` (B × (words + entities) × hidden, words first).
 
-        ``attention_mask`` is boolean, B × 1 × 1 × (words + entities), True where a token may be attended to.
+        ``attention_mask`` is boolean, B × 1 × 1 × (words + entities), True where a token may be attended to, or
+        None when every token may (no padding: SDPA may then take its flash backend).
         Returns the attention context, B × (words + entities) × hidden.
         """
         batch_size, length, _ = hidden_states.shape

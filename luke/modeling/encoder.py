@@ -12,6 +12,14 @@ from luke.modeling.attention import LukeSelfAttention
 from luke.modeling.embeddings import EntityEmbeddings, WordEmbeddings
 
 
+def sdpa_mask(attention_mask: torch.Tensor) -> torch.Tensor | None:
+    """The B × 1 × 1 × L boolean mask for ``scaled_dot_product_attention`` of a B × L padding mask, or None when
+    no token is padding: a mask rules out SDPA's flash backend, and packed rows rarely need one."""
+    if bool(attention_mask.all()):
+        return None
+    return attention_mask[:, None, None, :]
+
+
 class DenseResidualNorm(nn.Module):
     """``LayerNorm(input + dropout(dense(x)))``: the output block after attention and after the feed-forward."""
 
@@ -31,7 +39,7 @@ class LukeAttention(nn.Module):
         self.self = LukeSelfAttention(config)
         self.output = DenseResidualNorm(config, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
         return self.output(self.self(hidden_states, num_words, attention_mask), hidden_states)
 
 
@@ -54,7 +62,7 @@ class LukeLayer(nn.Module):
         self.intermediate = LukeIntermediate(config)
         self.output = DenseResidualNorm(config, config.intermediate_size)
 
-    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
         attention_output = self.attention(hidden_states, num_words, attention_mask)
         return self.output(self.intermediate(attention_output), attention_output)
 
@@ -67,7 +75,7 @@ class LukeEncoder(nn.Module):
         self.layer = nn.ModuleList(LukeLayer(config) for _ in range(config.num_hidden_layers))
         self.gradient_checkpointing = False
 
-    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, num_words: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
         for layer in self.layer:
             if self.gradient_checkpointing and self.training:
                 hidden_states = checkpoint(layer, hidden_states, num_words, attention_mask, use_reentrant=False)
@@ -115,7 +123,7 @@ class LukeEncoderModel(nn.Module):
             entity_states = self.entity_embeddings(entity_ids, entity_position_ids, entity_segment_ids)
             hidden_states = torch.cat([hidden_states, entity_states], dim=1)
             attention_mask = torch.cat([attention_mask, entity_attention_mask.bool()], dim=1)
-        hidden_states = self.encoder(hidden_states, num_words, attention_mask[:, None, None, :])
+        hidden_states = self.encoder(hidden_states, num_words, sdpa_mask(attention_mask))
         if entity_ids is None:
             return hidden_states, None
         return hidden_states[:, :num_words], hidden_states[:, num_words:]
