@@ -38,11 +38,17 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     config: str = ""
-    """A `transformers.LukeConfig` JSON file (``configs/model/*.json``) (required)."""
-    init: Literal["random", "roberta", "checkpoint"] = "random"
-    """Where the initial weights come from: random, a RoBERTa model (stage 1), a run/checkpoint (stage 2)."""
+    """A `transformers.LukeConfig` JSON file (``configs/model/*.json``) (required, except with ``init: pretrained``,
+    which takes the model config from ``init_from``)."""
+    init: Literal["random", "roberta", "checkpoint", "pretrained"] = "random"
+    """Where the initial weights come from: random, a RoBERTa model (stage 1), a run/checkpoint (stage 2), a
+    Hugging Face LUKE directory (continued pretraining of a released LUKE or of an export)."""
     init_from: str = ""
-    """RoBERTa name or directory (``init: roberta``), or a run directory / checkpoint dir (``init: checkpoint``)."""
+    """RoBERTa name or directory (``init: roberta``), a run directory / checkpoint dir (``init: checkpoint``), or a
+    Hugging Face LUKE directory (``init: pretrained``: config.json, weights, tokenizer with entity vocabulary)."""
+    new_entity_init: Literal["mask", "mean", "random"] = "mask"
+    """``init: pretrained``: the initial row of an entity the pretrained model does not know (by title): its
+    ``[MASK]`` entity's row, the mean of its entity rows, or random."""
     train_only_entity_weights: bool = False
     """Stage 1: freeze everything but the entity embeddings and the entity prediction head."""
     vocab_sizes_from_corpus: bool = False
@@ -139,7 +145,7 @@ class TrainConfig:
 # Fields holding paths: relative values from a file are resolved against the file's directory (run_dir is
 # always relative to the working directory).
 PATH_FIELDS = ("deepspeed", "data.corpus", "model.config", "model.init_from")
-REQUIRED_FIELDS = ("run_dir", "deepspeed", "data.corpus", "model.config")
+REQUIRED_FIELDS = ("run_dir", "deepspeed", "data.corpus")
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
@@ -259,6 +265,13 @@ def validate(config: TrainConfig) -> None:
             raise ConfigError(f"{dotted} is required (set it in the config file or as {dotted}=...)")
     if config.model.init != "random" and not config.model.init_from:
         raise ConfigError(f"model.init_from is required when model.init is {config.model.init!r}")
+    if config.model.init != "pretrained" and not config.model.config:
+        raise ConfigError("model.config is required (set it in the config file or as model.config=...)")
+    if config.model.init == "pretrained" and config.model.config:
+        raise ConfigError(
+            "model.config must be empty with model.init=pretrained, whose model config is model.init_from's "
+            "(add model.config= to the overrides)"
+        )
     positive = ("batch.global_batch_size", "batch.micro_batch_size", "schedule.max_steps", "logging.every_steps")
     non_negative = (
         "schedule.warmup_steps",

@@ -8,7 +8,19 @@ import torch
 from transformers import LukeConfig
 
 from preprocessing.corpus import Corpus
+from preprocessing.entities.vocab import MASK
 from pretraining.config import ConfigError, TrainConfig
+from pretraining.pretrained import (
+    EntityRowMapping,
+    PretrainedLuke,
+    check_word_vocabulary,
+    map_entities_by_title,
+    mapped_state_dict,
+    pretrained_model_config,
+    write_mapping_report,
+)
+
+TIED_TO_EMBEDDINGS = ("lm_head.decoder.weight", "entity_predictions.decoder.weight")  # saved once, as embeddings
 
 
 def count_entity_vocab(corpus: Corpus) -> int:
@@ -18,7 +30,8 @@ def count_entity_vocab(corpus: Corpus) -> int:
 
 
 def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: int) -> LukeConfig:
-    """The ``LukeConfig`` named by ``model.config``, checked against the corpus.
+    """The ``LukeConfig`` named by ``model.config`` (or ``model.init_from``'s, for ``init: pretrained``),
+    checked against the corpus.
 
     The word vocabulary must hold every id the corpus tokenizer produces and the entity vocabulary must be
     the corpus's, unless ``model.vocab_sizes_from_corpus`` takes both sizes from the corpus; the corpus
@@ -27,6 +40,10 @@ def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: in
     from luke.configs import load_model_config
 
     entity_vocab_size = count_entity_vocab(corpus)
+    if config.model.init == "pretrained":
+        model_config = pretrained_model_config(read_pretrained(config, corpus), tokenizer_size, entity_vocab_size)
+        _check_positions(model_config, corpus, config.model.init_from)
+        return model_config
     overrides = {}
     if config.model.vocab_sizes_from_corpus:
         overrides = {"vocab_size": tokenizer_size, "entity_vocab_size": entity_vocab_size}
@@ -46,12 +63,33 @@ def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: in
             f"the {entity_vocab_size} entries of {corpus.entity_vocab_path} "
             "(set it to the corpus's size, or model.vocab_sizes_from_corpus=true)"
         )
+    _check_positions(model_config, corpus, f"model.config {config.model.config}")
+    return model_config
+
+
+def _check_positions(model_config: LukeConfig, corpus: Corpus, where: str) -> None:
     if model_config.max_position_embeddings - 2 < corpus.max_seq_length:
         raise ConfigError(
-            f"model.config {config.model.config}: max_position_embeddings {model_config.max_position_embeddings} "
+            f"{where}: max_position_embeddings {model_config.max_position_embeddings} "
             f"cannot hold the corpus's max_seq_length {corpus.max_seq_length} (+2 for RoBERTa's offset)"
         )
-    return model_config
+
+
+def read_pretrained(config: TrainConfig, corpus: Corpus) -> PretrainedLuke:
+    """``model.init_from`` as a Hugging Face LUKE directory whose tokenizer agrees with the corpus's."""
+    from transformers import AutoTokenizer
+
+    pretrained = PretrainedLuke.read(config.model.init_from)
+    corpus_vocab = AutoTokenizer.from_pretrained(corpus.tokenizer_path).get_vocab()
+    check_word_vocabulary(pretrained, corpus_vocab, corpus.tokenizer_path)
+    return pretrained
+
+
+def pretrained_entity_mapping(pretrained: PretrainedLuke, corpus: Corpus) -> EntityRowMapping:
+    """The corpus's entities mapped by title onto ``pretrained``'s."""
+    from preprocessing.entities.vocab import EntityVocab
+
+    return map_entities_by_title(pretrained.entity_vocab, EntityVocab.load(str(corpus.entity_vocab_path)))
 
 
 def check_init_source(init_from: str, corpus: Corpus) -> str | None:
@@ -66,7 +104,16 @@ def check_init_source(init_from: str, corpus: Corpus) -> str | None:
         raise ConfigError(f"model.init_from: {error}") from error
 
 
-def build_model(config: TrainConfig, model_config: LukeConfig) -> torch.nn.Module:
+def report_pretrained_init(config: TrainConfig, corpus: Corpus, run_dir: Path) -> str:
+    """Write the entity mapping of ``init: pretrained`` to the run directory; return its summary line."""
+    pretrained = read_pretrained(config, corpus)
+    mapping = pretrained_entity_mapping(pretrained, corpus)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_mapping_report(run_dir, mapping, pretrained, config.model.new_entity_init)
+    return f"initialising from {pretrained.directory}: {mapping.summary()} (new: {config.model.new_entity_init})"
+
+
+def build_model(config: TrainConfig, model_config: LukeConfig, corpus: Corpus) -> torch.nn.Module:
     """``LukeForPretraining`` initialised as ``model.init`` says, frozen for stage 1 when asked."""
     from luke.model import LukeForPretraining
 
@@ -78,11 +125,34 @@ def build_model(config: TrainConfig, model_config: LukeConfig) -> torch.nn.Modul
         model = LukeForPretraining(model_config)
         if init == "checkpoint":
             load_checkpoint_weights(model, config.model.init_from)
+        elif init == "pretrained":
+            load_pretrained_weights(model, config, corpus)
     if config.model.train_only_entity_weights:
         model.freeze_all_but_entity_weights()
     if config.model.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     return model
+
+
+def load_pretrained_weights(model: torch.nn.Module, config: TrainConfig, corpus: Corpus) -> None:
+    """Load ``model.init_from``'s weights (a Hugging Face LUKE directory), its entity rows mapped by title."""
+    pretrained = read_pretrained(config, corpus)
+    mapping = pretrained_entity_mapping(pretrained, corpus)
+    state_dict = mapped_state_dict(
+        pretrained.state_dict(),
+        model.config.vocab_size,
+        mapping,
+        pretrained.entity_vocab[MASK],
+        config.model.new_entity_init,
+        model.state_dict(),
+    )
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    missing = [name for name in missing if not name.endswith(TIED_TO_EMBEDDINGS)]
+    if missing or unexpected:
+        raise ConfigError(
+            f"model.init_from {pretrained.directory}: its weights do not fit its config.json "
+            f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})"
+        )
 
 
 def load_checkpoint_weights(model: torch.nn.Module, path: str | Path) -> None:

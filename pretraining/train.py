@@ -23,7 +23,7 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
     from pretraining.engine import apply_optimizer_config, build_engine, check_optimizer_support, load_deepspeed_config
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
-    from pretraining.model_setup import build_model, check_init_source, resolve_model_config
+    from pretraining.model_setup import build_model, check_init_source, report_pretrained_init, resolve_model_config
     from pretraining.rng import seed_everything
     from pretraining.run_dir import read_settings, record_start, write_run_files
     from pretraining.trainer import Trainer
@@ -53,6 +53,8 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
         note = check_init_source(config.model.init_from, corpus)  # clear errors now, not after building the model
         if note and placement.is_main:
             print(note, flush=True)
+    if not resuming and config.model.init == "pretrained" and placement.is_main:
+        print(report_pretrained_init(config, corpus, run_dir), flush=True)
 
     init_distributed(placement)
     seed_everything(config.seed + placement.rank)
@@ -62,7 +64,7 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
     given_config = config.to_dict()  # before resuming sets model.init
     if resume.tag is not None:
         config.model.init = "random"  # the checkpoint holds the weights
-    model = build_model(config, model_config)
+    model = build_model(config, model_config, corpus)
     engine = build_engine(model, config, ds_config)
     train_loader, validation_loader = build_loaders(config, corpus, tokenizer_info, model_config, placement)
     resumed = checkpoints.load(engine, resume.tag) if resume.tag is not None else None

@@ -159,3 +159,31 @@ def dask_scheduler_address() -> str:
             except ValueError:  # no client left
                 break
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def zero_runs(enwiki_corpus: Path, enwiki_sp_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run directories of short DeepSpeed runs (CPU, one rank): ZeRO-2 and ZeRO-3 on the byte-level BPE corpus,
+    ZeRO-2 on the SentencePiece corpus; without ZeRO in fp32 and in bf16 on the BPE corpus."""
+    from export_runs import train_zero_runs
+
+    runs = tmp_path_factory.mktemp("zero-runs")
+    bpe, sentencepiece = enwiki_corpus, enwiki_sp_corpus
+    jobs = [f"bpe-zero2:{bpe}:2", f"bpe-zero3:{bpe}:3", f"sp-zero2:{sentencepiece}:2"]
+    jobs += [f"bpe-nozero-fp32:{bpe}:0:fp32", f"bpe-nozero-bf16:{bpe}:0"]
+    return train_zero_runs(runs, jobs)
+
+
+@pytest.fixture(scope="session")
+def exported(zero_runs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """`luke export` of the ZeRO-2, ZeRO-3 and SentencePiece runs of `zero_runs`, verified."""
+    from export_runs import export
+
+    outputs = {}
+    for name in ("bpe-zero2", "bpe-zero3", "sp-zero2"):
+        output = tmp_path_factory.mktemp("exported") / name
+        result = export(zero_runs / name, output)
+        assert result.exit_code == 0, result.output
+        assert "model verified on 4 validation sequences" in result.output
+        outputs[name] = output
+    return outputs

@@ -6,64 +6,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
+from export_runs import export
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, LukeForEntityClassification
 
-from luke.cli import main
 from preprocessing.corpus import Corpus
 from preprocessing.entities.vocab import EntityVocab
 from pretraining.export.exporter import verification_texts
 from pretraining.weights import consolidate, locate_checkpoint
 
 pytestmark = pytest.mark.slow
-ZERO_RUN = Path(__file__).parent / "export_support" / "zero_run.py"
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def zero_runs(enwiki_corpus: Path, enwiki_sp_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run directories of short DeepSpeed runs (CPU, one rank): ZeRO-2 and ZeRO-3 on the byte-level BPE corpus,
-    ZeRO-2 on the SentencePiece corpus; without ZeRO in fp32 and in bf16 on the BPE corpus."""
-    runs = tmp_path_factory.mktemp("zero-runs")
-    bpe, sentencepiece = enwiki_corpus, enwiki_sp_corpus
-    jobs = [f"bpe-zero2:{bpe}:2", f"bpe-zero3:{bpe}:3", f"sp-zero2:{sentencepiece}:2"]
-    jobs += [f"bpe-nozero-fp32:{bpe}:0:fp32", f"bpe-nozero-bf16:{bpe}:0"]
-    env = dict(os.environ, DS_ACCELERATOR="cpu", MASTER_PORT=str(_free_port()), PYTHONPATH=str(REPO))
-    result = subprocess.run(
-        [sys.executable, str(ZERO_RUN), str(runs), *jobs], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
-    return runs
-
-
-def export(source: Path, output: Path, *options: str):
-    return CliRunner().invoke(main, ["export", str(source), "--output", str(output), *options])
-
-
-@pytest.fixture(scope="session")
-def exported(zero_runs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    outputs = {}
-    for name in ("bpe-zero2", "bpe-zero3", "sp-zero2"):
-        output = tmp_path_factory.mktemp("exported") / name
-        result = export(zero_runs / name, output)
-        assert result.exit_code == 0, result.output
-        assert "model verified on 4 validation sequences" in result.output
-        outputs[name] = output
-    return outputs
 
 
 def _corpus_of(run_dir: Path) -> Corpus:

@@ -72,7 +72,8 @@ from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKEN
 @click.option(
     "--entity-vocab",
     default=None,
-    help="Use this entity vocabulary (official LUKE jsonl, or tsv) instead of building one from the dumps.",
+    help="Use this entity vocabulary (official LUKE jsonl, or tsv, or a Hugging Face LUKE model directory such as "
+    "a downloaded studio-ousia/luke-large, whose entity ids are kept) instead of building one from the dumps.",
 )
 @entity_vocab_options
 @click.option("--language", default=None, help="Language code for sentence splitting [default: the dump's].")

@@ -3,6 +3,8 @@
 - jsonl (LUKE, mLUKE): one object a line, ``{"id": 3, "entities": [["Computer science", "en"]], "count": 12}``;
   several ``[title, language]`` pairs may share an id (mLUKE). Our special entries carry language null.
 - tsv (early LUKE): ``title<TAB>count`` a line, the line number being the id.
+- a Hugging Face LUKE model directory (a released ``studio-ousia/luke-*``/``mluke-*``, or an export): its
+  tokenizer's ``entity_vocab`` (``{"Title": id}``, mLUKE's keys ``"en:Title"``), ids kept as they are.
 
 Ids 0, 1, 2 are ``[PAD]``, ``[UNK]``, ``[MASK]``; then entities by count descending, ties by title, so the
 same counts always give the same bytes.
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from preprocessing.defaults import DEFAULT_VOCAB_SIZE
 
@@ -134,8 +138,12 @@ class EntityVocab:
 
     @classmethod
     def load(cls, path: str) -> EntityVocab:
-        """Read a jsonl or tsv (by extension) vocabulary; clear errors for malformed files."""
+        """Read a jsonl or tsv (by extension) vocabulary, or a LUKE model directory's; clear errors for malformed
+        files."""
         from apache_beam.io.filesystems import FileSystems
+
+        if Path(path).is_dir():
+            return cls.from_luke_tokenizer(path)
 
         try:
             with FileSystems.open(path) as stream:
@@ -147,6 +155,28 @@ class EntityVocab:
         lines = text.splitlines()
         entries = _parse_tsv(lines, path) if path.endswith(".tsv") else _parse_jsonl(lines, path)
         return cls(entries, source=path)
+
+    @classmethod
+    def from_luke_tokenizer(cls, directory: str) -> EntityVocab:
+        """The entity vocabulary of the LUKE tokenizer in ``directory``, every id as it is there (counts 0)."""
+        from transformers import AutoTokenizer
+
+        try:
+            title_ids = getattr(AutoTokenizer.from_pretrained(directory), "entity_vocab", None)
+        except (OSError, ValueError) as error:
+            raise EntityVocabError(f"cannot read the tokenizer of {directory}: {error}") from error
+        if not title_ids:
+            raise EntityVocabError(f"{directory}: its tokenizer holds no entity vocabulary (not a LUKE model)")
+        names: dict[int, list[tuple[str, str | None]]] = {}
+        for key, entity_id in title_ids.items():
+            prefixed = _LANGUAGE_PREFIX.fullmatch(key)
+            names.setdefault(entity_id, []).append((prefixed[2], prefixed[1]) if prefixed else (key, None))
+        if sorted(names) != list(range(len(names))):
+            raise EntityVocabError(f"{directory}: its entity ids are not 0..{len(names) - 1}")
+        return cls([VocabEntry(tuple(names[entity_id]), 0) for entity_id in range(len(names))], source=directory)
+
+
+_LANGUAGE_PREFIX = re.compile(r"([a-z]{2,3}(?:-[a-z0-9]+)*):(.+)")  # mLUKE's "en:Title"
 
 
 def rank_key(title_count: tuple[str, int]) -> tuple[int, str]:
