@@ -1,4 +1,6 @@
-"""SIGTERM/SIGINT handling: the first signal asks the loop to checkpoint and stop at the next step boundary.
+"""SIGTERM/SIGINT/SIGUSR1 handling: the first signal asks the loop to checkpoint and stop at the next step boundary
+(``luke train`` then exits with ``pretraining.exit_codes.STOPPED``). SIGUSR1 is a common choice for SLURM's
+``--signal``.
 
 SLURM preemption signals every process of a job step and Ctrl-C the whole foreground process group, so the
 DataLoader worker processes get the signal too. They ignore it (:func:`ignore_stop_signals`): a worker
@@ -8,20 +10,23 @@ itself once it has stopped.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
 class PreemptionHandler:
-    """Records SIGTERM (SLURM preemption, `kill`) and SIGINT (Ctrl-C) instead of dying mid-step.
+    """Records SIGTERM (SLURM preemption, `kill`), SIGINT (Ctrl-C) and SIGUSR1 instead of dying mid-step.
 
     Use as a context manager; the previous handlers come back on exit. A second SIGINT while the
     first is pending interrupts at once (KeyboardInterrupt), for a user who does not want to wait.
+    The note it writes goes straight to file descriptor 2, and a failing write is ignored: a handler must
+    not raise, and may interrupt a write of the buffered ``sys.stderr`` (whose reentry raises).
     """
 
     def __init__(self) -> None:
@@ -32,11 +37,9 @@ class PreemptionHandler:
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.received = signum
-        print(
-            f"received {signal.Signals(signum).name}: saving a checkpoint after the current step, then stopping",
-            file=sys.stderr,
-            flush=True,
-        )
+        note = f"received {signal.Signals(signum).name}: saving a checkpoint after the current step, then stopping\n"
+        with contextlib.suppress(OSError):  # stderr is gone: the stop goes on regardless
+            os.write(2, note.encode())
 
     @property
     def requested(self) -> bool:
@@ -54,7 +57,7 @@ class PreemptionHandler:
 
 @contextmanager
 def stop_signals_blocked() -> Iterator[None]:
-    """Hold back SIGTERM/SIGINT in this thread, e.g. while it starts worker processes: a child inherits the
+    """Hold back the stop signals in this thread, e.g. while it starts worker processes: a child inherits the
     blocked mask, so a signal reaches it only after :func:`ignore_stop_signals`. Signals that arrive
     meanwhile are delivered to this process on exit."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -65,7 +68,7 @@ def stop_signals_blocked() -> Iterator[None]:
 
 
 def ignore_stop_signals(worker_id: int = 0) -> None:
-    """A DataLoader ``worker_init_fn``: this process ignores SIGTERM/SIGINT from now on (and unblocks them,
+    """A DataLoader ``worker_init_fn``: this process ignores the stop signals from now on (and unblocks them,
     see :func:`stop_signals_blocked`); its parent stops it."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import click
 
+from pretraining import exit_codes
 from pretraining.config import ConfigError, TrainConfig, load_config
+from pretraining.process_env import set_deepspeed_defaults
 
 
 def run_training(config: TrainConfig, allow_config_change: bool = False):
@@ -24,6 +26,7 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
     from pretraining.model_setup import build_model, check_init_source, report_pretrained_init, resolve_model_config
+    from pretraining.output_guard import guard_output, log_file
     from pretraining.rng import seed_everything
     from pretraining.run_dir import read_settings, record_start, write_run_files
     from pretraining.trainer import Trainer
@@ -56,6 +59,7 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
     if not resuming and config.model.init == "pretrained" and placement.is_main:
         print(report_pretrained_init(config, corpus, run_dir), flush=True)
 
+    guard_output(log_file(run_dir, placement.rank))  # from here on, losing stdout/stderr is not fatal
     init_distributed(placement)
     seed_everything(config.seed + placement.rank)
     resume = checkpoints.resume_point() if resuming else ResumePoint(None)
@@ -140,14 +144,18 @@ def train_command(config_file: Path, allow_config_change: bool, overrides: tuple
     Launch: alone (one CPU/GPU process), or under torchrun, the deepspeed launcher or srun —
     rank, world size and local rank come from RANK/WORLD_SIZE/LOCAL_RANK or SLURM_PROCID/SLURM_NTASKS/
     SLURM_LOCALID (see launch/). The run resumes from RUN_DIR/checkpoints/latest when there is one, with
-    its recorded settings compared to these (see --allow-config-change); SIGTERM/SIGINT save a checkpoint
-    and stop.
+    its recorded settings compared to these (see --allow-config-change); SIGTERM/SIGINT/SIGUSR1 save a
+    checkpoint and stop. Output also goes to RUN_DIR/logs/rank-N.log; training outlives a closed terminal.
+
+    \b
+    Exit codes: 0 the stage reached schedule.max_steps; 75 stopped on request with a checkpoint saved (run
+    the same command to resume; launch/train/slurm.sbatch requeues itself); 1 an error.
     """
     import torch
 
-    if not torch.cuda.is_available():
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    set_deepspeed_defaults(gpu_available=torch.cuda.is_available())
     from pretraining.checkpoint import CheckpointError
+    from pretraining.distributed import placement_from_environment
     from pretraining.trainer import NonFiniteLossError
 
     try:
@@ -155,5 +163,9 @@ def train_command(config_file: Path, allow_config_change: bool, overrides: tuple
         result = run_training(config, allow_config_change)
     except (ConfigError, CheckpointError, NonFiniteLossError) as error:
         raise click.ClickException(str(error)) from error
-    state = "stopped on request (SIGTERM/SIGINT)" if result.preempted else "finished"
+    finished = result.step >= config.schedule.max_steps
+    state = "finished" if finished else f"stopped on request (exit code {exit_codes.STOPPED}; the same command resumes)"
     click.echo(f"{state} at step {result.step}; latest checkpoint: {result.last_checkpoint}")
+    code = exit_codes.FINISHED if finished else exit_codes.STOPPED
+    exit_codes.record_exit_status(code, placement_from_environment().rank)
+    sys.exit(code)

@@ -37,7 +37,7 @@ class TrainResult:
 
 class Trainer:
     """Runs one stage from ``start_step`` (0, or the step of the checkpoint it resumed from) to
-    ``schedule.max_steps``, or until SIGTERM/SIGINT."""
+    ``schedule.max_steps``, or until a stop signal (``pretraining.preemption``)."""
 
     def __init__(
         self,

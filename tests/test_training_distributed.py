@@ -6,6 +6,7 @@ import pytest
 from training_runs import free_port, run_ok, run_two_nodes, run_until_step, tiny_overrides, torchrun, train_losses
 
 from pretraining.checkpoint import latest_tag
+from pretraining.exit_codes import STOPPED
 
 pytestmark = pytest.mark.slow
 STEPS = 12
@@ -57,12 +58,15 @@ def test_resume_after_sigkill_and_sigterm_gives_the_same_losses(corpus, deepspee
     assert resumed_from in ("step-00000003", "step-00000006"), resumed_from
 
     # Resume; SIGTERM (preemption) to each rank's process group after step 9: the workers ignore it, the ranks
-    # save a checkpoint at the step in progress and stop cleanly.
-    process, output, signalled = run_until_step(
-        command(), deepspeed_cpu_env, run_dir, step=killed_at + 2, send=signal.SIGTERM
-    )
+    # save a checkpoint at the step in progress and exit 75 (torchrun turns that into its own 1, so each rank
+    # also writes its code into LUKE_EXIT_STATUS_DIR for the launch scripts).
+    status_dir = tmp_path / "status"
+    status_dir.mkdir()
+    env = {**deepspeed_cpu_env, "LUKE_EXIT_STATUS_DIR": str(status_dir)}
+    process, output, signalled = run_until_step(command(), env, run_dir, step=killed_at + 2, send=signal.SIGTERM)
     assert len(signalled) == 4, signalled  # two ranks and their loader workers
-    assert process.returncode == 0, output[-5000:]
+    assert process.returncode != 0, output[-5000:]
+    assert any(path.read_text() == f"{STOPPED}\n" for path in status_dir.iterdir()), output[-5000:]
     assert f"resumed from checkpoint {resumed_from}" in output
     assert "stopped on request" in output
     stopped_at = max(train_losses(run_dir))
