@@ -20,6 +20,7 @@ both implementations; MFU = model FLOP/s ÷ ``--peak-tflops`` (known for H100/H2
     python benchmarks/bench_model.py                   # 4 layers, hidden 256, 512 words + 128 entities, batch 4
     python benchmarks/bench_model.py --attention-dropout 0
     python benchmarks/bench_model.py --config luke-large --device cuda --dtype bfloat16 --batch-size 16
+    python benchmarks/bench_model.py --config luke-large --device cuda --dtype bfloat16 --compile --json row.json
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--implementations", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS), help="models to run"
     )
+    parser.add_argument("--compile", action="store_true", help="torch.compile our encoder layers (not transformers')")
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend (default inductor)")
+    parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     parser.add_argument("--worker", nargs=3, metavar=("MEASURE", "MODE", "IMPL"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -101,7 +105,8 @@ def build(args: argparse.Namespace, implementation: str, mode: str):
     torch.set_num_threads(args.threads)
     config = model_config(args, mode)
     torch.manual_seed(0)
-    model = LukeForPretraining(config)
+    with torch.device(args.device):  # initialised where it runs: LUKE-large's weights take seconds on a CPU
+        model = LukeForPretraining(config)
     batch = random_batch(
         config,
         torch.Generator().manual_seed(0),
@@ -115,9 +120,12 @@ def build(args: argparse.Namespace, implementation: str, mode: str):
     if implementation == "transformers":
         from transformers import LukeForMaskedLM
 
-        reference = LukeForMaskedLM(config)
+        with torch.device(args.device):
+            reference = LukeForMaskedLM(config)
         reference.load_state_dict(model.state_dict(), strict=True)
         model, batch = reference, transformers_inputs(batch)
+    elif args.compile:
+        model.compile_layers(args.compile_backend)
     model = model.to(device=args.device, dtype=getattr(torch, args.dtype)).train()
     return model, {key: value.to(args.device) for key, value in batch.items()}
 
@@ -164,6 +172,9 @@ def step_memory_mib(args: argparse.Namespace, implementation: str, mode: str) ->
     import torch
 
     model, batch = build(args, implementation, mode)
+    if args.compile:  # compile outside the measured step
+        step(model, batch)
+        model.zero_grad(set_to_none=True)
     gc.collect()
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -242,7 +253,30 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(header)
     print("-" * len(header))
+    rows = measure_rows(argv, args, peak)
+    for mode in args.modes:
+        mode_rows = [row for row in rows if row["mode"] == mode]
+        for row in mode_rows:
+            print(
+                f"{mode:13s} {NAMES[row['implementation']]:35s} {row['seconds']:9.3f}s "
+                f"{row['peak_mib']:8.0f} MiB {row['tokens_per_s']:9.0f} {row['gflops_per_s']:10,.1f}"
+                + (f" {row['mfu']:6.1%}" if peak else "")
+            )
+        for row in mode_rows:
+            if "speedup_vs_transformers" in row:
+                print(
+                    f"{mode:13s} {'ratio ours vs transformers':35s} {row['speedup_vs_transformers']:8.2f}× "
+                    f"faster, {row['memory_vs_transformers']:.2f}× the memory"
+                )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def measure_rows(argv: list[str], args: argparse.Namespace, peak: float | None) -> list[dict]:
+    """One row per (attention mode, implementation): seconds per step, peak MiB, tokens/s, GFLOP/s, MFU; ours
+    also carries its speed-up and memory ratio against transformers when both ran."""
     tokens = args.batch_size * (args.words + args.entities)
+    rows = []
     for mode in args.modes:
         seconds = run_worker(argv, "time", mode)
         memory = {}
@@ -250,17 +284,22 @@ def main(argv: list[str] | None = None) -> None:
             memory |= run_worker(argv, "memory", mode, implementation)
         gflops = step_flops(args, mode) / 1e9
         for implementation in args.implementations:
-            rate = gflops / seconds[implementation]
-            print(
-                f"{mode:13s} {NAMES[implementation]:35s} {seconds[implementation]:9.3f}s "
-                f"{memory[implementation]:8.0f} MiB {tokens / seconds[implementation]:9.0f} {rate:10,.1f}"
-                + (f" {rate / (peak * 1000):6.1%}" if peak else "")
-            )
-        if len(args.implementations) == 2:
-            print(
-                f"{mode:13s} {'ratio ours vs transformers':35s} {seconds['transformers'] / seconds['ours']:8.2f}× "
-                f"faster, {memory['ours'] / memory['transformers']:.2f}× the memory"
-            )
+            row = {
+                "mode": mode,
+                "implementation": implementation,
+                "batch_size": args.batch_size,
+                "compiled": args.compile and implementation == "ours",
+                "seconds": seconds[implementation],
+                "peak_mib": memory[implementation],
+                "tokens_per_s": tokens / seconds[implementation],
+                "gflops_per_s": gflops / seconds[implementation],
+                "mfu": gflops / seconds[implementation] / (peak * 1000) if peak else None,
+            }
+            if implementation == "ours" and len(args.implementations) == 2:
+                row["speedup_vs_transformers"] = seconds["transformers"] / seconds["ours"]
+                row["memory_vs_transformers"] = memory["ours"] / memory["transformers"]
+            rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@
 Each measurement runs in a fresh process (one device, one rank), so peak memory is its own. Prints samples/s
 and word tokens/s (medians of ``--repeats`` windows of ``--steps`` steps, after one warm-up step), peak memory
 (CUDA: ``max_memory_allocated``; CPU: the process's resident high-water mark), model TFLOP/s and MFU on CUDA
-(``luke.model_size.training_flops`` of the batches, peak from ``bench_model.device_peak_bf16_tflops``) and the ratio
-trainer / baseline (1.0 = the trainer adds nothing to the model's own cost).
+(``luke.model_size.training_flops`` of the batches, peak from ``bench_model.device_peak_bf16_tflops``), the ratio
+trainer / baseline (1.0 = the trainer adds nothing to the model's own cost) and the trainer's optimizer-step share
+(median ``engine.step`` time over median step time, synchronised on CUDA); ``--json FILE`` also writes the rows.
 
 Models: ``mid`` (4 layers × 256 hidden, 4 heads, FFN 1024, entity_emb_size 128, entity-aware attention) or a
 named size of ``configs/model/`` (``luke-large``: 24 × 1024, 500K entities); rows of the sample corpus built
@@ -64,6 +65,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[ROOT / "configs/deepspeed/zero2-fp32.json"],
         help="DeepSpeed configs to measure, one after the other (default configs/deepspeed/zero2-fp32.json)",
     )
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # one measurement: baseline or a DeepSpeed config
     return parser.parse_args(argv)
 
@@ -185,22 +187,50 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
         torch.manual_seed(0)
         model = LukeForPretraining(model_config)
         parameters = sum(parameter.numel() for parameter in model.parameters())
+        extra: dict[str, float] = {}
         if args.worker == BASELINE:
             rates = baseline_rates(args, model, batches, ds_config)
         else:
             engine = build_engine(model, config, ds_config)
             logger = MetricsLogger(Path(scratch), False, False, False, 0, 0)
             trainer = Trainer(config, engine, train_loader, None, CheckpointManager(Path(scratch), 0, 1), logger, 1)
+            optimizer_seconds, step_seconds = (
+                timed(engine, "step", args.device),
+                timed(trainer, "train_step", args.device),
+            )
             rates = median_rates(
                 lambda: trainer.train_step(False), args.steps, args.repeats, lambda m: (m["samples"], m["word_tokens"])
             )
-    return {
+            extra["optimizer_step_share"] = statistics.median(optimizer_seconds) / statistics.median(step_seconds)
+    return extra | {
         "samples_per_s": rates[0],
         "tokens_per_s": rates[1],
         "flops_per_sample": flops_per_sample(model_config, batches),
         "peak_mib": peak_memory_mib(args.device),
         "parameters": parameters,
     }
+
+
+def timed(owner, method: str, device: str) -> list[float]:
+    """Replace ``owner.method`` by a wrapper that appends the seconds of each call (synchronised on CUDA) to the
+    list returned."""
+    import torch
+
+    seconds: list[float] = []
+    original = getattr(owner, method)
+
+    def wrapper(*args, **kwargs):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        result = original(*args, **kwargs)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
+        return result
+
+    setattr(owner, method, wrapper)
+    return seconds
 
 
 def baseline_rates(args: argparse.Namespace, model, batches, ds_config: dict) -> tuple[float, float]:
@@ -262,16 +292,23 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.device}, {args.num_workers} loader worker(s), medians of {args.repeats} × {args.steps} steps"
     )
     print(
-        f"{'run':28s} {'samples/s':>10s} {'tokens/s':>10s} {'peak MiB':>9s} {'TFLOP/s':>8s} {'MFU':>6s} {'ratio':>6s}"
+        f"{'run':28s} {'samples/s':>10s} {'tokens/s':>10s} {'peak MiB':>9s} {'TFLOP/s':>8s} {'MFU':>6s} {'ratio':>6s} "
+        f"{'optim':>6s}"
     )
     for name, result in results.items():
-        tflops = result["samples_per_s"] * result["flops_per_sample"] / 1e12
+        result["tflops"] = result["samples_per_s"] * result["flops_per_sample"] / 1e12
+        result["mfu"] = result["tflops"] / peak if peak else None
+        result["ratio_to_baseline"] = result["samples_per_s"] / base["samples_per_s"]
         label = "baseline (plain PyTorch loop)" if name == BASELINE else f"trainer, {name}"
+        mfu = f"{result['mfu']:.1%}" if peak else "n/a"
+        share = result.get("optimizer_step_share")
+        optimizer = f"{share:.1%}" if share is not None else ""
         print(
             f"{label:28s} {result['samples_per_s']:10.2f} {result['tokens_per_s']:10.0f} {result['peak_mib']:9.0f} "
-            f"{tflops:8.3f} {(f'{tflops / peak:.1%}' if peak else 'n/a'):>6s} "
-            f"{result['samples_per_s'] / base['samples_per_s']:6.2f}"
+            f"{result['tflops']:8.3f} {mfu:>6s} {result['ratio_to_baseline']:6.2f} {optimizer:>6s}"
         )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

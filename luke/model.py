@@ -126,11 +126,11 @@ class LukeForPretraining(nn.Module):
     def gradient_checkpointing_disable(self) -> None:
         self.luke.encoder.gradient_checkpointing = False
 
-    def compile_layers(self) -> None:
+    def compile_layers(self, backend: str = "inductor") -> None:
         """``torch.compile`` each encoder layer in place (the state dict keeps its keys); embeddings, heads and the
         choice of attention mask stay eager."""
         for layer in self.luke.encoder.layer:
-            layer.compile()
+            layer.compile(backend=backend)
 
     # ----------------------------------------------------------------------------------------- forward
     def encode(
