@@ -207,4 +207,25 @@ def format_summary(metadata: dict) -> str:
         f"tokenizer: {tokenizer['class']} ({tokenizer['vocab_size']:,} tokens); entity vocabulary: "
         f"{metadata['entity_vocab']['entries']:,} entries, {metadata['entity_vocab']['checksum']}"
     )
+    lines.extend(f"note: {note}" for note in corpus_notes(metadata))
     return "\n".join(lines)
+
+
+def corpus_notes(metadata: dict) -> list[str]:
+    """What a user should know before training on the corpus: an empty validation split, a trained tokenizer
+    smaller than requested."""
+    notes = []
+    validation = metadata["splits"].get("validation")
+    if validation is not None and not validation["sequences"]:
+        notes.append(
+            "the validation split is empty: fewer than two pages have a linked mention, and training comes first "
+            "(luke train skips validation)"
+        )
+    tokenizer = metadata["tokenizer"]
+    requested, reached = tokenizer.get("requested_vocab_size"), tokenizer.get("reached_vocab_size")
+    if requested and reached and reached < requested:
+        notes.append(
+            f"the tokenizer's vocabulary reached {reached:,} of the {requested:,} pieces asked for (--vocab-size): "
+            "the text holds no more distinct pieces"
+        )
+    return notes

@@ -40,7 +40,7 @@ from preprocessing.corpus.directory import (
 from preprocessing.corpus.outputs import BUILD_DIR, TrainCorpusTokenizer, WriteBuildReport, read_report
 from preprocessing.corpus.packing import PackingOptions
 from preprocessing.corpus.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
-from preprocessing.corpus.splits import SplitPlan
+from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan
 from preprocessing.defaults import (
     DEFAULT_MAX_PAGE_BYTES,
     DEFAULT_MAX_REDIRECT_HOPS,
@@ -402,14 +402,31 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
     corpus_pipeline(pipeline, config, site, tokenizer.backend_tokenizer.to_str())
     result = _run(pipeline, config.output, "the corpus job")
 
+    report = read_report(config.output)
+    check_train_split(report, config)
     tokenizer_info = {**tokenizer_source, **tokenizer_facts(tokenizer)}
-    metadata = _metadata(config, site, files, tokenizer_info, read_report(config.output), read_summary(result))
+    metadata = _metadata(config, site, files, tokenizer_info, report, read_summary(result))
     write_bytes(
         FileSystems.join(config.output, METADATA_FILE),
         (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
     )
     FileSystems.delete([FileSystems.join(config.output, BUILD_DIR)])
     return BuildResult(metadata)
+
+
+def check_train_split(report: dict, config: CorpusBuildConfig) -> None:
+    """Raise :class:`BuildError` when the job left the train split without a sequence, naming the page counts."""
+    splits = report["splits"]
+    if splits.get(TRAIN, {}).get("sequences", 0):
+        return
+    counters = report["counters"]
+    raise BuildError(
+        f"the train split would be empty: of {counters.get('articles', 0):,} article(s) read, "
+        f"{splits.get(VALIDATION, {}).get('pages', 0):,} made sequences, all in validation "
+        f"(--validation-fraction {config.validation_fraction}), and "
+        f"{counters.get('articles_without_sequences', 0):,} made none; lower --validation-fraction or give more "
+        f"pages. {config.output} holds no corpus (no {METADATA_FILE})"
+    )
 
 
 def _metadata(config: CorpusBuildConfig, site, files, tokenizer_info: dict, report: dict, beam_summary) -> dict:

@@ -163,9 +163,10 @@ class AssignShards(beam.PTransform):
 
     Each article is keyed by its split and shard, a pure function of its page id. With a positive validation
     fraction, the article with a mention and the smallest split hash goes to validation as well (unless its
-    hash put it there already), and its own training shard gets a :class:`MovedPage` marker so that it is
-    packed once. That article travels through the ``Smallest`` combiner itself (each worker keeps its
-    smallest before the shuffle), so finding it shuffles a handful of articles, not all of them.
+    hash put it there already, or it is the only article with a mention: training comes first), and its own
+    training shard gets a :class:`MovedPage` marker so that it is packed once. The two smallest candidates
+    travel through the ``Smallest`` combiner themselves (each worker keeps its two before the shuffle), so
+    finding them shuffles a handful of articles, not all of them.
     """
 
     def __init__(self, plan: SplitPlan) -> None:
@@ -179,7 +180,7 @@ class AssignShards(beam.PTransform):
         moved = (
             articles
             | "ValidationCandidates" >> beam.FlatMap(_validation_candidate)
-            | "SmallestSplitHash" >> Smallest(1, key=_split_hash_and_page)
+            | "SmallestSplitHashes" >> Smallest(2, key=_split_hash_and_page)
             | "MoveToValidation" >> beam.FlatMap(_moved_to_validation, self._plan)
         )
         return (assigned, moved) | "WithMovedPage" >> beam.Flatten()
@@ -202,11 +203,13 @@ def _split_hash_and_page(candidate: tuple[float, int, TokenizedArticle]) -> tupl
 
 
 def _moved_to_validation(smallest: list, plan: SplitPlan) -> Iterator:
-    for _, page_id, article in smallest:
-        own = plan.assign(page_id)
-        if own[0] != VALIDATION:
-            yield plan.assign(page_id, always_validation=page_id), article
-            yield own, MovedPage(page_id)
+    if len(smallest) < 2:  # the only article with a mention trains; validation stays empty
+        return
+    _, page_id, article = smallest[0]
+    own = plan.assign(page_id)
+    if own[0] != VALIDATION:
+        yield plan.assign(page_id, always_validation=page_id), article
+        yield own, MovedPage(page_id)
 
 
 def _assigned(article: TokenizedArticle, plan: SplitPlan) -> tuple[tuple[str, int], TokenizedArticle]:
@@ -269,4 +272,5 @@ def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: Spl
     counts["sequences"] += len(rows)
     stats = write_shard(FileSystems.join(output_dir, shard_path(split, index, plan.splits[split])), rows)
     stats["shards"] = 1
+    stats["pages"] = len({row.page_id for row in rows})
     return split, stats, counts

@@ -122,6 +122,7 @@ def train_sentencepiece_tokenizer(
         {
             "source": "sentencepiece-unigram",
             "requested_vocab_size": vocab_size,
+            "reached_vocab_size": len(proto.pieces),  # smaller when the text holds too few distinct pieces
             "training_sentences": len(sentences),
             "character_coverage": character_coverage,
             "agreement_with_sentencepiece": agreement,
