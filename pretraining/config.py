@@ -46,9 +46,12 @@ class ModelConfig:
     init_from: str = ""
     """RoBERTa name or directory (``init: roberta``), a run directory / checkpoint dir (``init: checkpoint``), or a
     Hugging Face LUKE directory (``init: pretrained``: config.json, weights, tokenizer with entity vocabulary)."""
+    entity_vocab_mapping: Literal["same", "by_title"] = "same"
+    """``init: checkpoint``: the run's entity vocabulary must be the corpus's (``same``), or its rows are mapped
+    onto the corpus's entities by title (``by_title``, as ``init: pretrained`` always does)."""
     new_entity_init: Literal["mask", "mean", "random"] = "mask"
-    """``init: pretrained``: the initial row of an entity the pretrained model does not know (by title): its
-    ``[MASK]`` entity's row, the mean of its entity rows, or random."""
+    """Entities mapped by title: the initial row of one the source does not know: the source's ``[MASK]``
+    entity's row, the mean of its entity rows, or random."""
     train_only_entity_weights: bool = False
     """Stage 1: freeze everything but the entity embeddings and the entity prediction head."""
     vocab_sizes_from_corpus: bool = False

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from transformers import LukeConfig
 
 from preprocessing.corpus import Corpus
-from preprocessing.entities.vocab import MASK
 from pretraining.config import ConfigError, TrainConfig
 from pretraining.pretrained import (
     EntityRowMapping,
+    EntitySource,
     PretrainedLuke,
     check_word_vocabulary,
     map_entities_by_title,
     mapped_state_dict,
     pretrained_model_config,
+    run_entity_source,
     write_mapping_report,
 )
 
@@ -85,32 +87,54 @@ def read_pretrained(config: TrainConfig, corpus: Corpus) -> PretrainedLuke:
     return pretrained
 
 
-def pretrained_entity_mapping(pretrained: PretrainedLuke, corpus: Corpus) -> EntityRowMapping:
-    """The corpus's entities mapped by title onto ``pretrained``'s."""
+def entity_source(config: TrainConfig, corpus: Corpus) -> EntitySource | None:
+    """Where entity rows are mapped from by title: ``init: pretrained``'s directory, or ``init: checkpoint``'s run
+    with ``model.entity_vocab_mapping: by_title``; None when the rows are taken as they are."""
+    from pretraining.weights import locate_checkpoint
+
+    if config.model.init == "pretrained":
+        return read_pretrained(config, corpus).entity_source()
+    if config.model.init == "checkpoint" and config.model.entity_vocab_mapping == "by_title":
+        run_dir = locate_checkpoint(config.model.init_from).run_dir
+        if run_dir is None:
+            raise ConfigError(
+                f"model.init_from {config.model.init_from}: not inside a run directory, whose "
+                "run_info.json names the entity vocabulary to map from (by_title)"
+            )
+        return run_entity_source(run_dir)
+    return None
+
+
+def entity_mapping(source: EntitySource, corpus: Corpus) -> EntityRowMapping:
+    """The corpus's entities mapped by title onto ``source``'s rows."""
     from preprocessing.entities.vocab import EntityVocab
 
-    return map_entities_by_title(pretrained.entity_vocab, EntityVocab.load(str(corpus.entity_vocab_path)))
+    return map_entities_by_title(source.rows, EntityVocab.load(str(corpus.entity_vocab_path)))
 
 
-def check_init_source(init_from: str, corpus: Corpus) -> str | None:
+def check_init_source(config: TrainConfig, corpus: Corpus) -> str | None:
     """Before anything is built: ``model.init_from`` must be a checkpoint whose run was trained with the corpus's
-    vocabularies (:class:`ConfigError` otherwise); returns a warning when the run recorded no checksums."""
+    vocabularies — its tokenizer only, with ``entity_vocab_mapping: by_title`` (:class:`ConfigError`
+    otherwise); returns a warning when the run recorded no checksums."""
     from pretraining.vocabularies import VocabularyMismatchError, check_same_vocabularies
     from pretraining.weights import locate_checkpoint
 
+    compared = ("tokenizer",) if config.model.entity_vocab_mapping == "by_title" else ("tokenizer", "entity_vocab")
     try:
-        return check_same_vocabularies(locate_checkpoint(init_from).run_dir, corpus)
+        return check_same_vocabularies(locate_checkpoint(config.model.init_from).run_dir, corpus, compared)
     except VocabularyMismatchError as error:
         raise ConfigError(f"model.init_from: {error}") from error
 
 
-def report_pretrained_init(config: TrainConfig, corpus: Corpus, run_dir: Path) -> str:
-    """Write the entity mapping of ``init: pretrained`` to the run directory; return its summary line."""
-    pretrained = read_pretrained(config, corpus)
-    mapping = pretrained_entity_mapping(pretrained, corpus)
+def report_entity_mapping(config: TrainConfig, corpus: Corpus, run_dir: Path) -> str | None:
+    """Write the entity mapping of this start, if any, to the run directory; return its summary line."""
+    source = entity_source(config, corpus)
+    if source is None:
+        return None
+    mapping = entity_mapping(source, corpus)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_mapping_report(run_dir, mapping, pretrained, config.model.new_entity_init)
-    return f"initialising from {pretrained.directory}: {mapping.summary()} (new: {config.model.new_entity_init})"
+    write_mapping_report(run_dir, mapping, source, config.model.new_entity_init)
+    return f"initialising from {source.name}: {mapping.summary()} (new: {config.model.new_entity_init})"
 
 
 def build_model(config: TrainConfig, model_config: LukeConfig, corpus: Corpus) -> torch.nn.Module:
@@ -124,7 +148,7 @@ def build_model(config: TrainConfig, model_config: LukeConfig, corpus: Corpus) -
     else:
         model = LukeForPretraining(model_config)
         if init == "checkpoint":
-            load_checkpoint_weights(model, config.model.init_from)
+            load_checkpoint_weights(model, config.model.init_from, remap_entities(config, corpus, model))
         elif init == "pretrained":
             load_pretrained_weights(model, config, corpus)
     if config.model.train_only_entity_weights:
@@ -134,18 +158,23 @@ def build_model(config: TrainConfig, model_config: LukeConfig, corpus: Corpus) -
     return model
 
 
+def remap_entities(
+    config: TrainConfig, corpus: Corpus, model: torch.nn.Module
+) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None:
+    """What turns a source's state dict into the model's, entity rows mapped by title; None when the rows are
+    taken as they are."""
+    source = entity_source(config, corpus)
+    if source is None:
+        return None
+    mapping = entity_mapping(source, corpus)
+    rule, model_init, word_rows = config.model.new_entity_init, model.state_dict(), model.config.vocab_size
+    return lambda state_dict: mapped_state_dict(state_dict, word_rows, mapping, source.mask_row, rule, model_init)
+
+
 def load_pretrained_weights(model: torch.nn.Module, config: TrainConfig, corpus: Corpus) -> None:
     """Load ``model.init_from``'s weights (a Hugging Face LUKE directory), its entity rows mapped by title."""
-    pretrained = read_pretrained(config, corpus)
-    mapping = pretrained_entity_mapping(pretrained, corpus)
-    state_dict = mapped_state_dict(
-        pretrained.state_dict(),
-        model.config.vocab_size,
-        mapping,
-        pretrained.entity_vocab[MASK],
-        config.model.new_entity_init,
-        model.state_dict(),
-    )
+    pretrained = PretrainedLuke.read(config.model.init_from)
+    state_dict = remap_entities(config, corpus, model)(pretrained.state_dict())
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
     missing = [name for name in missing if not name.endswith(TIED_TO_EMBEDDINGS)]
     if missing or unexpected:
@@ -155,8 +184,13 @@ def load_pretrained_weights(model: torch.nn.Module, config: TrainConfig, corpus:
         )
 
 
-def load_checkpoint_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """Load the fp32 weights of a run's latest checkpoint (or of one checkpoint directory) into ``model``.
+def load_checkpoint_weights(
+    model: torch.nn.Module,
+    path: str | Path,
+    remap: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+) -> None:
+    """Load the fp32 weights of a run's latest checkpoint (or of one checkpoint directory) into ``model``,
+    through ``remap`` when given (entities mapped by title).
 
     The weights are consolidated from the ZeRO partitions (any stage, any number of ranks), so stage 2 can
     start from stage 1 on another ZeRO stage or world size; optimizer and schedule start fresh.
@@ -164,6 +198,8 @@ def load_checkpoint_weights(model: torch.nn.Module, path: str | Path) -> None:
     from pretraining.weights import consolidate, locate_checkpoint
 
     state_dict = consolidate(locate_checkpoint(path))
+    if remap is not None:
+        state_dict = remap(state_dict)
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
     if missing or unexpected:
         raise ConfigError(

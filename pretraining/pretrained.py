@@ -25,13 +25,34 @@ from typing import Literal
 import torch
 from transformers import LukeConfig
 
-from preprocessing.entities.vocab import SPECIAL_ENTITIES, EntityVocab, VocabEntry
+from preprocessing.corpus.directory import ENTITY_VOCAB_FILE
+from preprocessing.entities.vocab import MASK, MASK_ID, SPECIAL_ENTITIES, EntityVocab, VocabEntry
 from pretraining.config import ConfigError
 from pretraining.export.weights import ENTITY_ROWS, WORD_ROWS
 
 NewEntityInit = Literal["mask", "mean", "random"]
 MAPPING_REPORT_FILE = "entity_vocab_mapping.json"
 NEW_ENTITIES_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class EntitySource:
+    """Where mapped entity rows come from: a name for messages, each entity key's row, the ``[MASK]`` row."""
+
+    name: str
+    rows: dict[str, int]
+    mask_row: int
+
+
+def run_entity_source(run_dir: Path) -> EntitySource:
+    """The entity vocabulary one of our runs trained with (the file its ``run_info.json`` names)."""
+    from pretraining.run_dir import read_run_info
+
+    info = read_run_info(run_dir)
+    path = info.get("entity_vocab") or (info.get("corpus") and str(Path(info["corpus"]) / ENTITY_VOCAB_FILE))
+    if not path or not Path(path).is_file():
+        raise ConfigError(f"model.init_from {run_dir}: the entity vocabulary it trained with is gone ({path})")
+    return EntitySource(f"run {run_dir}", EntityVocab.load(path).title_to_id(), MASK_ID)
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,9 @@ class PretrainedLuke:
         if not entity_vocab:
             raise ConfigError(f"model.init_from {directory}: its tokenizer holds no entity vocabulary (not LUKE's)")
         return cls(directory, config, dict(tokenizer.get_vocab()), dict(entity_vocab))
+
+    def entity_source(self) -> EntitySource:
+        return EntitySource(str(self.directory), self.entity_vocab, self.entity_vocab[MASK])
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The weights, from ``model.safetensors`` or ``pytorch_model.bin`` (``weights_only``: no code runs)."""
@@ -125,7 +149,7 @@ class EntityRowMapping:
 
 
 def map_entities_by_title(source: dict[str, int], target: EntityVocab) -> EntityRowMapping:
-    """Map the corpus's entity vocabulary ``target`` onto the directory's ``source`` (keys ``Title`` or
+    """Map the corpus's entity vocabulary ``target`` onto the rows of ``source`` (keys ``Title`` or
     ``lang:Title``); see the module docstring."""
     sources: list[int | None] = []
     new: list[tuple[int, str]] = []
@@ -156,8 +180,8 @@ def mapped_state_dict(
     new_entity_init: NewEntityInit,
     model_init: dict[str, torch.Tensor],
 ) -> dict[str, torch.Tensor]:
-    """The directory's weights with the corpus's word rows (the first ``word_vocab_size``) and entity rows
-    (``mapping``); a new entity row is the directory's ``[MASK]`` row, the mean row, or ``model_init``'s row."""
+    """The source's weights with the corpus's word rows (the first ``word_vocab_size``) and entity rows
+    (``mapping``); a new entity row is the source's ``[MASK]`` row, the mean row, or ``model_init``'s row."""
     mapped = dict(state_dict)
     for name in WORD_ROWS:
         if name in mapped:
@@ -177,6 +201,6 @@ def mapped_state_dict(
     return mapped
 
 
-def write_mapping_report(run_dir: Path, mapping: EntityRowMapping, pretrained: PretrainedLuke, rule: str) -> None:
-    report = {"init_from": str(pretrained.directory), "new_entity_init": rule, **mapping.report()}
+def write_mapping_report(run_dir: Path, mapping: EntityRowMapping, source: EntitySource, rule: str) -> None:
+    report = {"init_from": source.name, "new_entity_init": rule, **mapping.report()}
     (run_dir / MAPPING_REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -25,7 +25,7 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
     from pretraining.engine import apply_optimizer_config, build_engine, check_optimizer_support, load_deepspeed_config
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
-    from pretraining.model_setup import build_model, check_init_source, report_pretrained_init, resolve_model_config
+    from pretraining.model_setup import build_model, check_init_source, report_entity_mapping, resolve_model_config
     from pretraining.output_guard import guard_output, log_file
     from pretraining.rng import seed_everything
     from pretraining.run_dir import read_settings, record_start, write_run_files
@@ -53,11 +53,11 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
         changes = config_changes(read_settings(run_dir), current)
         check_changes(changes, allow_config_change)
     if not resuming and config.model.init == "checkpoint":
-        note = check_init_source(config.model.init_from, corpus)  # clear errors now, not after building the model
+        note = check_init_source(config, corpus)  # clear errors now, not after building the model
         if note and placement.is_main:
             print(note, flush=True)
-    if not resuming and config.model.init == "pretrained" and placement.is_main:
-        print(report_pretrained_init(config, corpus, run_dir), flush=True)
+    if not resuming and placement.is_main and (summary := report_entity_mapping(config, corpus, run_dir)):
+        print(summary, flush=True)
 
     guard_output(log_file(run_dir, placement.rank))  # from here on, losing stdout/stderr is not fatal
     init_distributed(placement)

@@ -41,10 +41,12 @@ def corpus_checksums(corpus: Corpus) -> dict[str, str]:
     }
 
 
-def check_same_vocabularies(run_dir: Path | None, corpus: Corpus) -> str | None:
-    """Refuse (:class:`VocabularyMismatchError`) a corpus whose vocabularies differ from those the run in
-    ``run_dir`` recorded; return a warning when there is nothing to compare (no run directory, or a run that
-    recorded no checksums)."""
+def check_same_vocabularies(
+    run_dir: Path | None, corpus: Corpus, compared: tuple[str, ...] = tuple(NAMES)
+) -> str | None:
+    """Refuse (:class:`VocabularyMismatchError`) a corpus whose vocabularies (those named in ``compared``) differ
+    from those the run in ``run_dir`` recorded; return a warning when there is nothing to compare (no run
+    directory, or a run that recorded no checksums)."""
     info = read_run_info(run_dir) if run_dir is not None and (run_dir / RUN_INFO_FILE).is_file() else {}
     recorded = info.get(VOCABULARY_CHECKSUMS)
     if not recorded:
@@ -55,7 +57,7 @@ def check_same_vocabularies(run_dir: Path | None, corpus: Corpus) -> str | None:
     differences = [
         f"{label} {recorded[key]} ({info.get(key, 'path not recorded')}) vs {current[key]} ({paths[key]})"
         for key, label in NAMES.items()
-        if recorded.get(key) != current[key]
+        if key in compared and recorded.get(key) != current[key]
     ]
     if differences:
         raise VocabularyMismatchError(

@@ -75,6 +75,12 @@ def half_export(enwiki_dump, bpe_tokenizer_dir, tmp_path_factory) -> Path:
     return directory / "export"
 
 
+@pytest.fixture(scope="module")
+def half_run(half_export) -> Path:
+    """The run directory ``half_export`` was exported from."""
+    return half_export.parent / "runs" / "half"
+
+
 @pytest.mark.parametrize("rule", ["mask", "mean"])
 def test_another_entity_vocabulary_is_mapped_by_title(half_export, enwiki_corpus, rule):
     corpus = Corpus.open(enwiki_corpus)
@@ -147,3 +153,20 @@ def test_a_corpus_built_with_the_models_tokenizer_and_entity_vocabulary_keeps_ev
     model = build_model(config, model_config, corpus)
     source = PretrainedLuke.read(model_dir).state_dict()
     torch.testing.assert_close(model.state_dict()[ENTITY_EMBEDDINGS], source[ENTITY_EMBEDDINGS], rtol=0, atol=0)
+
+
+def test_stage_two_from_a_run_on_another_corpus_maps_its_entities_by_title(
+    half_run, enwiki_corpus, deepspeed_cpu_env, tmp_path
+):
+    stage2 = tiny_overrides(enwiki_corpus, tmp_path / "s2", schedule__max_steps=2, model__init="checkpoint")
+    stage2.append(f"model.init_from={half_run}")
+    refused = run(single_process(stage2), deepspeed_cpu_env)
+    assert refused.returncode != 0 and "other vocabularies" in refused.stderr
+    result = run_ok(single_process([*stage2, "model.entity_vocab_mapping=by_title"]), deepspeed_cpu_env)
+    assert f"initialising from run {half_run}: entity vocabulary mapped by title:" in result.stdout
+    report = json.loads((tmp_path / "s2" / MAPPING_REPORT_FILE).read_text())
+    half_corpus = Corpus.open(json.loads((half_run / "run_info.json").read_text())["corpus"])
+    half_vocab = EntityVocab.load(str(half_corpus.entity_vocab_path))
+    vocab = EntityVocab.load(str(Corpus.open(enwiki_corpus).entity_vocab_path))
+    assert report["kept"] == sum(entry.title in half_vocab for entry in vocab.entries) > 100
+    assert report["new"] > 100 and "finished at step 2" in result.stdout
