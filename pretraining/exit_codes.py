@@ -6,8 +6,8 @@ resumes: SLURM's script requeues the job on it, and a stage-2 job chained with `
 Errors exit 1 with one line.
 
 torchrun turns any non-zero exit of a rank into its own exit 1, so each rank also writes its code into
-``$LUKE_EXIT_STATUS_DIR/rank-NNNNN`` when that variable is set (``launch/train/`` sets it and reports 75 when
-a rank wrote it: a rank gets there only after every rank saved the checkpoint).
+``$LUKE_EXIT_STATUS_DIR/rank-NNNNN`` when that variable is set: ``pretraining.launcher_status``, which the
+scripts of ``launch/train/`` run their launcher with, reads them back.
 """
 
 from __future__ import annotations
