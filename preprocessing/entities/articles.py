@@ -102,6 +102,8 @@ class _ParseArticleFn(beam.DoFn):
             return
         for reason, count in parsed.dropped_links.items():
             counter(f"links_dropped.{reason}").inc(count)
+        if parsed.removed_leftovers:
+            counter("text.template_leftovers_removed").inc(parsed.removed_leftovers)
         if not parsed.paragraphs:
             self._without_text.inc()
             return

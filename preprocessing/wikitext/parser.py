@@ -11,7 +11,8 @@ into ``"quoted"`` text, and list items stay, one paragraph each (without it, wik
 item with its links). Its list markup (``<ul>``, ``<li>``…) and section headings (``<h2>``…) are removed
 here, and a blank line closes each list before ``compact`` runs: ``compact`` drops the line that follows a
 list otherwise. Section links (``[[#History|below]]``) name no other entity: they are dropped and counted
-(``section_link``) unless ``keep_section_links``, which makes them links to the page itself.
+(``section_link``) unless ``keep_section_links``, which makes them links to the page itself. Brackets and
+separators left empty by removed templates are cleaned (``leftovers``).
 
 wikiextractor decides whether a ``[[prefix:...]]`` link keeps its text by asking ``prefix in
 acceptedNamespaces``; :class:`_PrefixPolicy` answers from the wiki's own namespace names (so
@@ -30,6 +31,7 @@ from wikiextractor.extract import Extractor, clean, compact, wgUrlProtocols
 
 from preprocessing.records import Link, Paragraph
 from preprocessing.sources.siteinfo import SiteInfo
+from preprocessing.wikitext.leftovers import without_leftovers
 from preprocessing.wikitext.titles import WIKIMEDIA_PROJECT_PREFIXES, LinkTarget, TargetKind, classify_target
 
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>(\w*)', re.DOTALL)
@@ -44,11 +46,13 @@ _LIST_ITEM = re.compile(r"<(li|dt|dd)>[*#:;]*(.*?)(?:</\1>|</<li>)")  # (wikiext
 
 @dataclass(frozen=True)
 class ParsedPage:
-    """Paragraphs whose ``Link.target`` are normalised titles (redirects not resolved yet), and the count
-    of links dropped by kind (``TargetKind`` values and ``empty_anchor``)."""
+    """Paragraphs whose ``Link.target`` are normalised titles (redirects not resolved yet), the count of
+    links dropped by kind (``TargetKind`` values and ``empty_anchor``), and of places where removed templates
+    left empty brackets or separators (cleaned, ``preprocessing.wikitext.leftovers``)."""
 
     paragraphs: tuple[Paragraph, ...]
     dropped_links: Counter
+    removed_leftovers: int = 0
 
 
 class _PrefixPolicy:
@@ -98,13 +102,20 @@ class WikitextParser:
         lines = compact(_LIST_END.sub(r"\1\n", cleaned), extractor=extractor)
         dropped = policy.dropped
         paragraphs = []
+        removed_leftovers = 0
         for line in lines:
-            paragraph = self._paragraph(_without_markup(line), title, dropped)
-            if paragraph is not None:
-                paragraphs.append(paragraph)
-        return ParsedPage(tuple(paragraphs), dropped)
+            text, links = self._text_and_links(_without_markup(line), title, dropped)
+            text, links, removed = without_leftovers(text, links)
+            removed_leftovers += removed
+            stripped = text.strip()
+            if stripped:
+                offset = len(text) - len(text.lstrip())
+                links = tuple(Link(link.start - offset, link.end - offset, link.target) for link in links)
+                paragraphs.append(Paragraph(stripped, links))
+        return ParsedPage(tuple(paragraphs), dropped, removed_leftovers)
 
-    def _paragraph(self, line: str, page_title: str, dropped: Counter) -> Paragraph | None:
+    def _text_and_links(self, line: str, page_title: str, dropped: Counter) -> tuple[str, list[Link]]:
+        """The plain text of a line of wikiextractor's output and its links' spans in it."""
         pieces: list[str] = []
         links: list[Link] = []
         length = 0
@@ -132,14 +143,7 @@ class WikitextParser:
             else:
                 dropped[classified.kind.value] += 1
         pieces.append(html.unescape(line[cursor:]))
-        text = "".join(pieces)
-        stripped = text.strip()
-        if not stripped:
-            return None
-        offset = len(text) - len(text.lstrip())
-        if offset:
-            links = [Link(link.start - offset, link.end - offset, link.target) for link in links]
-        return Paragraph(stripped, tuple(links))
+        return "".join(pieces), links
 
     def _classify(self, href: str, page_title: str) -> LinkTarget:
         """Classify a link's quoted target and remember it, unless it names the page itself: a section
