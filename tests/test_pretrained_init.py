@@ -170,3 +170,12 @@ def test_stage_two_from_a_run_on_another_corpus_maps_its_entities_by_title(
     vocab = EntityVocab.load(str(Corpus.open(enwiki_corpus).entity_vocab_path))
     assert report["kept"] == sum(entry.title in half_vocab for entry in vocab.entries) > 100
     assert report["new"] > 100 and "finished at step 2" in result.stdout
+
+
+def test_mluke_keys_map_to_their_titles(exported, enwiki_sp_corpus):
+    from pretraining.model_setup import entity_mapping
+
+    pretrained = PretrainedLuke.read(exported["sp-zero2"])  # an MLukeTokenizer: entity keys "en:Title"
+    assert any(key.startswith("en:") for key in pretrained.entity_vocab)
+    mapping = entity_mapping(pretrained.entity_source(), Corpus.open(enwiki_sp_corpus))
+    assert mapping.kept == len(mapping.sources) and mapping.dropped == 1  # every entity; [MASK2] left out
