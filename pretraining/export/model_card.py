@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath, PureWindowsPath
 from typing import Any
 
 from transformers import LukeConfig
@@ -29,6 +30,18 @@ class ModelCardFacts:
     tokenizer_check: Mapping[str, Any] | None = None
     verification: VerificationReport | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def without_local_paths(value: Any) -> Any:
+    """``value`` with every absolute path replaced by its last component (a config or run name): a card is
+    published, the machine it was made on is nobody's business."""
+    if isinstance(value, Mapping):
+        return {key: without_local_paths(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_local_paths(item) for item in value]
+    if isinstance(value, str) and (value.startswith(("/", "~")) or PureWindowsPath(value).drive):
+        return PurePath(value).name
+    return value
 
 
 def _table(rows: list[tuple[str, Any]], header: tuple[str, str] = ("", "")) -> str:
@@ -68,7 +81,7 @@ def render_model_card(facts: ModelCardFacts) -> str:
         ("entity-aware attention", "on" if config.use_entity_aware_attention else "off"),
         ("parameters", f"{facts.num_parameters:,}"),
         ("weights dtype", facts.dtype),
-        ("exported from", f"`{facts.checkpoint}`"),
+        ("exported from", f"checkpoint `{PurePath(facts.checkpoint).name}`"),
     ]
     sections = [
         "\n".join(front),
@@ -84,14 +97,23 @@ def render_model_card(facts: ModelCardFacts) -> str:
                 for key in ("max_seq_length", "max_entity_length", "max_mention_length")
                 if key in facts.corpus_metadata
             ]
-            + [("input files", ", ".join(f"`{name}`" for name in facts.corpus_metadata.get("input_files", [])) or "—")]
+            + [
+                (
+                    "input files",
+                    ", ".join(f"`{PurePath(name).name}`" for name in facts.corpus_metadata.get("input_files", []))
+                    or "—",
+                )
+            ]
+            + [("entity vocabulary checksum", facts.corpus_metadata.get("entity_vocab", {}).get("checksum", "—"))]
         )
         + "\n\n"
         + _split_counts(facts.corpus_metadata),
     ]
     if facts.training_config is not None:
         sections.append(
-            "## Training configuration\n\n```json\n" + json.dumps(facts.training_config, indent=2) + "\n```"
+            "## Training configuration\n\n```json\n"
+            + json.dumps(without_local_paths(facts.training_config), indent=2)
+            + "\n```"
         )
     if facts.final_metrics:
         sections.append("## Final metrics\n\n" + _table(sorted(facts.final_metrics.items()), ("metric", "value")))
