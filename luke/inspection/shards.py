@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from preprocessing.corpus.directory import LIST_COLUMNS, SCHEMA, CorpusError
+from preprocessing.corpus.directory import LIST_COLUMNS, shard_record_batches
 
 
 @dataclass(frozen=True)
@@ -65,18 +65,10 @@ class SplitShards:
         self.batches: list[BatchView] = []
         self.shard_rows: list[int] = []
         for path in files:
-            try:
-                reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
-            except (OSError, pa.ArrowInvalid) as error:
-                raise CorpusError(f"cannot read shard {path}: {error}") from error
-            if not reader.schema.equals(SCHEMA):
-                raise CorpusError(f"shard {path} has schema {reader.schema}, not the corpus schema")
             rows = 0
-            for index in range(reader.num_record_batches):
-                batch = reader.get_batch(index)
-                if batch.num_rows:
-                    self.batches.append(_view(batch))
-                    rows += batch.num_rows
+            for batch in shard_record_batches(path):
+                self.batches.append(_view(batch))
+                rows += batch.num_rows
             self.shard_rows.append(rows)
         self.batch_starts = np.cumsum([0] + [batch.num_rows for batch in self.batches], dtype=np.int64)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,21 @@ def shard_path(split: str, index: int, num_shards: int) -> str:
     return f"{split}/shard-{index:05d}-of-{num_shards:05d}.arrow"
 
 
+def shard_record_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """The non-empty record batches of shard ``path``, memory-mapped (no copy); :class:`CorpusError` for a file
+    that is no Arrow IPC file of the corpus schema."""
+    try:
+        reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
+    except (OSError, pa.ArrowInvalid) as error:
+        raise CorpusError(f"cannot read shard {path}: {error}") from error
+    if not reader.schema.equals(SCHEMA):
+        raise CorpusError(f"shard {path} has schema {reader.schema}, expected that of version {FORMAT_VERSION}")
+    for index in range(reader.num_record_batches):
+        batch = reader.get_batch(index)
+        if batch.num_rows:
+            yield batch
+
+
 class _RecordBatchView:
     """Numpy views (no copy) of one record batch's columns."""
 
@@ -86,18 +102,10 @@ class CorpusSplit:
         self._starts: list[int] = []
         total = 0
         for path in shard_files:
-            try:
-                reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
-            except (OSError, pa.ArrowInvalid) as error:
-                raise CorpusError(f"cannot read shard {path}: {error}") from error
-            if not reader.schema.equals(SCHEMA):
-                raise CorpusError(f"shard {path} has schema {reader.schema}, expected that of version {FORMAT_VERSION}")
-            for i in range(reader.num_record_batches):
-                batch = reader.get_batch(i)
-                if batch.num_rows:
-                    self._starts.append(total)
-                    self._batches.append(_RecordBatchView(batch))
-                    total += batch.num_rows
+            for batch in shard_record_batches(path):
+                self._starts.append(total)
+                self._batches.append(_RecordBatchView(batch))
+                total += batch.num_rows
         self._length = total
 
     def __len__(self) -> int:
