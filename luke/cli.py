@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from luke import __version__
+from luke import __version__, progress, quiet
 
 # sub-command → "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
@@ -39,7 +39,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="luke")
-def main() -> None:
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show everything the libraries write (Beam, DeepSpeed, torch); by default known noise is hidden.",
+)
+def main(verbose: bool) -> None:
     """Pretrain LUKE entity-aware language models from Wikipedia dumps.
 
     \b
@@ -47,6 +53,9 @@ def main() -> None:
     inspect looks inside a corpus or runs.
     `luke demo` runs all of it on a small real dump with a tiny model on CPU.
     """
+    progress.remember_terminal()
+    quiet.set_verbose(verbose)
+    quiet.filter_known_log_records()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from typing import TypeVar
 import torch
 import torch.distributed as dist
 
+from luke import quiet
+
 T = TypeVar("T")
 
 
@@ -68,9 +70,10 @@ def init_distributed(placement: ProcessPlacement, timeout_minutes: int = 30) -> 
         backend = "nccl"
     else:
         backend = "gloo"
-    deepspeed.init_distributed(
-        dist_backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes), dist_init_required=True
-    )
+    with quiet.known_output_dropped():  # every rank prints that DeepSpeed's shared-memory op is loaded
+        deepspeed.init_distributed(
+            dist_backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes), dist_init_required=True
+        )
 
 
 def all_ranks_true(flag: bool) -> bool:

@@ -1,4 +1,5 @@
-"""Where metrics go: a JSONL file (one object per record), TensorBoard scalars and a progress bar.
+"""Where metrics go: a JSONL file (one object per record), TensorBoard scalars and a progress bar (a compact line
+every few seconds when stderr is not a terminal, ``luke.progress``).
 
 Only rank 0 writes; other ranks get a logger that does nothing, so call sites need no rank checks.
 """
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from luke.progress import progress_bar as make_progress_bar
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -38,7 +39,7 @@ class MetricsLogger:
 
             self._writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=initial_step + 1)
         if progress_bar:
-            self._bar = tqdm(total=total_steps, initial=initial_step, desc="train", unit="step", dynamic_ncols=True)
+            self._bar = make_progress_bar("train", total_steps, "step", initial_step, dynamic_ncols=True)
 
     def log(self, step: int, split: str, metrics: dict[str, float]) -> None:
         if not self.enabled:
@@ -57,7 +58,6 @@ class MetricsLogger:
         """Advance the progress bar to ``step`` and show the key figures."""
         if self._bar is None:
             return
-        self._bar.update(step - self._bar.n)
         self._bar.set_postfix(
             loss=f"{metrics['loss']:.4f}",
             lr=f"{metrics['lr']:.2e}",
@@ -65,6 +65,7 @@ class MetricsLogger:
             samples_per_s=f"{metrics['samples_per_s']:.1f}",
             refresh=False,
         )
+        self._bar.update(step - self._bar.n)
 
     def message(self, text: str) -> None:
         if not self.enabled:

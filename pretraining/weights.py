@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from luke import quiet
 from pretraining.checkpoint import (
     CHECKPOINTS_DIR,
     LATEST_FILE,
@@ -142,7 +143,8 @@ def consolidate(ref: CheckpointRef) -> dict[str, torch.Tensor]:
             f"({OPTIM_STATES_GLOB}), where its fp32 weights are: it is incomplete"
         )
     try:
-        with weights_only_loads(), contextlib.redirect_stdout(io.StringIO()):  # DeepSpeed prints its progress
+        # DeepSpeed prints its progress on stdout and draws a progress bar on stderr
+        with weights_only_loads(), contextlib.redirect_stdout(io.StringIO()), quiet.known_output_dropped():
             return get_fp32_state_dict_from_zero_checkpoint(str(ref.checkpoints_dir), tag=ref.tag)
     except pickle.UnpicklingError as error:
         raise UnsafeCheckpointError(f"refusing to load checkpoint {ref.path}: {refusal_reason(error)}") from error

@@ -60,8 +60,8 @@ def read_progress(directory: str) -> Counter:
 
 
 class ProgressMonitor:
-    """Driver side: a progress line on ``terminal`` (tqdm; stderr by default) with the summed worker counts,
-    while the job runs."""
+    """Driver side: a progress line on ``terminal`` (stderr by default) with the summed worker counts, while
+    the job runs: a live bar on a terminal, a compact line every few seconds elsewhere (``luke.progress``)."""
 
     def __init__(
         self,
@@ -88,9 +88,9 @@ class ProgressMonitor:
         self._thread.join()
 
     def _run(self) -> None:
-        from tqdm import tqdm
+        from luke.progress import progress_bar
 
-        with tqdm(desc=self._label, unit=" " + self._fields[0], leave=False, disable=None, file=self._terminal) as bar:
+        with progress_bar(self._label, None, " " + self._fields[0], file=self._terminal, leave=False) as bar:
             while not self._stop.wait(self._interval):
                 totals = read_progress(self._directory)
                 bar.n = totals.get(self._fields[0], 0)

@@ -87,6 +87,12 @@ def export_command(
 
     The ZeRO checkpoint (any stage, any number of ranks) is consolidated with DeepSpeed's zero_to_fp32.
     """
+    import torch
+
+    from pretraining.process_env import set_deepspeed_defaults
+
+    set_deepspeed_defaults(gpu_available=torch.cuda.is_available())  # before DeepSpeed is imported
+    from luke.quiet import transformers_progress_bars_off
     from preprocessing.corpus import Corpus, CorpusError
     from preprocessing.entities.vocab import EntityVocabError
     from pretraining.checkpoint import CheckpointError
@@ -119,7 +125,8 @@ def export_command(
         if note:
             click.echo(note, err=True)
         options = ExportOptions(entity_aware_attention, lite, dtype, verify, tolerance)
-        result = export_checkpoint(checkpoint, output, target, config, options, run, overwrite)
+        with transformers_progress_bars_off():
+            result = export_checkpoint(checkpoint, output, target, config, options, run, overwrite)
     except (
         CheckpointError,
         CorpusError,
