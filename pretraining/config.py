@@ -57,6 +57,9 @@ class ModelConfig:
     vocab_sizes_from_corpus: bool = False
     """Set vocab_size / entity_vocab_size from the corpus instead of requiring the model config to match."""
     gradient_checkpointing: bool = False
+    compile: bool = False
+    """``torch.compile`` each encoder layer (``LukeForPretraining.compile_layers``): the same weights and losses,
+    compiled at the first steps."""
 
 
 @dataclass

@@ -31,6 +31,7 @@ FIELD_KINDS: dict[str, Kind] = {
     "model": "fixed",
     "model.config": "adjustable",  # the file's location; the resolved model config is compared as model.config.*
     "model.gradient_checkpointing": "adjustable",
+    "model.compile": "adjustable",  # how the layers run, not what they compute
     "optimizer": "guarded",
     "schedule.max_steps": "adjustable",
     "schedule.warmup_steps": "guarded",

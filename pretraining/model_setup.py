@@ -155,6 +155,8 @@ def build_model(config: TrainConfig, model_config: LukeConfig, corpus: Corpus) -
         model.freeze_all_but_entity_weights()
     if config.model.gradient_checkpointing:
         model.gradient_checkpointing_enable()
+    if config.model.compile:
+        model.compile_layers()
     return model
 
 

@@ -43,3 +43,18 @@ def test_compiled_layers_train_with_the_losses_of_eager(aware: bool) -> None:
     eager = training_losses(aware, compiled=False)
     compiled = training_losses(aware, compiled=True)
     assert compiled == pytest.approx(eager, abs=1e-5)
+
+
+def test_the_training_option_compiles_every_encoder_layer() -> None:
+    from pretraining.config import load_config
+    from pretraining.config_changes import field_kind
+    from pretraining.model_setup import build_model
+
+    required = ["run_dir=run", "deepspeed=ds.json", "data.corpus=corpus", "model.config=tiny.json"]
+    model_config = load_model_config("tiny", vocab_size=300, entity_vocab_size=200)
+    eager = build_model(load_config(None, required), model_config, corpus=None)  # random init reads no corpus
+    compiled = build_model(load_config(None, [*required, "model.compile=true"]), model_config, corpus=None)
+    assert all(layer._compiled_call_impl is None for layer in eager.luke.encoder.layer)
+    assert all(layer._compiled_call_impl is not None for layer in compiled.luke.encoder.layer)
+    assert compiled.state_dict().keys() == eager.state_dict().keys()
+    assert field_kind("model.compile") == "adjustable"
