@@ -123,3 +123,12 @@ def test_help_of_the_cli_does_not_load_beam():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_a_local_vocabulary_loads_without_beam(tmp_path, monkeypatch):
+    """A training-only machine (the GPU suite's) has no Beam: local files are read from the disk."""
+    path = tmp_path / "entity_vocab.jsonl"
+    EntityVocab.from_counts(COUNTS, size=10, language="en").save(str(path))
+    for module in ("apache_beam", "apache_beam.io", "apache_beam.io.filesystems"):
+        monkeypatch.setitem(sys.modules, module, None)  # importing it raises ImportError
+    assert EntityVocab.load(str(path)).checksum() == EntityVocab.from_counts(COUNTS, size=10, language="en").checksum()

@@ -36,6 +36,17 @@ def estimated_file_bytes(entries: int, xml_bytes: int) -> int:
     return int(min(entries * JSONL_BYTES_PER_ENTRY, xml_bytes * JSONL_BYTES_PER_XML_BYTE))
 
 
+def _read_bytes(path: str) -> bytes:
+    """The file through Beam's file systems (gs://, s3://, decompressed by extension), or from the local disk where
+    Beam is not installed (a training-only machine such as the GPU suite's)."""
+    try:
+        from apache_beam.io.filesystems import FileSystems
+    except ImportError:
+        return Path(path).read_bytes()
+    with FileSystems.open(path) as stream:
+        return stream.read()
+
+
 class EntityVocabError(ValueError):
     """A malformed entity vocabulary file (the message names the file and line)."""
 
@@ -140,14 +151,11 @@ class EntityVocab:
     def load(cls, path: str) -> EntityVocab:
         """Read a jsonl or tsv (by extension) vocabulary, or a LUKE model directory's; clear errors for malformed
         files."""
-        from apache_beam.io.filesystems import FileSystems
-
         if Path(path).is_dir():
             return cls.from_luke_tokenizer(path)
 
         try:
-            with FileSystems.open(path) as stream:
-                text = stream.read().decode("utf-8")
+            text = _read_bytes(path).decode("utf-8")
         except UnicodeDecodeError as error:
             raise EntityVocabError(f"{path}: not UTF-8 text ({error})") from error
         except Exception as error:
