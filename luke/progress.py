@@ -75,7 +75,9 @@ class LineProgress:
         else:
             done += f" {self.unit.strip()}"
         elapsed = int(self._last - self._started)
-        parts = [done, f"{elapsed // 60}:{elapsed % 60:02d} elapsed", *(f"{k} {v}" for k, v in self._postfix.items())]
+        parts = [f"{elapsed // 60}:{elapsed % 60:02d} elapsed"]
+        if self.n or self.total:  # a job that has counted nothing yet shows only its time
+            parts = [done, *parts, *(f"{k} {v}" for k, v in self._postfix.items())]
         print(f"{self.desc}: " + ", ".join(parts), file=self._file, flush=True)
 
 

@@ -17,6 +17,7 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
     changed settings is checked by ``pretraining.config_changes``; ``allow_config_change`` accepts guarded ones."""
     import torch
 
+    from luke.quiet import known_warnings_silenced
     from preprocessing.corpus import Corpus, CorpusError
     from pretraining.checkpoint import CheckpointManager, ResumePoint
     from pretraining.config_changes import RunSettings, check_changes, check_resume_step, config_changes
@@ -102,7 +103,8 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
             f"{accumulation} micro-batch(es) of {config.batch.micro_batch_size} per rank per step, "
             f"from step {trainer.step} to {config.schedule.max_steps}"
         )
-        result = trainer.fit()
+        with known_warnings_silenced():  # DeepSpeed's deprecated torch calls
+            result = trainer.fit()
     finally:
         logger.close()
     if torch.distributed.is_initialized():
@@ -165,7 +167,9 @@ def train_command(config_file: Path, allow_config_change: bool, overrides: tuple
         raise click.ClickException(str(error)) from error
     finished = result.step >= config.schedule.max_steps
     state = "finished" if finished else f"stopped on request (exit code {exit_codes.STOPPED}; the same command resumes)"
-    click.echo(f"{state} at step {result.step}; latest checkpoint: {result.last_checkpoint}")
+    rank = placement_from_environment().rank
+    if rank == 0:
+        click.echo(f"{state} at step {result.step}; latest checkpoint: {result.last_checkpoint}")
     code = exit_codes.FINISHED if finished else exit_codes.STOPPED
-    exit_codes.record_exit_status(code, placement_from_environment().rank)
+    exit_codes.record_exit_status(code, rank)
     sys.exit(code)
