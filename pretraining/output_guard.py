@@ -76,6 +76,7 @@ class OutputGuard:
             if stream.lost_reason:
                 self._note_lost(stream)
         self._reopen_missing_python_streams()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="output-guard", daemon=True)
         self._thread.start()
 
@@ -93,7 +94,7 @@ class OutputGuard:
             except OSError:  # the pump dropped it meanwhile
                 os.dup2(devnull, stream.fd)
         os.close(devnull)
-        # EOF comes once no process holds the write ends (children of ours may still, for a while)
+        self._closing.set()  # the pump drains what is in the pipes, then stops (other holders may keep them open)
         self._thread.join(timeout)
 
     def _pump(self) -> None:
@@ -101,7 +102,10 @@ class OutputGuard:
         for stream in self._streams:
             selector.register(stream.read_end, selectors.EVENT_READ, stream)
         while selector.get_map():
-            for key, _ in selector.select():
+            ready = selector.select(timeout=0.2)
+            if not ready and self._closing.is_set():
+                break
+            for key, _ in ready:
                 stream: _Stream = key.data
                 chunk = os.read(stream.read_end, 65536)
                 if not chunk:
