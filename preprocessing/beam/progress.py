@@ -94,5 +94,9 @@ class ProgressMonitor:
             while not self._stop.wait(self._interval):
                 totals = read_progress(self._directory)
                 bar.n = totals.get(self._fields[0], 0)
-                bar.set_postfix({field: f"{totals.get(field, 0):,}" for field in self._fields[1:]}, refresh=False)
+                bar.set_postfix({field: _formatted(totals.get(field, 0)) for field in self._fields[1:]}, refresh=False)
                 bar.refresh()
+
+
+def _formatted(value: float) -> str:
+    return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 import click
 
@@ -19,6 +16,8 @@ from preprocessing.commands.options import (
 )
 
 ERROR_LOG_SUFFIX = ".error.log"  # the job's output and traceback, next to --output, when the job fails
+PROGRESS_SUFFIX = ".progress"  # the workers' running totals, next to --output, while the job runs
+PROGRESS_FIELDS = ("pages", "articles", "wikitext_mb")
 
 
 @click.command(
@@ -66,11 +65,13 @@ def build_entity_vocab_command(
     line says why and OUTPUT.error.log holds the job's output and traceback.
     """
     import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
 
     from preprocessing.beam.failures import JobError, reported_failures
     from preprocessing.beam.metrics import read_summary
     from preprocessing.beam.options import pipeline_options_from_args
     from preprocessing.beam.output_checks import check_output, parent_directory, xml_bytes
+    from preprocessing.beam.progress import ProgressMonitor
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
     from preprocessing.entities.vocab import EntityVocab, EntityVocabError, estimated_file_bytes
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
@@ -88,12 +89,13 @@ def build_entity_vocab_command(
             parent_directory(output), estimated_file_bytes(entity_vocab_size, xml), "the directory of --output"
         )
         pipeline = beam.Pipeline(options=options)
+        progress_dir = output + PROGRESS_SUFFIX
         extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
         reading = ReadDumpPages(dumps, max_page_bytes, streams_per_range, allow_damaged_dumps)
         (
             pipeline
             | "ReadDumpPages" >> reading
-            | "ExtractArticles" >> ExtractArticles(site, extraction)
+            | "ExtractArticles" >> ExtractArticles(site, extraction, progress_dir)
             | "BuildEntityVocab" >> BuildEntityVocab(entity_vocab_size, min_entity_count, site.language)
             | "WriteEntityVocab" >> WriteEntityVocab(output)
         )
@@ -105,12 +107,15 @@ def build_entity_vocab_command(
     try:
         with (
             reported_failures("the entity vocabulary job", output + ERROR_LOG_SUFFIX) as terminal,
-            _ElapsedTicker("beam job running", terminal),
+            ProgressMonitor(progress_dir, "build-entity-vocab", PROGRESS_FIELDS, terminal),
         ):
             result = pipeline.run()
             result.wait_until_finish()
     except JobError as error:
         raise click.ClickException(str(error)) from error
+    finally:
+        if FileSystems.exists(progress_dir):
+            FileSystems.delete([progress_dir])
     summary = read_summary(result)
     try:
         vocab = EntityVocab.load(output)
@@ -121,34 +126,3 @@ def build_entity_vocab_command(
     if summary_json is not None:
         payload = {"output": output, "entries": len(vocab), "checksum": vocab.checksum(), **summary.to_dict()}
         summary_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-class _ElapsedTicker:
-    """A one-line progress display on ``terminal`` (elapsed time) while a blocking job runs."""
-
-    def __init__(self, label: str, terminal: TextIO, interval: float = 1.0) -> None:
-        self._label = label
-        self._terminal = terminal
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._tick, daemon=True)
-
-    def __enter__(self) -> _ElapsedTicker:
-        self._start = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, error_type: type | None, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        if error_type is None:
-            click.echo(f"{self._label}: done in {time.monotonic() - self._start:.1f} s", file=self._terminal)
-
-    def _tick(self) -> None:
-        from tqdm import tqdm
-
-        with tqdm(
-            desc=self._label, bar_format="{desc}: {elapsed}", leave=False, disable=None, file=self._terminal
-        ) as display:
-            while not self._stop.wait(self._interval):
-                display.refresh()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from preprocessing.beam.metrics import FailureRecorder, counter
+from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.split import SplitByKind
 from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
 from preprocessing.entities.resolution import ResolveLinks, ResolveRedirects
@@ -47,15 +48,19 @@ class ExtractArticles(beam.PTransform):
     other_namespace, interwiki, invalid_title, section_link, empty_anchor (here) and those of ``ResolveLinks``.
     """
 
-    def __init__(self, site: SiteInfo, options: ExtractionOptions | None = None) -> None:
+    def __init__(
+        self, site: SiteInfo, options: ExtractionOptions | None = None, progress_dir: str | None = None
+    ) -> None:
         super().__init__()
         self._site = site
         self._options = options or ExtractionOptions()
+        self._progress_dir = progress_dir  # where workers report pages and articles read (beam.progress)
 
     def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[Article]:
         parsed = (
             pages
-            | "ParseWikitext" >> beam.ParDo(_ParseArticleFn(self._site, self._options.keep_section_links))
+            | "ParseWikitext"
+            >> beam.ParDo(_ParseArticleFn(self._site, self._options.keep_section_links, self._progress_dir))
             | "SplitPageKinds" >> SplitByKind(["articles", "redirects", "titles"])
         )
         redirects = {
@@ -73,9 +78,10 @@ class _ParseArticleFn(beam.DoFn):
     """Article pages → ("articles", Article with unresolved links) and ("titles", title); redirect pages →
     ("redirects", (source, target))."""
 
-    def __init__(self, site: SiteInfo, keep_section_links: bool) -> None:
+    def __init__(self, site: SiteInfo, keep_section_links: bool, progress_dir: str | None = None) -> None:
         self._site = site
         self._keep_section_links = keep_section_links
+        self._progress_dir = progress_dir
 
     def setup(self) -> None:
         self._parser = WikitextParser(self._site, self._keep_section_links)
@@ -84,8 +90,16 @@ class _ParseArticleFn(beam.DoFn):
         self._redirects = counter("pages.redirects")
         self._other_namespace = counter("pages.other_namespace")
         self._without_text = counter("articles.without_text")
+        self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
+
+    def finish_bundle(self) -> None:
+        if self._progress is not None:
+            self._progress.flush()
 
     def process(self, page: WikiPage) -> Iterator:
+        if self._progress is not None:
+            is_article = page.namespace == ARTICLE_NAMESPACE and page.redirect is None
+            self._progress.add({"pages": 1, "articles": int(is_article), "wikitext_mb": len(page.wikitext) / 1e6})
         if page.namespace != ARTICLE_NAMESPACE:
             self._other_namespace.inc()
             return
