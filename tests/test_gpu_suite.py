@@ -83,3 +83,15 @@ def test_smoke_mode_runs_every_stage_without_the_packages_missing_there(
     assert results["compile"][0]["result"][0]["compiled"]
     assert results["train+export"][0]["result"]["step"] == 2
     assert "stage" in result.stdout and "figures" in result.stdout  # the table
+
+
+def test_a_stage_past_its_time_is_stopped_and_reported(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "benchmarks/gpu/suite.py", "--device", "cpu", "--smoke", "--stages", "model"]
+    result = subprocess.run(
+        [*command, "--deadline", "2", "--corpus", str(tmp_path), "--out", str(out)], cwd=ROOT, capture_output=True
+    )
+    assert result.returncode == 1
+    (stage,) = json.loads((out / "suite.json").read_text())["stages"]
+    assert stage["name"] == "model" and stage["status"].startswith("timed out") and stage["seconds"] < 10
+    assert "timed out" in (out / "suite.log").read_text()

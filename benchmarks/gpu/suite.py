@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,16 +55,19 @@ def run_command(command: Command, timeout: float, env: dict[str, str], log) -> d
     log.flush()
     start = time.monotonic()
     if timeout <= 0:
-        status, returncode = "skipped (no time left)", None
+        status = "skipped (no time left)"
     else:
+        # its own process group, so that a timeout also ends its workers (bench_model's, DataLoader's)
+        process = subprocess.Popen(
+            command.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            process = subprocess.run(
-                command.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, check=False
-            )
-            returncode = process.returncode
+            returncode = process.wait(timeout=timeout)
             status = "ok" if returncode == 0 else f"failed ({returncode})"
         except subprocess.TimeoutExpired:
-            status, returncode = f"timed out ({timeout:.0f} s)", None
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            status = f"timed out ({timeout:.0f} s)"
     seconds = time.monotonic() - start
     log.write(f"===== {command.name}: {status} in {seconds:.1f} s\n")
     return {"name": command.name, "status": status, "seconds": round(seconds, 1), "result": read_result(command.result)}
