@@ -86,4 +86,9 @@ def stage_losses(run_dir: Path, references: References) -> str:
         f"  {name:<28}{start:>7.2f}{end:>7.2f}{reference.unigram:>9.2f}{reference.uniform:>9.2f}"
         for name, start, end, reference in rows
     ]
+    if references.entities.unigram > references.entities.uniform:
+        lines.append(
+            "  (the training split's entity frequencies predict validation mentions worse than a uniform guess: "
+            "its entities rarely recur across pages)"
+        )
     return "\n".join(lines)

@@ -18,7 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 OUR_STDERR_LINES = (
     r"\$ ",  # the demo echoes each command it runs
-    r"(build-corpus|train): [\d,]+",  # progress lines (luke.progress), stderr not being a terminal here
+    # progress lines (luke.progress), stderr being no terminal here
+    r"(build-corpus \(the (tokenizer training|corpus) job\)|train): [\d,]+",
 )
 # Real warnings a user may see, with why they stay.
 REAL_WARNINGS = (

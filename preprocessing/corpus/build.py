@@ -323,7 +323,7 @@ def _run(pipeline: beam.Pipeline, output: str, stage: str):
     progress_dir = FileSystems.join(output, BUILD_DIR, PROGRESS_DIR)
     with (
         reported_failures(stage, FileSystems.join(output, ERROR_LOG)) as terminal,
-        ProgressMonitor(progress_dir, "build-corpus", ("articles", "sentences"), terminal),
+        ProgressMonitor(progress_dir, f"build-corpus ({stage})", ("articles", "sentences"), terminal),
     ):
         result = pipeline.run()
         result.wait_until_finish()
