@@ -141,7 +141,7 @@ def _prepare_output(root: Path) -> DemoPaths:
 @click.option(
     "--stage2-steps",
     type=click.IntRange(min=1),
-    default=800,
+    default=1000,
     show_default=True,
     help="Training steps of stage 2 (all weights, from stage 1's).",
 )
