@@ -148,7 +148,8 @@ def build_model(config: TrainConfig, model_config: LukeConfig, corpus: Corpus) -
     else:
         model = LukeForPretraining(model_config)
         if init == "checkpoint":
-            load_checkpoint_weights(model, config.model.init_from, remap_entities(config, corpus, model))
+            remap = remap_entities(entity_source(config, corpus), config, corpus, model)
+            load_checkpoint_weights(model, config.model.init_from, remap)
         elif init == "pretrained":
             load_pretrained_weights(model, config, corpus)
     if config.model.train_only_entity_weights:
@@ -161,11 +162,10 @@ def build_model(config: TrainConfig, model_config: LukeConfig, corpus: Corpus) -
 
 
 def remap_entities(
-    config: TrainConfig, corpus: Corpus, model: torch.nn.Module
+    source: EntitySource | None, config: TrainConfig, corpus: Corpus, model: torch.nn.Module
 ) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None:
-    """What turns a source's state dict into the model's, entity rows mapped by title; None when the rows are
-    taken as they are."""
-    source = entity_source(config, corpus)
+    """What turns ``source``'s state dict into the model's, entity rows mapped by title; None (no source) when
+    the rows are taken as they are."""
     if source is None:
         return None
     mapping = entity_mapping(source, corpus)
@@ -175,8 +175,9 @@ def remap_entities(
 
 def load_pretrained_weights(model: torch.nn.Module, config: TrainConfig, corpus: Corpus) -> None:
     """Load ``model.init_from``'s weights (a Hugging Face LUKE directory), its entity rows mapped by title."""
-    pretrained = PretrainedLuke.read(config.model.init_from)
-    state_dict = remap_entities(config, corpus, model)(pretrained.state_dict())
+    pretrained = read_pretrained(config, corpus)  # the directory read once for its rows and its weights
+    remap = remap_entities(pretrained.entity_source(), config, corpus, model)
+    state_dict = remap(pretrained.state_dict())
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
     missing = [name for name in missing if not name.endswith(TIED_TO_EMBEDDINGS)]
     if missing or unexpected:

@@ -186,17 +186,18 @@ def mapped_state_dict(
     for name in WORD_ROWS:
         if name in mapped:
             mapped[name] = mapped[name][:word_vocab_size].clone()
+    kept = torch.tensor([index for index, row in enumerate(mapping.sources) if row is not None], dtype=torch.long)
+    new = torch.tensor([index for index, row in enumerate(mapping.sources) if row is None], dtype=torch.long)
+    source_rows = torch.tensor([row for row in mapping.sources if row is not None], dtype=torch.long)
     for name in ENTITY_ROWS:
         if name not in mapped:
             continue
         rows = mapped[name]
-        fill = {"mask": rows[source_mask_row], "mean": rows.mean(dim=0)}.get(new_entity_init)
         table = model_init[name].clone().to(rows.dtype)
-        for index, row in enumerate(mapping.sources):
-            if row is not None:
-                table[index] = rows[row]
-            elif fill is not None:
-                table[index] = fill
+        table[kept] = rows[source_rows]
+        fill = {"mask": rows[source_mask_row], "mean": rows.mean(dim=0)}.get(new_entity_init)
+        if fill is not None:
+            table[new] = fill
         mapped[name] = table
     return mapped
 
