@@ -1,5 +1,6 @@
 """The GPU suite of issue 23 (benchmarks/gpu/): its CPU smoke mode runs every stage's code path without the
-packages the GPU machine lacks, its budgets fit the 8-minute call, and the travel size counts what git sends."""
+packages the GPU machine lacks, its budgets fit a call under the 10-minute limit, and the travel size counts what
+git sends."""
 
 from __future__ import annotations
 
@@ -21,20 +22,21 @@ from travel_size import tree_bytes  # noqa: E402
 ABSENT_THERE = ("apache_beam", "wikiextractor", "icu")
 
 
-def test_the_stages_fit_the_deadline_inside_an_eight_minute_call(tmp_path: Path) -> None:
+def test_the_stages_fit_the_deadline_inside_a_ten_minute_call(tmp_path: Path) -> None:
     plan = Plan("cuda", False, tmp_path / "corpus", tmp_path / "wheels", tmp_path)
     gpu_stages = stages(plan)
     assert [stage.name for stage in gpu_stages] == [
         "install",
         "environment",
         "correctness",
-        "model",
         "trainer",
         "train+export",
+        "model",
         "compile",
     ]
     deadline = parse_args([]).deadline
-    assert sum(stage.budget_s for stage in gpu_stages) <= deadline < 8 * 60 - 10
+    # the device tool's limit is 10 minutes a command: a minute is left for the call's own overhead
+    assert sum(stage.budget_s for stage in gpu_stages) <= deadline < 10 * 60 - 60
     smoke = stages(Plan("cpu", True, tmp_path / "corpus", tmp_path / "wheels", tmp_path))
     assert [stage.name for stage in smoke] == [stage.name for stage in gpu_stages[1:]]  # no installation
 
@@ -70,9 +72,9 @@ def test_smoke_mode_runs_every_stage_without_the_packages_missing_there(
     assert [stage["name"] for stage in report["stages"]] == [
         "environment",
         "correctness",
-        "model",
         "trainer",
         "train+export",
+        "model",
         "compile",
     ]
     for stage in report["stages"]:

@@ -60,6 +60,6 @@ ls -l "$WHEELS"
 
 cat <<EOF
 
-On the GPU machine, one call of the device tool (the suite ends inside 8 minutes; its JSON and log come back):
-    run(command="python3 benchmarks/gpu/suite.py", carry=["$CARRY"], timeout_s=540)
+On the GPU machine, one call of the device tool (the suite ends inside 520 s; its JSON and log come back):
+    run(command="python3 benchmarks/gpu/suite.py", carry=["$CARRY"], timeout_s=570)
 EOF
