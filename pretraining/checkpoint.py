@@ -20,7 +20,6 @@ import os
 import pickle
 import re
 import shutil
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,11 @@ import torch
 
 from pretraining.distributed import all_gather, all_ranks_true, barrier, broadcast_from_main
 from pretraining.manifest import (
-    HASH_THREADS,
     MANIFEST_FILE,
     FileDigest,
+    FileHasher,
     files_under,
     first_mismatch,
-    hash_file,
     hash_files,
     read_manifest,
     write_manifest,
@@ -82,10 +80,10 @@ def verify_checkpoint(tag_dir: Path) -> str | None:
     unsafe checkpoint raises :class:`CheckpointError` naming the file; one without a manifest (written before
     manifests existed) passes with the warning returned."""
     try:
-        expected = read_manifest(tag_dir)
+        manifest = read_manifest(tag_dir)
     except ValueError as error:
         raise CheckpointError(f"checkpoint {tag_dir} is damaged: {error}") from error
-    mismatch = first_mismatch(tag_dir, expected) if expected is not None else None
+    mismatch = first_mismatch(tag_dir, manifest) if manifest is not None else None
     if mismatch:
         raise CheckpointError(f"checkpoint {tag_dir} is damaged: {mismatch}")
     for path in sorted(tag_dir.rglob("*.pt")):
@@ -99,7 +97,7 @@ def verify_checkpoint(tag_dir: Path) -> str | None:
                 f"refusing to load {path}: its pickle names {', '.join(refused)}, which no checkpoint holds "
                 "(unpickling it could run code)"
             )
-    if expected is None:
+    if manifest is None:
         return f"warning: checkpoint {tag_dir} has no {MANIFEST_FILE} (saved before manifests existed): not verified"
     return None
 
@@ -150,9 +148,8 @@ class CheckpointManager:
         tag = checkpoint_tag(step)
         tag_dir = self.directory / tag
         errors: list[str] = []
-        hashed: dict[str, Future[FileDigest]] = {}
+        hashing = FileHasher(tag_dir)
         original_save = engine.checkpoint_engine.save
-        hashing = ThreadPoolExecutor(HASH_THREADS)
 
         def guarded_save(state_dict: Any, path: str) -> None:
             # Keep going through DeepSpeed's collectives after a failed write; report once all ranks are done.
@@ -163,8 +160,7 @@ class CheckpointManager:
             except OSError as error:
                 errors.append(f"rank {self.rank}: writing {path}: {error}")
                 return
-            # hashed from the page cache while DeepSpeed goes on with the next file
-            hashed[str(Path(path).relative_to(tag_dir))] = hashing.submit(hash_file, Path(path))
+            hashing.add(str(Path(path).relative_to(tag_dir)))  # from the page cache, while the next file is written
 
         engine.checkpoint_engine.save = guarded_save
         try:
@@ -181,10 +177,9 @@ class CheckpointManager:
             errors.append(f"rank {self.rank}: {error}")
         finally:
             del engine.checkpoint_engine.save  # the instance attribute shadowed the engine's method
-            hashing.shutdown()
         digests: dict[str, FileDigest] = {}
         try:
-            digests = {name: future.result() for name, future in hashed.items()}
+            digests = hashing.digests()
         except OSError as error:
             errors.append(f"rank {self.rank}: hashing a file of {tag}: {error}")
         if not all_ranks_true(not errors):

@@ -59,7 +59,7 @@ def error_lines(output: str) -> list[str]:
 def test_manifest_lists_every_file_with_its_size_and_digest(trained_run):
     for tag in ("step-00000002", "step-00000004"):
         tag_dir = trained_run / "checkpoints" / tag
-        manifest = read_manifest(tag_dir)
+        manifest = read_manifest(tag_dir).files
         assert sorted(manifest) == files_under(tag_dir)
         assert {OPTIM_STATES, MODEL_STATES, "rng/rank-00000.pt", "trainer_state.json"} <= set(manifest)
         assert manifest == hash_files(tag_dir, manifest)  # hashed while written = hashed from disk
