@@ -66,6 +66,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="DeepSpeed configs to measure, one after the other (default configs/deepspeed/zero2-fp32.json)",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="after the timing, profile STEPS more steps of each measurement and print its 20 costliest operators "
+        "(torch.profiler; by device time on CUDA)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # one measurement: baseline or a DeepSpeed config
     return parser.parse_args(argv)
 
@@ -189,7 +197,8 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
         parameters = sum(parameter.numel() for parameter in model.parameters())
         extra: dict[str, float] = {}
         if args.worker == BASELINE:
-            rates = baseline_rates(args, model, batches, ds_config)
+            step, sizes = baseline_step(args, model, batches, ds_config)
+            rates = median_rates(step, args.steps, args.repeats, sizes)
         else:
             engine = build_engine(model, config, ds_config)
             logger = MetricsLogger(Path(scratch), False, False, False, 0, 0)
@@ -198,10 +207,11 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
                 timed(engine, "step", args.device),
                 timed(trainer, "train_step", args.device),
             )
-            rates = median_rates(
-                lambda: trainer.train_step(False), args.steps, args.repeats, lambda m: (m["samples"], m["word_tokens"])
-            )
+            step, sizes = lambda: trainer.train_step(False), lambda m: (m["samples"], m["word_tokens"])
+            rates = median_rates(step, args.steps, args.repeats, sizes)
             extra["optimizer_step_share"] = statistics.median(optimizer_seconds) / statistics.median(step_seconds)
+        if args.profile:
+            print_profile(step, args.profile, args.device)
     return extra | {
         "samples_per_s": rates[0],
         "tokens_per_s": rates[1],
@@ -233,8 +243,21 @@ def timed(owner, method: str, device: str) -> list[float]:
     return seconds
 
 
-def baseline_rates(args: argparse.Namespace, model, batches, ds_config: dict) -> tuple[float, float]:
-    """The plain loop: AdamW (fused on CUDA), autocast to bf16 when the DeepSpeed configs train in bf16."""
+def print_profile(step, steps: int, device: str) -> None:
+    """Run ``steps`` more steps under torch.profiler and print the 20 costliest operators."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with profile(activities=activities) as profiler:
+        for _ in range(steps):
+            step()
+    order = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
+    print(profiler.key_averages().table(sort_by=order, row_limit=20, max_name_column_width=60))
+
+
+def baseline_step(args: argparse.Namespace, model, batches, ds_config: dict):
+    """The plain loop's step and its sizes: AdamW (fused on CUDA), autocast to bf16 when the DeepSpeed configs
+    train in bf16."""
     import contextlib
 
     import torch
@@ -261,15 +284,19 @@ def baseline_rates(args: argparse.Namespace, model, batches, ds_config: dict) ->
     def batch_size(batch):
         return batch["word_ids"].shape[0], int(batch["word_attention_mask"].sum())
 
-    return median_rates(plain_step, args.steps, args.repeats, batch_size)
+    return plain_step, batch_size
 
 
-def run_worker(argv: list[str], corpus: Path, name: str) -> dict[str, float]:
+def run_worker(argv: list[str], corpus: Path, name: str, echo: bool) -> dict[str, float]:
+    """One measurement in a fresh process; ``echo`` prints what it printed before its result (--profile)."""
     command = [sys.executable, __file__, *argv, "--corpus", str(corpus), "--worker", name]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"measurement {name} failed:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    *printed, last = result.stdout.strip().splitlines()
+    if echo:
+        print(f"{name}:", *printed, sep="\n")
+    return json.loads(last)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -283,9 +310,9 @@ def main(argv: list[str] | None = None) -> None:
     peak = device_peak_bf16_tflops() if args.device == "cuda" else None
     with tempfile.TemporaryDirectory() as scratch:
         corpus = args.corpus or sample_corpus(Path(scratch))
-        results = {BASELINE: run_worker(argv, corpus, BASELINE)}
+        results = {BASELINE: run_worker(argv, corpus, BASELINE, args.profile > 0)}
         for path in args.deepspeed:
-            results[path.stem] = run_worker(argv, corpus, str(path))
+            results[path.stem] = run_worker(argv, corpus, str(path), args.profile > 0)
     base = results[BASELINE]
     print(
         f"model: {args.model} ({base['parameters'] / 1e6:.1f}M parameters), micro-batch {args.batch_size}, "
