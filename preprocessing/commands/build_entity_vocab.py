@@ -95,7 +95,7 @@ def build_entity_vocab_command(
         (
             pipeline
             | "ReadDumpPages" >> reading
-            | "ExtractArticles" >> ExtractArticles(site, extraction, progress_dir)
+            | "ExtractArticles" >> ExtractArticles(site, extraction, progress_dir, links_only=True)
             | "BuildEntityVocab" >> BuildEntityVocab(entity_vocab_size, min_entity_count, site.language)
             | "WriteEntityVocab" >> WriteEntityVocab(output)
         )

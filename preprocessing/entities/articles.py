@@ -16,7 +16,7 @@ from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.split import SplitByKind
 from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
 from preprocessing.entities.resolution import ResolveLinks, ResolveRedirects
-from preprocessing.records import Article, WikiPage
+from preprocessing.records import Article, Paragraph, WikiPage
 from preprocessing.sources.siteinfo import SiteInfo
 from preprocessing.wikitext.parser import WikitextParser
 
@@ -43,24 +43,33 @@ class ExtractArticles(beam.PTransform):
     """PCollection[WikiPage] → PCollection[Article] (main namespace, not redirects, with some text).
 
     ``site`` is the wiki's ``<siteinfo>`` (``sources.reading.read_site_info``): its namespace names decide
-    which links point outside the articles. Counters: ``pages.articles|redirects|other_namespace``,
+    which links point outside the articles. ``links_only`` (the entity vocabulary job, which reads nothing
+    else) leaves each paragraph's text out once parsed: the link resolution's join by page then shuffles the
+    links alone, not the whole text of the wiki. Counters: ``pages.articles|redirects|other_namespace``,
     ``pages_failed.extraction_error``, ``articles.without_text``, ``links_dropped.<reason>`` for
     other_namespace, interwiki, invalid_title, section_link, empty_anchor (here) and those of ``ResolveLinks``.
     """
 
     def __init__(
-        self, site: SiteInfo, options: ExtractionOptions | None = None, progress_dir: str | None = None
+        self,
+        site: SiteInfo,
+        options: ExtractionOptions | None = None,
+        progress_dir: str | None = None,
+        links_only: bool = False,
     ) -> None:
         super().__init__()
         self._site = site
         self._options = options or ExtractionOptions()
         self._progress_dir = progress_dir  # where workers report pages and articles read (beam.progress)
+        self._links_only = links_only
 
     def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[Article]:
         parsed = (
             pages
             | "ParseWikitext"
-            >> beam.ParDo(_ParseArticleFn(self._site, self._options.keep_section_links, self._progress_dir))
+            >> beam.ParDo(
+                _ParseArticleFn(self._site, self._options.keep_section_links, self._progress_dir, self._links_only)
+            )
             | "SplitPageKinds" >> SplitByKind(["articles", "redirects", "titles"])
         )
         redirects = {
@@ -78,10 +87,13 @@ class _ParseArticleFn(beam.DoFn):
     """Article pages → ("articles", Article with unresolved links) and ("titles", title); redirect pages →
     ("redirects", (source, target))."""
 
-    def __init__(self, site: SiteInfo, keep_section_links: bool, progress_dir: str | None = None) -> None:
+    def __init__(
+        self, site: SiteInfo, keep_section_links: bool, progress_dir: str | None = None, links_only: bool = False
+    ) -> None:
         self._site = site
         self._keep_section_links = keep_section_links
         self._progress_dir = progress_dir
+        self._links_only = links_only
 
     def setup(self) -> None:
         self._parser = WikitextParser(self._site, self._keep_section_links)
@@ -121,4 +133,7 @@ class _ParseArticleFn(beam.DoFn):
         if not parsed.paragraphs:
             self._without_text.inc()
             return
-        yield "articles", Article(page.page_id, page.title, parsed.paragraphs)
+        paragraphs = parsed.paragraphs
+        if self._links_only:
+            paragraphs = tuple(Paragraph("", paragraph.links) for paragraph in paragraphs)
+        yield "articles", Article(page.page_id, page.title, paragraphs)
