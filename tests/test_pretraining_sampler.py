@@ -1,10 +1,13 @@
 """DistributedEpochSampler / DistributedEvalSampler: rank sharding, tails, determinism, resume."""
 
+import tracemalloc
 from collections import Counter
 
+import numpy as np
 import pytest
 
-from pretraining.data import DistributedEpochSampler, DistributedEvalSampler
+import pretraining.data.sampler as sampler_module
+from pretraining.data import DistributedEpochSampler, DistributedEvalSampler, SampleKey
 
 
 def iteration(sampler):
@@ -30,6 +33,40 @@ def test_every_row_once_per_epoch_across_ranks_without_loss(num_rows, world_size
         assert sorted(key.index for key in keys if key.epoch == epoch) == list(range(num_rows))
     epochs_rows = [[key.row for key in sorted(keys) if key.epoch == epoch] for epoch in range(2)]
     assert epochs_rows[0] != epochs_rows[1]  # a fresh shuffle each epoch
+
+
+def documented_keys(num_rows, rank, world_size, seed, iterations):
+    """The keys of ``iterations`` iterations by the class docstring: numpy's permutation of each epoch, stream
+    position g to rank g % world_size (the order that exact resume depends on)."""
+    end = iterations * num_rows // world_size * world_size
+    shuffles = [np.random.default_rng([seed, epoch]).permutation(num_rows) for epoch in range(iterations + 1)]
+    return [
+        SampleKey(g // num_rows, g % num_rows, int(shuffles[g // num_rows][g % num_rows]))
+        for g in range(rank, end, world_size)
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 65_536])
+@pytest.mark.parametrize(("num_rows", "world_size"), [(23, 2), (17, 4), (10, 1)])
+def test_keys_follow_numpys_permutations_whatever_the_chunk(monkeypatch, chunk, num_rows, world_size):
+    monkeypatch.setattr(sampler_module, "KEYS_PER_CHUNK", chunk)
+    for rank in range(world_size):
+        expected = documented_keys(num_rows, rank, world_size, seed=9, iterations=3)
+        sampler = DistributedEpochSampler(num_rows, rank, world_size, seed=9)
+        assert iteration(sampler) + iteration(sampler) + iteration(sampler) == expected
+        resumed = DistributedEpochSampler(num_rows, rank, world_size, seed=9)
+        resumed.advance(2)
+        assert iteration(resumed) + iteration(resumed) + iteration(resumed) == expected[2:]
+
+
+def test_keys_are_made_a_chunk_at_a_time():
+    """The first key of a 5M-row epoch costs the shuffle and one chunk of keys, not the whole epoch's keys."""
+    sampler = DistributedEpochSampler(5_000_000, 0, 1)
+    tracemalloc.start()
+    next(iter(sampler))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak - sampler.permutation(0).nbytes < 16 * 2**20
 
 
 def test_drop_last_drops_a_different_tail_each_epoch():

@@ -10,6 +10,8 @@ from torch.utils.data import Sampler
 
 from pretraining.data.dataset import SampleKey
 
+KEYS_PER_CHUNK = 65_536  # stream positions turned into keys at a time by DistributedEpochSampler
+
 
 class DistributedEpochSampler(Sampler[SampleKey]):
     """Each epoch a fresh permutation of the rows, seeded by (``seed``, epoch), dealt round-robin to ranks.
@@ -69,15 +71,20 @@ class DistributedEpochSampler(Sampler[SampleKey]):
         return self.samples_in_epoch(self.epoch) - self.position
 
     def __iter__(self) -> Iterator[SampleKey]:
-        epoch, first = self.epoch, self.position
-        stream = self._iteration_start(epoch) + self.rank + self.world_size * np.arange(first, first + len(self))
+        """The rest of the current iteration, made ``KEYS_PER_CHUNK`` keys at a time (memory flat in the rows)."""
+        first, end = self.position, self.position + len(self)
+        origin = self._iteration_start(self.epoch) + self.rank
+        for start in range(first, end, KEYS_PER_CHUNK):
+            yield from self._keys(origin + self.world_size * np.arange(start, min(start + KEYS_PER_CHUNK, end)))
+
+    def _keys(self, stream: np.ndarray) -> Iterator[SampleKey]:
+        """The keys of the stream positions ``stream``."""
         epochs, indices = np.divmod(stream, self.num_rows)
         rows = np.empty_like(stream)
         for shuffle_epoch in np.unique(epochs):
             selected = epochs == shuffle_epoch
             rows[selected] = self.permutation(int(shuffle_epoch))[indices[selected]]
-        for key in zip(epochs.tolist(), indices.tolist(), rows.tolist(), strict=True):
-            yield SampleKey(*key)
+        return map(SampleKey._make, zip(epochs.tolist(), indices.tolist(), rows.tolist(), strict=True))
 
     def advance(self, num_samples: int) -> None:
         """Record that ``num_samples`` more samples of this rank were consumed; roll over to the next epoch."""
