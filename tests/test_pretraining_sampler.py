@@ -59,14 +59,18 @@ def test_keys_follow_numpys_permutations_whatever_the_chunk(monkeypatch, chunk, 
         assert iteration(resumed) + iteration(resumed) + iteration(resumed) == expected[2:]
 
 
-def test_keys_are_made_a_chunk_at_a_time():
-    """The first key of a 5M-row epoch costs the shuffle and one chunk of keys, not the whole epoch's keys."""
-    sampler = DistributedEpochSampler(5_000_000, 0, 1)
+@pytest.mark.parametrize("world_size", [1, 4])
+def test_keys_are_made_a_chunk_at_a_time(world_size):
+    """The first key of a 5M-row epoch costs the shuffle, the rank's share of it and one chunk of keys, not the
+    whole epoch's keys."""
+    sampler = DistributedEpochSampler(5_000_000, 0, world_size)
     tracemalloc.start()
     next(iter(sampler))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak - sampler.permutation(0).nbytes < 16 * 2**20
+    shuffle = sampler.permutation(0)
+    assert shuffle.dtype == np.int32
+    assert peak < shuffle.nbytes + shuffle.nbytes // world_size + 16 * 2**20
 
 
 def test_drop_last_drops_a_different_tail_each_epoch():

@@ -27,6 +27,9 @@ class DistributedEpochSampler(Sampler[SampleKey]):
     - ``drop_last=True``: iteration ``e`` is epoch ``e``'s permutation without its tail (⌊n/W⌋ per rank);
       the dropped rows differ from epoch to epoch.
 
+    Memory: the keys are made a chunk at a time as they are iterated; a rank keeps only its share of the last
+    two epochs' shuffles (``num_rows / world_size`` rows each), the whole shuffle only while it is drawn.
+
     Resuming: the sampler's cursor (``epoch``, ``position`` = samples of this iteration already consumed by
     this rank) is moved by :meth:`advance` as batches are consumed (the loader of ``loader.py`` does it), not
     as indices are fetched, so DataLoader prefetching does not run it ahead. ``state_dict()`` is the same on
@@ -45,7 +48,7 @@ class DistributedEpochSampler(Sampler[SampleKey]):
         self.drop_last = drop_last
         self.epoch = 0
         self.position = 0
-        self._permutations: dict[int, np.ndarray] = {}
+        self._shares: dict[int, tuple[int, np.ndarray]] = {}
 
     def _iteration_start(self, epoch: int) -> int:
         """First stream position of iteration ``epoch``."""
@@ -60,11 +63,21 @@ class DistributedEpochSampler(Sampler[SampleKey]):
         return (self._iteration_start(epoch + 1) - self._iteration_start(epoch)) // self.world_size
 
     def permutation(self, epoch: int) -> np.ndarray:
-        """The shuffle of epoch ``epoch``: a pure function of (seed, epoch)."""
-        if epoch not in self._permutations:
-            self._permutations = {e: p for e, p in self._permutations.items() if e >= epoch - 1}
-            self._permutations[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.num_rows)
-        return self._permutations[epoch]
+        """The shuffle of epoch ``epoch``, a pure function of (seed, epoch): numpy's
+        ``default_rng([seed, epoch]).permutation(num_rows)``, by the same swaps on int32 where the rows fit."""
+        rows = np.arange(self.num_rows, dtype=np.int32 if self.num_rows <= np.iinfo(np.int32).max else np.int64)
+        np.random.default_rng([self.seed, epoch]).shuffle(rows)
+        return rows
+
+    def _share(self, epoch: int) -> tuple[int, np.ndarray]:
+        """This rank's part of epoch ``epoch``'s shuffle: (``first``, the rows at indices ``first``, ``first`` + W,
+        ``first`` + 2W …); the shares of the last two epochs are kept."""
+        if epoch not in self._shares:
+            self._shares = {e: share for e, share in self._shares.items() if e >= epoch - 1}
+            first = (self.rank - epoch * self.num_rows) % self.world_size
+            # a copy, so that the whole shuffle is freed (no copy for one rank: its share is the whole shuffle)
+            self._shares[epoch] = first, np.ascontiguousarray(self.permutation(epoch)[first :: self.world_size])
+        return self._shares[epoch]
 
     def __len__(self) -> int:
         """Samples the next iteration yields (what is left of the current epoch)."""
@@ -83,7 +96,8 @@ class DistributedEpochSampler(Sampler[SampleKey]):
         rows = np.empty_like(stream)
         for shuffle_epoch in np.unique(epochs):
             selected = epochs == shuffle_epoch
-            rows[selected] = self.permutation(int(shuffle_epoch))[indices[selected]]
+            first, share = self._share(int(shuffle_epoch))
+            rows[selected] = share[(indices[selected] - first) // self.world_size]
         return map(SampleKey._make, zip(epochs.tolist(), indices.tolist(), rows.tolist(), strict=True))
 
     def advance(self, num_samples: int) -> None:
