@@ -68,43 +68,39 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-class TreeSampler:
-    """Polls the processes ``pids()`` returns (each with its descendants) every ``interval`` seconds, keeping
-    each one's peak RSS."""
+@contextmanager
+def peak_rss_sampled(pids: Callable[[], list[int]], interval: float = 0.1) -> Iterator[dict[int, int]]:
+    """While inside, poll the processes ``pids()`` returns, with their descendants, every ``interval`` seconds;
+    yields the peak RSS seen of each, by pid."""
+    peaks: dict[int, int] = {}
+    stop = threading.Event()
 
-    def __init__(self, pids: Callable[[], list[int]], interval: float = 0.1) -> None:
-        self._pids = pids
-        self._interval = interval
-        self.peak_rss: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreeSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for process in self._tree():
+    def sample() -> None:
+        while not stop.wait(interval):
+            for process in _process_trees(pids()):
                 try:
                     rss = process.memory_info().rss
                 except psutil.Error:  # exited meanwhile
                     continue
-                self.peak_rss[process.pid] = max(rss, self.peak_rss.get(process.pid, 0))
-            self._stop.wait(self._interval)
+                peaks[process.pid] = max(rss, peaks.get(process.pid, 0))
 
-    def _tree(self) -> Iterator[psutil.Process]:
-        for pid in self._pids():
-            try:
-                root = psutil.Process(pid)
-                yield root
-                yield from root.children(recursive=True)
-            except psutil.Error:
-                continue
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peaks
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _process_trees(pids: list[int]) -> Iterator[psutil.Process]:
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            yield root
+            yield from root.children(recursive=True)
+        except psutil.Error:
+            continue
 
 
 @contextmanager
@@ -147,16 +143,16 @@ def run_job(argv: list[str], runner: str, workers: int, log: Path) -> dict[str, 
         start = time.perf_counter()
         with log.open("w") as output:
             process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-            with TreeSampler(lambda: [process.pid, *cluster_pids]) as sampler:
+            with peak_rss_sampled(lambda: [process.pid, *cluster_pids]) as peaks:
                 returncode = process.wait()
         wall = time.perf_counter() - start
         if returncode != 0:
             raise SystemExit(f"{' '.join(argv[:2])} failed ({returncode}); see {log}")
-    workers_rss = [rss for pid, rss in sampler.peak_rss.items() if pid != process.pid]
+    workers_rss = [rss for pid, rss in peaks.items() if pid != process.pid]
     return {
         "wall_s": wall,
         "cpu_s": _children_cpu_seconds() - cpu_before,
-        "driver_peak_mib": sampler.peak_rss.get(process.pid, 0) / 2**20,
+        "driver_peak_mib": peaks.get(process.pid, 0) / 2**20,
         "worker_peak_mib": max(workers_rss, default=0) / 2**20,
     }
 
