@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from beam_helpers import run_and_collect
+from beam_helpers import IN_MEMORY, run_and_collect
 from dump_builders import page_xml, sample_parts, write_dump, write_multistream
 
 from preprocessing.sources.files import DamagedDumpError, DumpFileError, expand_patterns
@@ -194,3 +194,22 @@ def test_dumps_of_two_languages_are_refused(enwiki_dump, bgwiki_dump):
 
 def test_sample_paths_are_plain_strings_or_paths(enwiki_dump):
     assert read_site_info([str(Path(enwiki_dump))]).dbname == "enwiki"
+
+
+@pytest.mark.parametrize("command", ["build-entity-vocab", "build-corpus"])
+def test_a_multistream_dump_without_its_index_is_read_whole_with_a_warning(command, enwiki_dump, tmp_path):
+    from click.testing import CliRunner
+
+    from luke.cli import main
+
+    path = write_multistream(enwiki_dump, tmp_path, pages_per_stream=10)
+    index = tmp_path / "enwiki-test-pages-articles-multistream-index.txt.bz2"
+    index.unlink()
+    output = tmp_path / ("vocab.jsonl" if command == "build-entity-vocab" else "corpus")
+    extra = [] if command == "build-entity-vocab" else ["--train-tokenizer", "--vocab-size", "300"]
+    result = CliRunner().invoke(
+        main, [command, str(path), "--output", str(output), "--keep-missing-targets", *extra, *IN_MEMORY]
+    )
+    assert result.exit_code == 0, result.output
+    warning = f"warning: {path} is a multistream dump but its index {index} is missing: one worker reads the whole file"
+    assert warning in result.output

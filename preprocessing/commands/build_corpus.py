@@ -11,6 +11,7 @@ from preprocessing.commands.options import (
     dump_reading_options,
     entity_vocab_options,
     split_beam_args,
+    warn_about_unindexed_multistream,
 )
 from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE
 
@@ -162,6 +163,7 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     if not dumps and not options["documents"]:
         raise click.UsageError("no DUMPS given (or --documents FILE.jsonl)")
     overwrite = options.pop("overwrite")
+    warn_about_unindexed_multistream(dumps)
     packing_names = (
         "max_seq_length",
         "max_entity_length",

@@ -13,6 +13,7 @@ from preprocessing.commands.options import (
     dump_reading_options,
     entity_vocab_options,
     split_beam_args,
+    warn_about_unindexed_multistream,
 )
 
 ERROR_LOG_SUFFIX = ".error.log"  # the job's output and traceback, next to --output, when the job fails
@@ -81,6 +82,7 @@ def build_entity_vocab_command(
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps:
         raise click.UsageError("no DUMPS given")
+    warn_about_unindexed_multistream(dumps)
     try:
         options = pipeline_options_from_args(beam_args)
         site = read_site_info(dumps)

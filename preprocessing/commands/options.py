@@ -24,6 +24,24 @@ BEAM_OPTIONS_HELP = (
 )
 
 
+def warn_about_unindexed_multistream(dumps: Sequence[str]) -> None:
+    """One line for each multistream dump whose index is not next to it: one worker then reads all of it."""
+    from preprocessing.sources.files import DumpFileError, expand_patterns, multistream_index_path
+
+    try:
+        files = expand_patterns(dumps)
+    except DumpFileError:  # the job names the pattern
+        return
+    for file in files:
+        index = multistream_index_path(file.path)
+        if index is not None and file.index_path is None:
+            click.echo(
+                f"warning: {file.path} is a multistream dump but its index {index} is missing: one worker reads "
+                "the whole file (hours for English Wikipedia); put the index next to it to read it in parallel",
+                err=True,
+            )
+
+
 def _options(*decorators: Callable[[Command], Command]) -> Callable[[Command], Command]:
     """One decorator applying ``decorators`` so that ``--help`` lists them in the order given."""
 
