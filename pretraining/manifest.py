@@ -134,6 +134,8 @@ def read_manifest(tag_dir: Path) -> Manifest | None:
         if manifest.get("format") != FORMAT or version not in (1, FORMAT_VERSION):
             raise ValueError(f"not a {FORMAT} of version 1 or {FORMAT_VERSION}")
         chunk_bytes = WHOLE_FILE if version == 1 else int(manifest["chunk_bytes"])
+        if chunk_bytes is not WHOLE_FILE and (chunk_bytes <= 0 or chunk_bytes % mmap.ALLOCATIONGRANULARITY):
+            raise ValueError(f"chunk_bytes {chunk_bytes} is not a positive multiple of the page size")
         files = {name: FileDigest(entry["size"], entry["xxh3_128"]) for name, entry in manifest["files"].items()}
         return Manifest(files, chunk_bytes)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:

@@ -88,7 +88,8 @@ def test_a_version_1_manifest_is_verified_with_whole_file_digests(files: Path) -
     assert first_mismatch(files, manifest).startswith("rng/rank-00000.pt differs")
 
 
-def test_an_unknown_version_is_unreadable(files: Path) -> None:
-    (files / MANIFEST_FILE).write_text(json.dumps({"format": "luke-checkpoint-manifest", "format_version": 3}))
+@pytest.mark.parametrize("header", [{"format_version": 3}, {"format_version": 2, "chunk_bytes": 1000}])
+def test_an_unknown_version_or_chunk_size_is_unreadable(files: Path, header: dict) -> None:
+    (files / MANIFEST_FILE).write_text(json.dumps({"format": "luke-checkpoint-manifest", "files": {}, **header}))
     with pytest.raises(ValueError, match="manifest.json is unreadable"):
         read_manifest(files)
