@@ -44,8 +44,9 @@ class ExtractArticles(beam.PTransform):
 
     ``site`` is the wiki's ``<siteinfo>`` (``sources.reading.read_site_info``): its namespace names decide
     which links point outside the articles. ``links_only`` (the entity vocabulary job, which reads nothing
-    else) leaves each paragraph's text out once parsed: the link resolution's join by page then shuffles the
-    links alone, not the whole text of the wiki. Counters: ``pages.articles|redirects|other_namespace``,
+    else) leaves each paragraph's text out once parsed, its links' offsets pointing into text that is not
+    there: the link resolution's join by page then shuffles the links alone, not the whole text of the wiki.
+    Counters: ``pages.articles|redirects|other_namespace``,
     ``pages_failed.extraction_error``, ``articles.without_text``, ``links_dropped.<reason>`` for
     other_namespace, interwiki, invalid_title, section_link, empty_anchor (here) and those of ``ResolveLinks``.
     """
