@@ -12,12 +12,12 @@ For each size (MB of XML) ``benchmarks/synthetic_dump.py`` writes a **synthetic*
   single-process count that the others' vocabularies must equal.
 
 Per run: wall time, CPU seconds per MB of XML (the job's process tree, cluster workers included), peak RSS of the
-driver (the ``luke`` process) and of the largest worker process (sampled from /proc every 0.1 s with psutil),
-bytes written, the spread of the train shards' sizes (largest / mean), the entity vocabulary's size. Then each
-figure's growth factor per ×4 of input and the marginal CPU seconds per MB between sizes (the fixed start-up
-cost left out: what the projection to full Wikipedia uses), whether the vocabularies equal the single-process
-one, and whether both runners wrote byte-identical outputs (every file but ``metadata.json``, whose timings
-differ). ``--json`` writes every row.
+driver (the ``luke`` process) and of the largest worker process (sampled from /proc every 0.1 s with psutil; the
+JSON lists every process's), bytes written, the spread of the train shards' sizes (largest / mean), the entity
+vocabulary's size. Then each figure's growth factor per ×4 of input and the marginal CPU seconds per MB between
+sizes (the fixed start-up cost left out: what the projection to full Wikipedia uses), whether the vocabularies
+equal the single-process one, and whether both runners wrote byte-identical outputs (every file but
+``metadata.json``, whose timings differ). ``--json`` writes every row.
 
     python benchmarks/bench_scale.py [--sizes 16 64 256] [--runners direct dask] [--jobs ...] [--workers 2] \\
         [--dumps DIR] [--json FILE]
@@ -132,8 +132,9 @@ def runner_options(runner: str, workers: int, scheduler: str | None) -> list[str
     return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
 
-def run_job(argv: list[str], runner: str, workers: int, log: Path) -> dict[str, float]:
-    """Run one ``luke`` job with ``runner``; its wall time, CPU seconds and peak RSS of driver and workers.
+def run_job(argv: list[str], runner: str, workers: int, log: Path) -> dict:
+    """Run one ``luke`` job with ``runner``; its wall time, CPU seconds and peak RSS of the driver, of the largest
+    worker and of every other process of the run (largest first; for the JSON).
 
     CPU seconds are those of this process's children once reaped: the job's process tree and, for Dask, the
     cluster's worker processes (closed with the run); the scheduler, a thread of this process, is left out."""
@@ -148,12 +149,13 @@ def run_job(argv: list[str], runner: str, workers: int, log: Path) -> dict[str, 
         wall = time.perf_counter() - start
         if returncode != 0:
             raise SystemExit(f"{' '.join(argv[:2])} failed ({returncode}); see {log}")
-    workers_rss = [rss for pid, rss in peaks.items() if pid != process.pid]
+    workers_mib = sorted((rss / 2**20 for pid, rss in peaks.items() if pid != process.pid), reverse=True)
     return {
         "wall_s": wall,
         "cpu_s": _children_cpu_seconds() - cpu_before,
         "driver_peak_mib": peaks.get(process.pid, 0) / 2**20,
-        "worker_peak_mib": max(workers_rss, default=0) / 2**20,
+        "worker_peak_mib": workers_mib[0] if workers_mib else 0.0,
+        "process_peaks_mib": workers_mib,
     }
 
 
