@@ -219,7 +219,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> list[dict]:
     smallest = min(args.sizes)
     for size in sorted(args.sizes):
         dump = make_dump(size, args.seed, args.workers, args.dumps or scratch)
-        dump_mb = _xml_megabytes(dump)
+        dump_mb = xml_megabytes(dump)
         runners = [*args.runners, "single"] if size == smallest else args.runners
         for runner in runners:
             jobs = {"build-entity-vocab": scratch / f"vocab-{size}-{runner}.jsonl"}
@@ -256,14 +256,12 @@ def compare_outputs(scratch: Path, size: int, runners: list[str], rows: list[dic
             row["identical_across_runners"] = len({json.dumps(files) for files in corpora.values()}) == 1
 
 
-def _xml_megabytes(dump: Path) -> float:
-    import bz2
+def xml_megabytes(dump: Path) -> float:
+    """MB of XML in a dump file, compressed or not (read through)."""
+    from preprocessing.sources.files import iter_blocks, open_decompressed
 
-    size = 0
-    with bz2.open(dump, "rb") as stream:
-        while block := stream.read(1 << 24):
-            size += len(block)
-    return size / 1e6
+    with open_decompressed(str(dump)) as stream:
+        return sum(len(block) for block in iter_blocks(stream)) / 1e6
 
 
 def _row_line(row: dict) -> str:

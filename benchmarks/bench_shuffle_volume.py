@@ -13,13 +13,13 @@ full Wikipedia.
 from __future__ import annotations
 
 import argparse
-import bz2
 import tempfile
 from pathlib import Path
 from unittest import mock
 
 import apache_beam as beam
 from apache_beam.metrics import monitoring_infos
+from bench_scale import xml_megabytes  # this folder is sys.path[0] when run as a script
 from click.testing import CliRunner
 
 from luke.cli import main as luke
@@ -85,14 +85,6 @@ def shuffle_inputs(pipeline: beam.Pipeline, result) -> list[tuple[float, int, st
             name += " (combined)" if transform_id in combined else ""
             rows.append((counts[source] * mean_sizes[source], counts[source], name))
     return sorted(rows, reverse=True)
-
-
-def xml_megabytes(dump: Path) -> float:
-    size = 0
-    with bz2.open(dump, "rb") if dump.suffix == ".bz2" else dump.open("rb") as stream:
-        while block := stream.read(1 << 24):
-            size += len(block)
-    return size / 1e6
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Installs the carried wheels (``--no-index``), then runs the stages of ``stages.py`` in order: environment,
 CUDA correctness and SDPA backends, ``bench_trainer`` (ZeRO-1/2/3), a real ``luke train`` + ``luke export``,
-``bench_model`` (LUKE-large bf16, batch 8/16) and ``bench_model`` with ``torch.compile``. Each command is a subprocess
+``bench_model`` (LUKE-large bf16, batch 16) and ``bench_model`` with ``torch.compile``. Each command is a subprocess
 with a timeout: a stage may use its own budget plus what earlier stages left, and never more than the deadline
 (default 520 s, inside a 570-second call), so a failing or slow stage costs only its own figures. Writes
 ``suite.json`` (every stage's status, times and results) and ``suite.log`` (every command's output) into
