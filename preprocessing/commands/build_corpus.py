@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import click
@@ -158,12 +159,15 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     from preprocessing.beam.failures import JobError
     from preprocessing.corpus.build import BuildError, CorpusBuildConfig, build_corpus
     from preprocessing.corpus.packing import PackingOptions
+    from preprocessing.sources.files import DumpFileError, expand_patterns
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps and not options["documents"]:
         raise click.UsageError("no DUMPS given (or --documents FILE.jsonl)")
     overwrite = options.pop("overwrite")
-    warn_about_unindexed_multistream(dumps)
+    if dumps:
+        with contextlib.suppress(DumpFileError):  # a pattern that matches nothing is named by the build
+            warn_about_unindexed_multistream(expand_patterns(dumps))
     packing_names = (
         "max_seq_length",
         "max_entity_length",

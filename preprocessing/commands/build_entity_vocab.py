@@ -82,11 +82,12 @@ def build_entity_vocab_command(
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps:
         raise click.UsageError("no DUMPS given")
-    warn_about_unindexed_multistream(dumps)
     try:
         options = pipeline_options_from_args(beam_args)
         site = read_site_info(dumps)
-        xml = xml_bytes((file.path, file.size) for file in expand_patterns(dumps))
+        files = expand_patterns(dumps)
+        warn_about_unindexed_multistream(files)
+        xml = xml_bytes((file.path, file.size) for file in files)
         check_output(
             parent_directory(output), estimated_file_bytes(entity_vocab_size, xml), "the directory of --output"
         )

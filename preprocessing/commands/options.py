@@ -4,7 +4,7 @@ how the entity vocabulary is built, and the pass-through of Beam pipeline option
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -15,6 +15,9 @@ from preprocessing.defaults import (
     DEFAULT_VOCAB_SIZE,
 )
 
+if TYPE_CHECKING:
+    from preprocessing.sources.files import DumpFile
+
 Command = TypeVar("Command", bound=Callable)
 
 BEAM_OPTIONS_HELP = (
@@ -24,14 +27,10 @@ BEAM_OPTIONS_HELP = (
 )
 
 
-def warn_about_unindexed_multistream(dumps: Sequence[str]) -> None:
+def warn_about_unindexed_multistream(files: Sequence[DumpFile]) -> None:
     """One line for each multistream dump whose index is not next to it: one worker then reads all of it."""
-    from preprocessing.sources.files import DumpFileError, expand_patterns, multistream_index_path
+    from preprocessing.sources.files import multistream_index_path
 
-    try:
-        files = expand_patterns(dumps)
-    except DumpFileError:  # the job names the pattern
-        return
     for file in files:
         index = multistream_index_path(file.path)
         if index is not None and file.index_path is None:
