@@ -3,6 +3,7 @@ temporary directory, every daemon stopped by its pid. Debian's slurm-wlm and mun
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
@@ -90,6 +91,16 @@ def job_field(env: dict[str, str], job_id: str, name: str) -> str:
         if word.startswith(f"{name}="):
             return word.split("=", 1)[1]
     raise AssertionError(f"job {job_id} has no {name}: {text!r}")
+
+
+def job_step_daemons(job_id: str) -> list[int]:
+    """The pids of the slurmstepd processes still running for ``job_id`` (their title: ``slurmstepd: [ID.STEP]``)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if cmdline.read_bytes().startswith(f"slurmstepd: [{job_id}.".encode()):
+                pids.append(int(cmdline.parent.name))
+    return pids
 
 
 def _idle_nodes(env: dict[str, str]) -> int:

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from slurm_cluster import job_field, missing_binaries, slurm_cluster
+from slurm_cluster import job_field, job_step_daemons, missing_binaries, slurm_cluster
 from training_runs import ROOT, TINY, tiny_overrides, train_losses
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,10 @@ def test_a_preempted_job_requeues_itself_and_resumes_to_the_same_metrics(
     subprocess.run(["scancel", "--signal=TERM", preempted], env=env, check=True)
     wait_until(lambda: job_field(env, preempted, "Restarts") == "1", "requeue")
     assert "requeueing job" in log.read_text()
-    # SLURM makes a requeued job eligible only ~2 min later (EligibleTime); the test moves that up
+    # SLURM makes a requeued job eligible only ~2 min later (EligibleTime); the test moves that up, but only
+    # once the first attempt's step daemons are gone: a node still tearing down the killed ranks refuses the
+    # job's new start ("Job 2 already killed, do not launch batch job") and SLURM marks it FAILED
+    wait_until(lambda: not job_step_daemons(preempted), "end of the first attempt's steps")
     subprocess.run(["scontrol", "update", f"JobId={preempted}", "StartTime=now"], env=env, check=True)
 
     for job, workdir in ((reference, reference_dir), (preempted, preempted_dir)):
