@@ -167,6 +167,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
     from pretraining.model_setup import resolve_model_config
+    from pretraining.preemption import PreemptionHandler
     from pretraining.trainer import Trainer
 
     deepspeed_file = Path(args.deepspeed[0] if args.worker == BASELINE else args.worker).resolve()
@@ -202,7 +203,8 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
         else:
             engine = build_engine(model, config, ds_config)
             logger = MetricsLogger(Path(scratch), False, False, False, 0, 0)
-            trainer = Trainer(config, engine, train_loader, None, CheckpointManager(Path(scratch), 0, 1), logger, 1)
+            checkpoints = CheckpointManager(Path(scratch), 0, 1)
+            trainer = Trainer(config, engine, train_loader, None, checkpoints, logger, 1, PreemptionHandler())
             optimizer_seconds, step_seconds = (
                 timed(engine, "step", args.device),
                 timed(trainer, "train_step", args.device),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,10 +12,21 @@ from pretraining import exit_codes
 from pretraining.config import ConfigError, TrainConfig, load_config
 from pretraining.process_env import set_deepspeed_defaults
 
+if TYPE_CHECKING:
+    from pretraining.preemption import PreemptionHandler
+
 
 def run_training(config: TrainConfig, allow_config_change: bool = False):
     """Train one stage as configured, on this process's rank; returns the :class:`TrainResult`. Resuming with
-    changed settings is checked by ``pretraining.config_changes``; ``allow_config_change`` accepts guarded ones."""
+    changed settings is checked by ``pretraining.config_changes``; ``allow_config_change`` accepts guarded ones.
+    A stop signal before the loop begins raises ``pretraining.preemption.StoppedBeforeTraining``."""
+    from pretraining.preemption import PreemptionHandler
+
+    with PreemptionHandler() as preemption:
+        return _train(config, allow_config_change, preemption)
+
+
+def _train(config: TrainConfig, allow_config_change: bool, preemption: PreemptionHandler):
     import torch
 
     from luke.quiet import known_warnings_silenced
@@ -88,7 +100,9 @@ def run_training(config: TrainConfig, allow_config_change: bool = False):
         total_steps=config.schedule.max_steps,
         initial_step=start_step,
     )
-    trainer = Trainer(config, engine, train_loader, validation_loader, checkpoints, logger, accumulation, resumed)
+    trainer = Trainer(
+        config, engine, train_loader, validation_loader, checkpoints, logger, accumulation, preemption, resumed
+    )
     try:
         for note in resume.notes:
             logger.message(note)
@@ -158,17 +172,24 @@ def train_command(config_file: Path, allow_config_change: bool, overrides: tuple
     set_deepspeed_defaults(gpu_available=torch.cuda.is_available())
     from pretraining.checkpoint import CheckpointError
     from pretraining.distributed import placement_from_environment
+    from pretraining.preemption import StoppedBeforeTraining
     from pretraining.trainer import NonFiniteLossError
 
+    stopped = f"stopped on request (exit code {exit_codes.STOPPED}; the same command resumes)"
+    rank = placement_from_environment().rank
     try:
         config = load_config(config_file, list(overrides))
         result = run_training(config, allow_config_change)
     except (ConfigError, CheckpointError, NonFiniteLossError) as error:
         raise click.ClickException(str(error)) from error
+    except StoppedBeforeTraining:
+        if rank == 0:
+            click.echo(f"{stopped} before training began")
+        exit_codes.record_exit_status(exit_codes.STOPPED, rank)
+        sys.exit(exit_codes.STOPPED)
     finished = result.step >= config.schedule.max_steps
-    state = "finished" if finished else f"stopped on request (exit code {exit_codes.STOPPED}; the same command resumes)"
-    rank = placement_from_environment().rank
     if rank == 0:
+        state = "finished" if finished else stopped
         click.echo(f"{state} at step {result.step}; latest checkpoint: {result.last_checkpoint}")
     code = exit_codes.FINISHED if finished else exit_codes.STOPPED
     exit_codes.record_exit_status(code, rank)

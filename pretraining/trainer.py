@@ -48,6 +48,7 @@ class Trainer:
         checkpoints: CheckpointManager,
         logger: MetricsLogger,
         accumulation_steps: int,
+        preemption: PreemptionHandler,
         resumed: LoadedCheckpoint | None = None,
     ) -> None:
         self.config = config
@@ -57,6 +58,7 @@ class Trainer:
         self.checkpoints = checkpoints
         self.logger = logger
         self.accumulation_steps = accumulation_steps
+        self.preemption = preemption
         self.step = 0
         self._batches: Iterator[dict[str, torch.Tensor]] | None = None
         self._pending_rng: dict[str, Any] | None = None
@@ -125,44 +127,44 @@ class Trainer:
         last_validation = None
         preempted = False
         window_start, window_samples, window_tokens = time.perf_counter(), 0.0, 0.0
-        with PreemptionHandler() as preemption:
-            if self.step == 0 and options.eval.every_steps:
-                last_validation = self.validate()  # the starting point, for comparison
-            while self.step < options.schedule.max_steps:
-                metrics = self.train_step(stop_requested=preemption.requested)
-                if not math.isfinite(metrics["loss"]):
-                    raise NonFiniteLossError(
-                        f"the training loss is {metrics['loss']} at step {self.step} (mlm_loss {metrics['mlm_loss']}, "
-                        f"mep_loss {metrics['mep_loss']}); stopped without saving: the last checkpoint "
-                        f"{last_checkpoint!r} is intact. Lower optimizer.lr, raise schedule.warmup_steps, or use bf16 "
-                        "instead of fp16"
-                    )
-                window_samples += metrics["samples"]
-                window_tokens += metrics["word_tokens"]
-                if self.step % options.logging.every_steps == 0 or self.step == options.schedule.max_steps:
-                    elapsed = time.perf_counter() - window_start
-                    logged = {
-                        "loss": metrics["loss"],
-                        "mlm_loss": metrics["mlm_loss"],
-                        "mlm_accuracy": metrics["mlm_accuracy"],
-                        "mep_loss": metrics["mep_loss"],
-                        "mep_accuracy": metrics["mep_accuracy"],
-                        "lr": metrics["lr"],
-                        "samples_per_s": window_samples / elapsed,
-                        "tokens_per_s": window_tokens / elapsed,
-                    }
-                    self.logger.log(self.step, "train", logged)
-                    self.logger.progress(self.step, logged)
-                    window_start, window_samples, window_tokens = time.perf_counter(), 0.0, 0.0
-                finished = self.step == options.schedule.max_steps
-                if options.eval.every_steps and (self.step % options.eval.every_steps == 0 or finished):
-                    last_validation = self.validate()
-                preempted = metrics["flag"] > 0
-                every = options.checkpoint.every_steps
-                if finished or preempted or (every and self.step % every == 0):
-                    last_checkpoint = self._save()
-                    self.logger.message(f"saved checkpoint {last_checkpoint}")
-                if preempted:
-                    self.logger.message(f"stopped at step {self.step} on request; resume with the same command")
-                    break
+        self.preemption.loop_started()
+        if self.step == 0 and options.eval.every_steps:
+            last_validation = self.validate()  # the starting point, for comparison
+        while self.step < options.schedule.max_steps:
+            metrics = self.train_step(stop_requested=self.preemption.requested)
+            if not math.isfinite(metrics["loss"]):
+                raise NonFiniteLossError(
+                    f"the training loss is {metrics['loss']} at step {self.step} (mlm_loss {metrics['mlm_loss']}, "
+                    f"mep_loss {metrics['mep_loss']}); stopped without saving: the last checkpoint "
+                    f"{last_checkpoint!r} is intact. Lower optimizer.lr, raise schedule.warmup_steps, or use bf16 "
+                    "instead of fp16"
+                )
+            window_samples += metrics["samples"]
+            window_tokens += metrics["word_tokens"]
+            if self.step % options.logging.every_steps == 0 or self.step == options.schedule.max_steps:
+                elapsed = time.perf_counter() - window_start
+                logged = {
+                    "loss": metrics["loss"],
+                    "mlm_loss": metrics["mlm_loss"],
+                    "mlm_accuracy": metrics["mlm_accuracy"],
+                    "mep_loss": metrics["mep_loss"],
+                    "mep_accuracy": metrics["mep_accuracy"],
+                    "lr": metrics["lr"],
+                    "samples_per_s": window_samples / elapsed,
+                    "tokens_per_s": window_tokens / elapsed,
+                }
+                self.logger.log(self.step, "train", logged)
+                self.logger.progress(self.step, logged)
+                window_start, window_samples, window_tokens = time.perf_counter(), 0.0, 0.0
+            finished = self.step == options.schedule.max_steps
+            if options.eval.every_steps and (self.step % options.eval.every_steps == 0 or finished):
+                last_validation = self.validate()
+            preempted = metrics["flag"] > 0
+            every = options.checkpoint.every_steps
+            if finished or preempted or (every and self.step % every == 0):
+                last_checkpoint = self._save()
+                self.logger.message(f"saved checkpoint {last_checkpoint}")
+            if preempted:
+                self.logger.message(f"stopped at step {self.step} on request; resume with the same command")
+                break
         return TrainResult(self.step, preempted, last_checkpoint, last_validation)

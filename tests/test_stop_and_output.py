@@ -117,3 +117,33 @@ def test_sigusr1_stops_like_sigterm_and_only_a_finished_stage_exits_0(corpus, de
     assert resumed.returncode == FINISHED, output[-3000:]
     assert f"resumed from checkpoint step-{stopped_at:08d}" in output and "finished at step 8" in output
     assert (status_dir / "rank-00000").read_text() == f"{FINISHED}\n"
+
+
+@pytest.mark.slow
+def test_a_stop_while_the_run_starts_exits_75_at_once_and_the_same_command_trains(corpus, deepspeed_cpu_env, tmp_path):
+    """SIGTERM after the rank's log opened but before the loop (DeepSpeed still starting): no step, no
+    checkpoint, exit 75 (launch/train/slurm.sbatch requeues on it), not the 143 of a process killed by it."""
+    run_dir, status_dir = tmp_path / "run", tmp_path / "status"
+    status_dir.mkdir()
+    env = {**deepspeed_cpu_env, "LUKE_EXIT_STATUS_DIR": str(status_dir)}
+    process = start(corpus, run_dir, env, max_steps=4)
+    try:
+        deadline = time.monotonic() + 120
+        while not log_file(run_dir, 0).exists():
+            assert process.poll() is None and time.monotonic() < deadline, "the run never opened its log"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=120)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == STOPPED, output[-3000:]
+    assert "received SIGTERM while starting: stopping now, nothing trained since the last checkpoint" in output
+    assert "stopped on request (exit code 75; the same command resumes) before training began" in output
+    assert "Traceback" not in output and not train_losses(run_dir)
+    assert latest_tag(run_dir / "checkpoints") is None
+    assert (status_dir / "rank-00000").read_text() == f"{STOPPED}\n"
+
+    again = start(corpus, run_dir, env, max_steps=4)
+    output = again.communicate(timeout=300)[0].decode()
+    assert again.returncode == FINISHED and "finished at step 4" in output, output[-3000:]
