@@ -213,3 +213,23 @@ def test_a_multistream_dump_without_its_index_is_read_whole_with_a_warning(comma
     assert result.exit_code == 0, result.output
     warning = f"warning: {path} is a multistream dump but its index {index} is missing: one worker reads the whole file"
     assert warning in result.output
+
+
+@pytest.mark.parametrize("command", ["build-entity-vocab", "build-corpus"])
+def test_a_damaged_multistream_index_fails_the_job_before_it_starts_naming_the_line(command, enwiki_dump, tmp_path):
+    from click.testing import CliRunner
+
+    from luke.cli import main
+
+    path = write_multistream(enwiki_dump, tmp_path, pages_per_stream=10)
+    index = tmp_path / "enwiki-test-pages-articles-multistream-index.txt.bz2"
+    lines = bz2.decompress(index.read_bytes()).split(b"\n")
+    lines[41] = b"<html>mirror error page</html>"
+    index.write_bytes(bz2.compress(b"\n".join(lines)))
+    output = tmp_path / ("vocab.jsonl" if command == "build-entity-vocab" else "corpus")
+    extra = [] if command == "build-entity-vocab" else ["--train-tokenizer", "--vocab-size", "300"]
+    result = CliRunner().invoke(main, [command, str(path), "--output", str(output), *extra, *IN_MEMORY])
+    assert result.exit_code != 0
+    assert f"{index}, line 42: expected 'offset:page_id:title', got b'<html>mirror error page</html>'" in result.output
+    assert result.output.count("\n") == 1
+    assert not output.exists() if command == "build-entity-vocab" else not (output / "metadata.json").exists()

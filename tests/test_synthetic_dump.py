@@ -194,3 +194,48 @@ def test_build_corpus_reads_it_in_ranges(
     train = metadata["splits"]["train"]
     assert metadata["counters"]["links"] == vocab_run[1]["links.kept"]
     assert train["sequences"] > 100 and train["mentions"] > 0.9 * metadata["counters"]["links"]
+
+
+def test_on_the_dask_runner_both_workers_read_its_ranges_into_the_same_vocabulary(
+    dump: Path, vocab_run: tuple[Path, dict, list[StreamRange]], dask_scheduler_address: str, tmp_path: Path
+) -> None:
+    """The ranges are the job's created elements, which the DaskRunner partitions (here one range a partition):
+    fanned out from the one file, they stayed in its one partition, which a single worker read whole."""
+    from distributed import Client
+
+    def record_range_reads(directory: str) -> None:  # runs in each worker process (pickled by value)
+        import os
+
+        from preprocessing.sources import reading
+
+        read_range = reading.iter_range_blocks
+
+        def spy(stream_range: StreamRange):
+            with open(os.path.join(directory, str(os.getpid())), "a", encoding="utf-8") as reads:
+                reads.write(f"{stream_range.start}\n")
+            return read_range(stream_range)
+
+        spy.unspied = read_range
+        reading.iter_range_blocks = spy
+
+    def stop_recording() -> None:
+        from preprocessing.sources import reading
+
+        reading.iter_range_blocks = reading.iter_range_blocks.unspied
+
+    reads, output = tmp_path / "reads", tmp_path / "vocab.jsonl"
+    reads.mkdir()
+    arguments = ["build-entity-vocab", str(dump), "--output", str(output), "--streams-per-range", "1"]
+    arguments += ["--runner=apache_beam.runners.dask.dask_runner.DaskRunner", "--dask_partition_size=1"]
+    with Client(dask_scheduler_address) as client:
+        client.run(record_range_reads, str(reads))
+        try:
+            result = CliRunner().invoke(main, [*arguments, f"--dask_client_address={dask_scheduler_address}"])
+        finally:
+            client.run(stop_recording)
+    assert result.exit_code == 0, result.output
+    starts_by_worker = [[int(start) for start in path.read_text().split()] for path in reads.iterdir()]
+    assert len(starts_by_worker) == 2 and all(starts_by_worker)
+    starts = sorted(start for starts in starts_by_worker for start in starts)
+    assert starts == read_stream_offsets(multistream_index_path(str(dump)))  # every range, once
+    assert output.read_bytes() == vocab_run[0].read_bytes()

@@ -2,11 +2,14 @@
 
 - Split dumps (``pages-articles1.xml-p1p41242.bz2``, ...) or plain ``.xml``: one reader per file, then the
   pages are reshuffled so that the (expensive) wikitext parsing spreads over all workers.
-- A multistream dump with its index: the index is read by one worker and cut into ranges of whole bz2
-  streams; the ranges are reshuffled and many workers read the same file at once.
+- A multistream dump with its index: the index is read on the driver when the pipeline is built and cut
+  into ranges of whole bz2 streams, created as the job's elements, so that every runner spreads them and
+  many workers read the same file at once. (The DaskRunner partitions a ``Create``'s elements, 128 a
+  partition unless ``--dask_partition_size`` says otherwise, but keeps whatever one element fans out to in
+  that element's partition: one worker would read the whole file.)
 
-Headers (``<siteinfo>``, encoding) are read on the driver when the pipeline is built: a file that is
-missing, unreadable or not a dump fails the job before it starts, with a message naming it. A file that
+Headers (``<siteinfo>``, encoding) and indexes are read on the driver when the pipeline is built: a file
+that is missing, unreadable or not a dump fails the job before it starts, with a message naming it. A file that
 turns out damaged while it is read (compressed data truncated or corrupt, XML ending before
 ``</mediawiki>``) fails the job with :class:`DamagedDumpError`, unless damage is allowed: then it is counted
 as ``files_damaged.<reason>`` with its ``path@offset`` and the job goes on without the rest of that file.
@@ -92,11 +95,10 @@ class ReadDumpPages(beam.PTransform):
                 | "SpreadPages" >> beam.Reshuffle()
             )
         if multistream:
+            ranges = [item for task in multistream for item in _stream_range_tasks(task, self._streams_per_range)]
             outputs.append(
                 pbegin
-                | "MultistreamFiles" >> beam.Create(multistream, reshuffle=False)
-                | "SplitIntoStreamRanges" >> beam.FlatMap(_stream_range_tasks, self._streams_per_range)
-                | "SpreadRanges" >> beam.Reshuffle()
+                | "StreamRanges" >> beam.Create(ranges, reshuffle=True)
                 | "ReadStreamRanges" >> beam.ParDo(_ReadStreamRangeFn(self._max_page_bytes, self._allow_damaged))
             )
         if len(outputs) == 1:
