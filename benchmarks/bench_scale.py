@@ -7,7 +7,9 @@ For each size (MB of XML) ``benchmarks/synthetic_dump.py`` writes a **synthetic*
 
 - ``direct``: the DirectRunner in multi-processing mode with ``--workers`` worker processes;
 - ``dask``: Beam's DaskRunner on a fresh local dask.distributed cluster of ``--workers`` worker processes (one
-  thread each) on 127.0.0.1, started for each run and closed after it;
+  thread each) on 127.0.0.1, started for each run and closed after it; the stream ranges are partitioned as the
+  runner does by default (128 a partition: one partition up to ~0.75 GB of synthetic XML) unless
+  ``--dask-partition-size`` is given;
 - ``single`` (smallest size only, entity vocabulary only): the DirectRunner in memory with one worker, the
   single-process count that the others' vocabularies must equal.
 
@@ -20,7 +22,7 @@ equal the single-process one, and whether both runners wrote byte-identical outp
 ``metadata.json``, whose timings differ). ``--json`` writes every row.
 
     python benchmarks/bench_scale.py [--sizes 16 64 256] [--runners direct dask] [--jobs ...] [--workers 2] \\
-        [--dumps DIR] [--json FILE]
+        [--dask-partition-size N] [--dumps DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runners", nargs="+", choices=["direct", "dask"], default=["direct", "dask"])
     parser.add_argument("--workers", type=int, default=2, help="worker processes of each runner (default 2)")
     parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS), help="default: both")
+    parser.add_argument(
+        "--dask-partition-size",
+        type=int,
+        help="stream ranges per Dask partition (Beam's --dask_partition_size; default: the runner's, 128)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="of the synthetic dumps (default 0)")
     parser.add_argument(
         "--dumps", type=Path, help="keep the dumps here and reuse those already there (default: deleted)"
@@ -124,23 +131,25 @@ def dask_cluster(workers: int) -> Iterator[tuple[str, list[int]]]:
         cluster.close()
 
 
-def runner_options(runner: str, workers: int, scheduler: str | None) -> list[str]:
+def runner_options(runner: str, workers: int, scheduler: str | None, dask_partition_size: int | None) -> list[str]:
     if runner == "dask":
-        return ["--runner=apache_beam.runners.dask.dask_runner.DaskRunner", f"--dask_client_address={scheduler}"]
+        options = ["--runner=apache_beam.runners.dask.dask_runner.DaskRunner", f"--dask_client_address={scheduler}"]
+        return options + ([f"--dask_partition_size={dask_partition_size}"] if dask_partition_size else [])
     if runner == "single":
         return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
     return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
 
-def run_job(argv: list[str], runner: str, workers: int, log: Path) -> dict:
+def run_job(argv: list[str], runner: str, args: argparse.Namespace, log: Path) -> dict:
     """Run one ``luke`` job with ``runner``; its wall time, CPU seconds and peak RSS of the driver, of the largest
     worker and of every other process of the run (largest first; for the JSON).
 
     CPU seconds are those of this process's children once reaped: the job's process tree and, for Dask, the
     cluster's worker processes (closed with the run); the scheduler, a thread of this process, is left out."""
     cpu_before = _children_cpu_seconds()
-    with dask_cluster(workers) if runner == "dask" else _no_cluster() as (scheduler, cluster_pids):
-        command = [sys.executable, "-m", "luke.cli", *argv, *runner_options(runner, workers, scheduler)]
+    with dask_cluster(args.workers) if runner == "dask" else _no_cluster() as (scheduler, cluster_pids):
+        options = runner_options(runner, args.workers, scheduler, args.dask_partition_size)
+        command = [sys.executable, "-m", "luke.cli", *argv, *options]
         start = time.perf_counter()
         with log.open("w") as output:
             process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
@@ -231,7 +240,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> list[dict]:
                 if job == "build-corpus":
                     argv += ["--tokenizer", str(tokenizer), "--overwrite"]
                 row = {"size_mb": size, "xml_mb": dump_mb, "runner": runner, "job": job}
-                row |= run_job(argv, runner, args.workers, scratch / f"{job}-{size}-{runner}.log")
+                row |= run_job(argv, runner, args, scratch / f"{job}-{size}-{runner}.log")
                 row["cpu_s_per_mb"] = row["cpu_s"] / dump_mb
                 row |= output_figures(output)
                 rows.append(row)
