@@ -80,7 +80,7 @@ def run_job(path: str, beam_args: list[str]) -> dict:
     from preprocessing.beam.metrics import read_summary
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
-    from preprocessing.sources.reading import ReadDumpPages, read_site_info
+    from preprocessing.sources.reading import ReadDumpPages, plan_reading, read_site_info
 
     start = time.perf_counter()
     site = read_site_info([path])
@@ -88,7 +88,7 @@ def run_job(path: str, beam_args: list[str]) -> dict:
         pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
         _ = (
             pipeline
-            | ReadDumpPages([path])
+            | ReadDumpPages(plan_reading([path]))
             | ExtractArticles(site, ExtractionOptions(keep_missing_targets=True))
             | BuildEntityVocab(language=site.language)
             | WriteEntityVocab(str(Path(directory) / "entity_vocab.jsonl"))

@@ -17,7 +17,7 @@ from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
 from preprocessing.entities.vocab import EntityVocab
 from preprocessing.entities.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
 from preprocessing.records import WikiPage
-from preprocessing.sources.reading import ReadDumpPages, read_site_info
+from preprocessing.sources.reading import ReadDumpPages, plan_reading, read_site_info
 
 pytestmark = pytest.mark.slow
 
@@ -49,9 +49,8 @@ def job_inputs(enwiki_dump, tmp_path_factory):
 
 def _vocab_job(pipeline, patterns, output, keep_missing=True):
     site = read_site_info(patterns)
-    articles = (
-        pipeline | ReadDumpPages(patterns) | ExtractArticles(site, ExtractionOptions(keep_missing_targets=keep_missing))
-    )
+    extraction = ExtractionOptions(keep_missing_targets=keep_missing)
+    articles = pipeline | ReadDumpPages(plan_reading(patterns)) | ExtractArticles(site, extraction)
     _ = articles | BuildEntityVocab(size=2000, language=site.language) | WriteEntityVocab(output)
     return articles
 

@@ -110,6 +110,8 @@ def run_reading_ranges(monkeypatch: pytest.MonkeyPatch, *arguments: str) -> list
     monkeypatch.setattr(reading, "iter_file_blocks", None)  # reading the whole file would fail
     result = CliRunner().invoke(main, [*arguments, "--streams-per-range", str(STREAMS_PER_RANGE), *IN_PROCESS])
     assert result.exit_code == 0, result.output
+    dump = arguments[1]
+    assert f"{dump}: {len(ranges)} stream ranges from its index, read in parallel\n" in result.output
     return ranges
 
 

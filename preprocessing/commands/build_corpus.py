@@ -182,7 +182,7 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
         options["tokenizer_character_coverage"] = options.pop("character_coverage")
         options["documents"] = tuple(options["documents"])
         config = CorpusBuildConfig(dumps=tuple(dumps), output=output, packing=packing, **options)
-        result = build_corpus(config, beam_args, overwrite=overwrite)
+        result = build_corpus(config, beam_args, overwrite=overwrite, notify=lambda line: click.echo(line, err=True))
     except (BuildError, JobError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(format_summary(result.metadata))

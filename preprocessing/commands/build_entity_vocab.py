@@ -77,7 +77,7 @@ def build_entity_vocab_command(
     from preprocessing.entities.vocab import EntityVocab, EntityVocabError, estimated_file_bytes
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
     from preprocessing.sources.files import DumpFileError, expand_patterns
-    from preprocessing.sources.reading import ReadDumpPages, read_site_info
+    from preprocessing.sources.reading import ReadDumpPages, plan_reading, read_site_info
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps:
@@ -94,7 +94,8 @@ def build_entity_vocab_command(
         pipeline = beam.Pipeline(options=options)
         progress_dir = output + PROGRESS_SUFFIX
         extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
-        reading = ReadDumpPages(dumps, max_page_bytes, streams_per_range, allow_damaged_dumps)
+        plan = plan_reading(dumps, streams_per_range)
+        reading = ReadDumpPages(plan, max_page_bytes, allow_damaged_dumps)
         (
             pipeline
             | "ReadDumpPages" >> reading
@@ -107,6 +108,8 @@ def build_entity_vocab_command(
     click.echo(
         f"building the entity vocabulary of {len(dumps)} dump pattern(s) ({site.dbname or site.language})", err=True
     )
+    for line in plan.describe():
+        click.echo(line, err=True)
     try:
         with (
             reported_failures("the entity vocabulary job", output + ERROR_LOG_SUFFIX) as terminal,

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -54,6 +55,9 @@ from preprocessing.tokenization.tokenizer import (
     load_fast_tokenizer,
     save_tokenizer_files,
 )
+
+if TYPE_CHECKING:
+    from preprocessing.sources.reading import ReadingPlan
 
 PROGRESS_DIR = "progress"
 TRAINING_FACTS_FILE = "tokenizer_training.json"
@@ -227,12 +231,10 @@ def tokenizer_facts(tokenizer) -> dict:
     return facts
 
 
-def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCollection[WikiPage]:
+def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig, plan: ReadingPlan) -> beam.PCollection[WikiPage]:
     from preprocessing.sources.reading import ReadDumpPages
 
-    pages = pipeline | "ReadDumpPages" >> ReadDumpPages(
-        list(config.dumps), config.max_page_bytes, config.streams_per_range, config.allow_damaged_dumps
-    )
+    pages = pipeline | "ReadDumpPages" >> ReadDumpPages(plan, config.max_page_bytes, config.allow_damaged_dumps)
     if config.max_pages is not None:
         pages = pages | "LimitArticlePages" >> LimitArticlePages(config.max_pages)
     if config.abstract_only:
@@ -251,9 +253,11 @@ def corpus_language(config: CorpusBuildConfig, site) -> str:
     return config.language or (site.language if site is not None else DOCUMENTS_LANGUAGE)
 
 
-def train_tokenizer_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site) -> None:
+def train_tokenizer_pipeline(
+    pipeline: beam.Pipeline, config: CorpusBuildConfig, site, plan: ReadingPlan | None
+) -> None:
     """The first job of ``--train-tokenizer``: sample the input, train, write ``tokenizer/`` and the facts."""
-    records = _read_documents(pipeline, config) if config.documents else _read_pages(pipeline, config)
+    records = _read_documents(pipeline, config) if config.documents else _read_pages(pipeline, config, plan)
     _ = (
         records
         | "TrainTokenizer"
@@ -273,7 +277,9 @@ def _write_training_facts(trained, output: str) -> None:
     write_bytes(FileSystems.join(output, BUILD_DIR, TRAINING_FACTS_FILE), json.dumps(trained.info).encode("utf-8"))
 
 
-def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, tokenizer_json: str) -> None:
+def corpus_pipeline(
+    pipeline: beam.Pipeline, config: CorpusBuildConfig, site, plan: ReadingPlan | None, tokenizer_json: str
+) -> None:
     """The main job: dumps → articles → entity vocabulary (unless given) → sequences → shards + report.
 
     With a given vocabulary, its entries are read from ``output/entity_vocab.jsonl`` (saved by the driver).
@@ -285,7 +291,7 @@ def corpus_pipeline(pipeline: beam.Pipeline, config: CorpusBuildConfig, site, to
     if config.documents:
         articles = _read_documents(pipeline, config)
     else:
-        articles = _read_pages(pipeline, config) | "ExtractArticles" >> ExtractArticles(
+        articles = _read_pages(pipeline, config, plan) | "ExtractArticles" >> ExtractArticles(
             site,
             ExtractionOptions(config.keep_missing_targets, config.max_redirect_hops, config.keep_section_links),
         )
@@ -358,20 +364,29 @@ def estimated_corpus_bytes(config: CorpusBuildConfig, files: list[tuple[str, int
     return int(shards) + estimated_file_bytes(entity_vocab_entries, xml)
 
 
-def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overwrite: bool = False) -> BuildResult:
+def build_corpus(
+    config: CorpusBuildConfig,
+    beam_args: Sequence[str] = (),
+    overwrite: bool = False,
+    notify: Callable[[str], None] = lambda line: None,
+) -> BuildResult:
     """Run the whole build; raise :class:`BuildError` for bad inputs or output before any work, and
-    ``preprocessing.beam.failures.JobError`` for a job that fails (a damaged dump, a full disk)."""
+    ``preprocessing.beam.failures.JobError`` for a job that fails (a damaged dump, a full disk). ``notify``
+    gets a line for each multistream dump: how it is read."""
     from preprocessing.beam.metrics import read_summary
     from preprocessing.beam.options import pipeline_options_from_args
     from preprocessing.beam.output_checks import OutputError, check_output
     from preprocessing.sources.files import DumpFileError
-    from preprocessing.sources.reading import read_site_info
+    from preprocessing.sources.reading import plan_reading, read_site_info
 
     try:
         site = read_site_info(list(config.dumps)) if config.dumps else None
+        plan = plan_reading(list(config.dumps), config.streams_per_range) if config.dumps else None
         files = input_files(config)
     except (DumpFileError, ValueError) as error:
         raise BuildError(str(error)) from error
+    for line in plan.describe() if plan is not None else []:
+        notify(line)
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
     tokenizer_files = pretrained_tokenizer_files(config.tokenizer) if config.tokenizer is not None else {}
     options = pipeline_options_from_args(list(beam_args))
@@ -392,14 +407,14 @@ def build_corpus(config: CorpusBuildConfig, beam_args: Sequence[str] = (), overw
             write_bytes(FileSystems.join(config.output, TOKENIZER_DIR, name), content)
     else:
         training = beam.Pipeline(options=options)
-        train_tokenizer_pipeline(training, config, site)
+        train_tokenizer_pipeline(training, config, site, plan)
         _run(training, config.output, "the tokenizer training job")
         with FileSystems.open(FileSystems.join(config.output, BUILD_DIR, TRAINING_FACTS_FILE)) as stream:
             tokenizer_source = {"source": "sentencepiece-unigram", **json.loads(stream.read().decode("utf-8"))}
     tokenizer = load_output_tokenizer(config.output)
 
     pipeline = beam.Pipeline(options=options)
-    corpus_pipeline(pipeline, config, site, tokenizer.backend_tokenizer.to_str())
+    corpus_pipeline(pipeline, config, site, plan, tokenizer.backend_tokenizer.to_str())
     result = _run(pipeline, config.output, "the corpus job")
 
     report = read_report(config.output)

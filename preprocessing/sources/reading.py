@@ -17,6 +17,7 @@ as ``files_damaged.<reason>`` with its ``path@offset`` and the job goes on witho
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -60,8 +61,36 @@ def read_site_info(patterns: Sequence[str]) -> SiteInfo:
     return merge_site_infos([header.site for header in headers], [file.path for file in files])
 
 
+@dataclass(frozen=True)
+class ReadingPlan:
+    """What :class:`ReadDumpPages` reads, planned on the driver: the files read whole (one reader each) and the
+    stream ranges of the multistream files, cut from their indexes (``(range, header, file size)`` each)."""
+
+    whole_files: list[_FileTask]
+    stream_ranges: list[tuple[StreamRange, DumpHeader, int]]
+
+    def describe(self) -> list[str]:
+        """One line per multistream file: how many ranges its index gave."""
+        ranges = Counter(stream_range.path for stream_range, _, _ in self.stream_ranges)
+        return [f"{path}: {count:,} stream ranges from its index, read in parallel" for path, count in ranges.items()]
+
+
+def plan_reading(patterns: Sequence[str], streams_per_range: int = DEFAULT_STREAMS_PER_RANGE) -> ReadingPlan:
+    """Read the headers of the dump files matching ``patterns`` and the indexes of the multistream ones.
+
+    Raises :class:`DumpFileError` naming a file that is missing, not a dump, or whose index is damaged."""
+    tasks = [_FileTask(file, read_header(file.path)) for file in expand_patterns(patterns)]
+    ranges = []
+    for task in tasks:
+        if task.file.index_path is not None:
+            offsets = read_stream_offsets(task.file.index_path)
+            for stream_range in stream_ranges(task.file.path, offsets, task.file.size, streams_per_range):
+                ranges.append((stream_range, task.header, task.file.size))
+    return ReadingPlan([task for task in tasks if task.file.index_path is None], ranges)
+
+
 class ReadDumpPages(beam.PTransform):
-    """PBegin → PCollection[WikiPage]: every page of the dump files matching ``patterns``.
+    """PBegin → PCollection[WikiPage]: every page of the dump files of ``plan`` (:func:`plan_reading`).
 
     Counters: ``pages.read``, ``pages_failed.<reason>`` (malformed_xml, invalid_encoding, page_too_large,
     truncated_page), with sample page ids. A damaged file raises :class:`DamagedDumpError` in the worker
@@ -70,46 +99,31 @@ class ReadDumpPages(beam.PTransform):
     """
 
     def __init__(
-        self,
-        patterns: Sequence[str],
-        max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
-        streams_per_range: int = DEFAULT_STREAMS_PER_RANGE,
-        allow_damaged: bool = False,
+        self, plan: ReadingPlan, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES, allow_damaged: bool = False
     ) -> None:
         super().__init__()
-        self._patterns = list(patterns)
+        self._plan = plan
         self._max_page_bytes = max_page_bytes
-        self._streams_per_range = streams_per_range
         self._allow_damaged = allow_damaged
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[WikiPage]:
-        tasks = [_FileTask(file, read_header(file.path)) for file in expand_patterns(self._patterns)]
-        whole_files = [task for task in tasks if task.file.index_path is None]
-        multistream = [task for task in tasks if task.file.index_path is not None]
         outputs = []
-        if whole_files:
+        if self._plan.whole_files:
             outputs.append(
                 pbegin
-                | "WholeFiles" >> beam.Create(whole_files, reshuffle=True)
+                | "WholeFiles" >> beam.Create(self._plan.whole_files, reshuffle=True)
                 | "ReadWholeFiles" >> beam.ParDo(_ReadWholeFileFn(self._max_page_bytes, self._allow_damaged))
                 | "SpreadPages" >> beam.Reshuffle()
             )
-        if multistream:
-            ranges = [item for task in multistream for item in _stream_range_tasks(task, self._streams_per_range)]
+        if self._plan.stream_ranges or not outputs:
             outputs.append(
                 pbegin
-                | "StreamRanges" >> beam.Create(ranges, reshuffle=True)
+                | "StreamRanges" >> beam.Create(self._plan.stream_ranges, reshuffle=True)
                 | "ReadStreamRanges" >> beam.ParDo(_ReadStreamRangeFn(self._max_page_bytes, self._allow_damaged))
             )
         if len(outputs) == 1:
             return outputs[0]
         return tuple(outputs) | "AllPages" >> beam.Flatten()
-
-
-def _stream_range_tasks(task: _FileTask, streams_per_range: int) -> Iterator[tuple[StreamRange, DumpHeader, int]]:
-    offsets = read_stream_offsets(task.file.index_path)
-    for stream_range in stream_ranges(task.file.path, offsets, task.file.size, streams_per_range):
-        yield stream_range, task.header, task.file.size
 
 
 class _PageReaderFn(beam.DoFn):
