@@ -1,10 +1,10 @@
 """Stops on request exit 75 with a checkpoint saved (0 only once finished); training outlives its output."""
 
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 from training_runs import ROOT, single_process, tiny_overrides, train_losses
@@ -67,6 +67,26 @@ def wait_for_step(process: subprocess.Popen, run_dir, step: int, timeout: float 
         time.sleep(0.05)
 
 
+def wait_for_log(process: subprocess.Popen, run_dir, timeout: float = 120) -> None:
+    """Until rank 0 opened its log: the run has started, its loop has not (DeepSpeed takes seconds to start)."""
+    deadline = time.monotonic() + timeout
+    while not log_file(run_dir, 0).exists():
+        assert process.poll() is None, f"training ended with {process.returncode} before opening its log"
+        assert time.monotonic() < deadline, f"no log after {timeout} s"
+        time.sleep(0.01)
+
+
+def signalled_output(process: subprocess.Popen, wait: Callable[[], None], signum: int) -> str:
+    """``wait()``, send ``signum``, and return the process's output once it ended (killed if the test fails)."""
+    try:
+        wait()
+        process.send_signal(signum)
+        return process.communicate(timeout=300)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 @pytest.mark.slow
 def test_training_survives_closed_output_and_sigterm_saves_and_exits_75(corpus, deepspeed_cpu_env, tmp_path):
     """The reader of stdout/stderr goes away after the first line (a closed terminal, a killed `| tee`, a dropped
@@ -99,13 +119,7 @@ def test_sigusr1_stops_like_sigterm_and_only_a_finished_stage_exits_0(corpus, de
     status_dir.mkdir()
     env = {**deepspeed_cpu_env, "LUKE_EXIT_STATUS_DIR": str(status_dir)}
     process = start(corpus, run_dir, env, max_steps=8)
-    try:
-        wait_for_step(process, run_dir, 2)
-        os.kill(process.pid, signal.SIGUSR1)
-        output = process.communicate(timeout=300)[0].decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
+    output = signalled_output(process, lambda: wait_for_step(process, run_dir, 2), signal.SIGUSR1)
     assert process.returncode == STOPPED, output[-3000:]
     assert "received SIGUSR1" in output
     assert (status_dir / "rank-00000").read_text() == f"{STOPPED}\n"
@@ -127,16 +141,7 @@ def test_a_stop_while_the_run_starts_exits_75_at_once_and_the_same_command_train
     status_dir.mkdir()
     env = {**deepspeed_cpu_env, "LUKE_EXIT_STATUS_DIR": str(status_dir)}
     process = start(corpus, run_dir, env, max_steps=4)
-    try:
-        deadline = time.monotonic() + 120
-        while not log_file(run_dir, 0).exists():
-            assert process.poll() is None and time.monotonic() < deadline, "the run never opened its log"
-            time.sleep(0.01)
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=120)[0].decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
+    output = signalled_output(process, lambda: wait_for_log(process, run_dir), signal.SIGTERM)
     assert process.returncode == STOPPED, output[-3000:]
     assert "received SIGTERM while starting: stopping now, nothing trained since the last checkpoint" in output
     assert "stopped on request (exit code 75; the same command resumes) before training began" in output
