@@ -161,11 +161,13 @@ def train_command(config_file: Path, allow_config_change: bool, overrides: tuple
     rank, world size and local rank come from RANK/WORLD_SIZE/LOCAL_RANK or SLURM_PROCID/SLURM_NTASKS/
     SLURM_LOCALID (see launch/). The run resumes from RUN_DIR/checkpoints/latest when there is one, with
     its recorded settings compared to these (see --allow-config-change); SIGTERM/SIGINT/SIGUSR1 save a
-    checkpoint and stop. Output also goes to RUN_DIR/logs/rank-N.log; training outlives a closed terminal.
+    checkpoint and stop (while the run is still starting: stop at once, nothing to save). Output also goes to
+    RUN_DIR/logs/rank-N.log; training outlives a closed terminal.
 
     \b
-    Exit codes: 0 the stage reached schedule.max_steps; 75 stopped on request with a checkpoint saved (run
-    the same command to resume; launch/train/slurm.sbatch requeues itself); 1 an error.
+    Exit codes: 0 the stage reached schedule.max_steps; 75 stopped on request with a checkpoint saved, or
+    before training began (run the same command to resume; launch/train/slurm.sbatch requeues itself); 1 an
+    error.
     """
     import torch
 
