@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from preprocessing.sources.files import open_decompressed
+from preprocessing.sources.files import iter_blocks, open_decompressed
 from preprocessing.sources.multistream import read_stream_offsets
 
 ENWIKI_INDEX_LINES = 23_000_000
@@ -51,7 +51,7 @@ def write_index(path: Path, lines: int, seed: int = 0) -> None:
 
 def decompress_only(path: str) -> int:
     with open_decompressed(path) as stream:
-        return sum(len(block) for block in iter(lambda: stream.read(16 << 20), b""))
+        return sum(len(block) for block in iter_blocks(stream))
 
 
 def median_seconds(function: Callable[[str], object], path: str, repeats: int) -> float:

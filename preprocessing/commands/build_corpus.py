@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 
 import click
@@ -12,7 +11,6 @@ from preprocessing.commands.options import (
     dump_reading_options,
     entity_vocab_options,
     split_beam_args,
-    warn_about_unindexed_multistream,
 )
 from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKENIZER_VOCAB_SIZE
 
@@ -159,15 +157,11 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     from preprocessing.beam.failures import JobError
     from preprocessing.corpus.build import BuildError, CorpusBuildConfig, build_corpus
     from preprocessing.corpus.packing import PackingOptions
-    from preprocessing.sources.files import DumpFileError, expand_patterns
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps and not options["documents"]:
         raise click.UsageError("no DUMPS given (or --documents FILE.jsonl)")
     overwrite = options.pop("overwrite")
-    if dumps:
-        with contextlib.suppress(DumpFileError):  # a pattern that matches nothing is named by the build
-            warn_about_unindexed_multistream(expand_patterns(dumps))
     packing_names = (
         "max_seq_length",
         "max_entity_length",

@@ -13,7 +13,6 @@ from preprocessing.commands.options import (
     dump_reading_options,
     entity_vocab_options,
     split_beam_args,
-    warn_about_unindexed_multistream,
 )
 
 ERROR_LOG_SUFFIX = ".error.log"  # the job's output and traceback, next to --output, when the job fails
@@ -76,37 +75,35 @@ def build_entity_vocab_command(
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
     from preprocessing.entities.vocab import EntityVocab, EntityVocabError, estimated_file_bytes
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
-    from preprocessing.sources.files import DumpFileError, expand_patterns
-    from preprocessing.sources.reading import ReadDumpPages, plan_reading, read_site_info
+    from preprocessing.sources.files import DumpFileError
+    from preprocessing.sources.reading import ReadDumpPages, plan_reading
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps:
         raise click.UsageError("no DUMPS given")
     try:
         options = pipeline_options_from_args(beam_args)
-        site = read_site_info(dumps)
-        files = expand_patterns(dumps)
-        warn_about_unindexed_multistream(files)
-        xml = xml_bytes((file.path, file.size) for file in files)
+        plan = plan_reading(dumps, streams_per_range)
+        xml = xml_bytes((file.path, file.size) for file in plan.files)
         check_output(
             parent_directory(output), estimated_file_bytes(entity_vocab_size, xml), "the directory of --output"
         )
         pipeline = beam.Pipeline(options=options)
         progress_dir = output + PROGRESS_SUFFIX
         extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
-        plan = plan_reading(dumps, streams_per_range)
         reading = ReadDumpPages(plan, max_page_bytes, allow_damaged_dumps)
         (
             pipeline
             | "ReadDumpPages" >> reading
-            | "ExtractArticles" >> ExtractArticles(site, extraction, progress_dir, links_only=True)
-            | "BuildEntityVocab" >> BuildEntityVocab(entity_vocab_size, min_entity_count, site.language)
+            | "ExtractArticles" >> ExtractArticles(plan.site, extraction, progress_dir, links_only=True)
+            | "BuildEntityVocab" >> BuildEntityVocab(entity_vocab_size, min_entity_count, plan.site.language)
             | "WriteEntityVocab" >> WriteEntityVocab(output)
         )
     except (DumpFileError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(
-        f"building the entity vocabulary of {len(dumps)} dump pattern(s) ({site.dbname or site.language})", err=True
+        f"building the entity vocabulary of {len(dumps)} dump pattern(s) ({plan.site.dbname or plan.site.language})",
+        err=True,
     )
     for line in plan.describe():
         click.echo(line, err=True)

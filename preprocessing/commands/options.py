@@ -4,7 +4,7 @@ how the entity vocabulary is built, and the pass-through of Beam pipeline option
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import click
 
@@ -15,9 +15,6 @@ from preprocessing.defaults import (
     DEFAULT_VOCAB_SIZE,
 )
 
-if TYPE_CHECKING:
-    from preprocessing.sources.files import DumpFile
-
 Command = TypeVar("Command", bound=Callable)
 
 BEAM_OPTIONS_HELP = (
@@ -25,20 +22,6 @@ BEAM_OPTIONS_HELP = (
     "--project=... --region=..., or --direct_num_workers=4). Without --runner the job runs on the "
     "DirectRunner with one worker process per core."
 )
-
-
-def warn_about_unindexed_multistream(files: Sequence[DumpFile]) -> None:
-    """One line for each multistream dump whose index is not next to it: one worker then reads all of it."""
-    from preprocessing.sources.files import multistream_index_path
-
-    for file in files:
-        index = multistream_index_path(file.path)
-        if index is not None and file.index_path is None:
-            click.echo(
-                f"warning: {file.path} is a multistream dump but its index {index} is missing: one worker reads "
-                "the whole file (hours for English Wikipedia); put the index next to it to read it in parallel",
-                err=True,
-            )
 
 
 def _options(*decorators: Callable[[Command], Command]) -> Callable[[Command], Command]:

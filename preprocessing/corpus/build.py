@@ -336,16 +336,14 @@ def _run(pipeline: beam.Pipeline, output: str, stage: str):
     return result
 
 
-def input_files(config: CorpusBuildConfig) -> list[tuple[str, int]]:
-    """``(path, bytes)`` of every input file, dumps or documents; raises ``ValueError`` naming a pattern that
-    matches nothing."""
-    if config.documents:
+def input_files(config: CorpusBuildConfig, plan: ReadingPlan | None) -> list[tuple[str, int]]:
+    """``(path, bytes)`` of every input file: the dumps of ``plan``, or the documents (raises ``ValueError``
+    naming a pattern that matches nothing)."""
+    if plan is None:
         from preprocessing.sources.documents import expand_document_patterns
 
         return expand_document_patterns(config.documents)
-    from preprocessing.sources.files import expand_patterns
-
-    return [(file.path, file.size) for file in expand_patterns(config.dumps)]
+    return [(file.path, file.size) for file in plan.files]
 
 
 def estimated_corpus_bytes(config: CorpusBuildConfig, files: list[tuple[str, int]], entity_vocab_entries: int) -> int:
@@ -377,14 +375,14 @@ def build_corpus(
     from preprocessing.beam.options import pipeline_options_from_args
     from preprocessing.beam.output_checks import OutputError, check_output
     from preprocessing.sources.files import DumpFileError
-    from preprocessing.sources.reading import plan_reading, read_site_info
+    from preprocessing.sources.reading import plan_reading
 
     try:
-        site = read_site_info(list(config.dumps)) if config.dumps else None
         plan = plan_reading(list(config.dumps), config.streams_per_range) if config.dumps else None
-        files = input_files(config)
+        files = input_files(config, plan)
     except (DumpFileError, ValueError) as error:
         raise BuildError(str(error)) from error
+    site = plan.site if plan is not None else None
     for line in plan.describe() if plan is not None else []:
         notify(line)
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None

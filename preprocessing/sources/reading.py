@@ -32,6 +32,7 @@ from preprocessing.sources.files import (
     DumpHeader,
     expand_patterns,
     iter_file_blocks,
+    multistream_index_path,
     read_header,
 )
 from preprocessing.sources.multistream import StreamRange, iter_range_blocks, read_stream_offsets, stream_ranges
@@ -56,37 +57,56 @@ class _FileTask:
 
 def read_site_info(patterns: Sequence[str]) -> SiteInfo:
     """The ``<siteinfo>`` of the dumps matching ``patterns`` (all from one wiki), read on the driver."""
-    files = expand_patterns(patterns)
-    headers = [read_header(file.path) for file in files]
-    return merge_site_infos([header.site for header in headers], [file.path for file in files])
+    return _read_headers(patterns)[1]
+
+
+def _read_headers(patterns: Sequence[str]) -> tuple[list[_FileTask], SiteInfo]:
+    """The dump files matching ``patterns`` with their headers, and their wiki's ``<siteinfo>`` (raises
+    ``ValueError`` for dumps of different wikis)."""
+    tasks = [_FileTask(file, read_header(file.path)) for file in expand_patterns(patterns)]
+    return tasks, merge_site_infos([task.header.site for task in tasks], [task.file.path for task in tasks])
 
 
 @dataclass(frozen=True)
 class ReadingPlan:
-    """What :class:`ReadDumpPages` reads, planned on the driver: the files read whole (one reader each) and the
-    stream ranges of the multistream files, cut from their indexes (``(range, header, file size)`` each)."""
+    """What :class:`ReadDumpPages` reads, planned on the driver: the dump files and their wiki's ``<siteinfo>``,
+    the files read whole (one reader each) and the stream ranges of the multistream files, cut from their
+    indexes (``(range, header, file size)`` each)."""
 
+    files: list[DumpFile]
+    site: SiteInfo
     whole_files: list[_FileTask]
     stream_ranges: list[tuple[StreamRange, DumpHeader, int]]
 
     def describe(self) -> list[str]:
-        """One line per multistream file: how many ranges its index gave."""
+        """One line per multistream file: how many ranges its index gave, or a warning that its index is missing
+        (one worker then reads all of it)."""
         ranges = Counter(stream_range.path for stream_range, _, _ in self.stream_ranges)
-        return [f"{path}: {count:,} stream ranges from its index, read in parallel" for path, count in ranges.items()]
+        lines = [f"{path}: {count:,} stream ranges from its index, read in parallel" for path, count in ranges.items()]
+        for file in self.files:
+            index = multistream_index_path(file.path)
+            if index is not None and file.index_path is None:
+                lines.append(
+                    f"warning: {file.path} is a multistream dump but its index {index} is missing: one worker reads "
+                    "the whole file (hours for English Wikipedia); put the index next to it to read it in parallel"
+                )
+        return lines
 
 
 def plan_reading(patterns: Sequence[str], streams_per_range: int = DEFAULT_STREAMS_PER_RANGE) -> ReadingPlan:
     """Read the headers of the dump files matching ``patterns`` and the indexes of the multistream ones.
 
-    Raises :class:`DumpFileError` naming a file that is missing, not a dump, or whose index is damaged."""
-    tasks = [_FileTask(file, read_header(file.path)) for file in expand_patterns(patterns)]
+    Raises :class:`DumpFileError` naming a file that is missing, not a dump, or whose index is damaged, and
+    ``ValueError`` for dumps of different wikis."""
+    tasks, site = _read_headers(patterns)
     ranges = []
     for task in tasks:
         if task.file.index_path is not None:
             offsets = read_stream_offsets(task.file.index_path)
             for stream_range in stream_ranges(task.file.path, offsets, task.file.size, streams_per_range):
                 ranges.append((stream_range, task.header, task.file.size))
-    return ReadingPlan([task for task in tasks if task.file.index_path is None], ranges)
+    files = [task.file for task in tasks]
+    return ReadingPlan(files, site, [task for task in tasks if task.file.index_path is None], ranges)
 
 
 class ReadDumpPages(beam.PTransform):
