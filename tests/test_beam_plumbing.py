@@ -11,7 +11,7 @@ from apache_beam.options.pipeline_options import DirectOptions, StandardOptions,
 from preprocessing.beam.atomic import atomic_create, write_bytes
 from preprocessing.beam.failures import describe_failure
 from preprocessing.beam.metrics import JobSummary
-from preprocessing.beam.options import pipeline_options_from_args
+from preprocessing.beam.options import create_pipeline, pipeline_options_from_args
 from preprocessing.commands.options import split_beam_args
 from preprocessing.sources.files import DamagedDumpError
 from preprocessing.sources.multistream import StreamRange, iter_range_blocks, stream_ranges
@@ -33,6 +33,22 @@ def test_beam_options_pass_through_unchanged():
     assert dataflow.view_as(StandardOptions).runner == "DataflowRunner"
     assert dataflow.get_all_options()["project"] == "p"
     assert dataflow.view_as(DirectOptions).direct_running_mode != "multi_processing"  # not touched
+
+
+@pytest.mark.parametrize("runner", [None, "DirectRunner", "direct", "SwitchingDirectRunner", "FnApiRunner"])
+def test_the_direct_runner_is_the_fn_api_runner_without_trying_prism_first(runner):
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    pipeline = create_pipeline(pipeline_options_from_args([f"--runner={runner}"] if runner else []))
+    assert type(pipeline.runner) is FnApiRunner
+    # as the DirectRunner does, the worker processes get the options (their log level among them)
+    worker_options = pipeline.runner._provision_info.provision_info.pipeline_options
+    assert worker_options["beam:option:default_sdk_harness_log_level:v1"] == "WARNING"
+
+
+@pytest.mark.parametrize("runner", ["PrismRunner", "BundleBasedDirectRunner"])
+def test_other_local_runners_are_left_to_beam(runner):
+    assert type(create_pipeline(pipeline_options_from_args([f"--runner={runner}"])).runner).__name__ == runner
 
 
 def test_cli_arguments_split_into_dumps_and_beam_options():

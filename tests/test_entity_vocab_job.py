@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -106,10 +107,18 @@ def test_vocabulary_counts_equal_the_link_occurrences(in_memory_run):
                 assert 0 <= link.start < link.end <= len(paragraph.text)
 
 
-def test_cli_on_the_multiprocessing_direct_runner_writes_identical_bytes(in_memory_run, job_inputs):
+def test_cli_on_the_multiprocessing_direct_runner_writes_identical_bytes(
+    in_memory_run, job_inputs, tmp_path, monkeypatch
+):
     directory, patterns = job_inputs
     output = directory / "cli.jsonl"
     summary_path = directory / "summary.json"
+    # Beam's DirectRunner would first start a Prism job server (its temporary directory left behind here) and try
+    # to download Prism from GitHub; the job runs on the FnApiRunner directly and leaves nothing in TMPDIR.
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     result = CliRunner().invoke(
         main,
         [
@@ -123,6 +132,7 @@ def test_cli_on_the_multiprocessing_direct_runner_writes_identical_bytes(in_memo
     summary = json.loads(summary_path.read_text())
     assert summary["counters"] == in_memory_run[1].counters
     assert summary["checksum"] == EntityVocab.load(str(output)).checksum()
+    assert list(temporary.iterdir()) == []
 
 
 def test_multistream_dump_gives_the_same_vocabulary(in_memory_run, job_inputs, enwiki_dump, tmp_path):

@@ -64,12 +64,11 @@ def build_entity_vocab_command(
     The directory of --output is checked first (writable, room for the vocabulary). If the job fails, one
     line says why and OUTPUT.error.log holds the job's output and traceback.
     """
-    import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
     from preprocessing.beam.failures import JobError, reported_failures
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import pipeline_options_from_args
+    from preprocessing.beam.options import create_pipeline, pipeline_options_from_args
     from preprocessing.beam.output_checks import check_output, parent_directory, xml_bytes
     from preprocessing.beam.progress import ProgressMonitor
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
@@ -88,7 +87,7 @@ def build_entity_vocab_command(
         check_output(
             parent_directory(output), estimated_file_bytes(entity_vocab_size, xml), "the directory of --output"
         )
-        pipeline = beam.Pipeline(options=options)
+        pipeline = create_pipeline(options)
         progress_dir = output + PROGRESS_SUFFIX
         extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
         reading = ReadDumpPages(plan, max_page_bytes, allow_damaged_dumps)

@@ -372,7 +372,7 @@ def build_corpus(
     ``preprocessing.beam.failures.JobError`` for a job that fails (a damaged dump, a full disk). ``notify``
     gets a line for each multistream dump: how it is read."""
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import pipeline_options_from_args
+    from preprocessing.beam.options import create_pipeline, pipeline_options_from_args
     from preprocessing.beam.output_checks import OutputError, check_output
     from preprocessing.sources.files import DumpFileError
     from preprocessing.sources.reading import plan_reading
@@ -404,14 +404,14 @@ def build_corpus(
         for name, content in tokenizer_files.items():
             write_bytes(FileSystems.join(config.output, TOKENIZER_DIR, name), content)
     else:
-        training = beam.Pipeline(options=options)
+        training = create_pipeline(options)
         train_tokenizer_pipeline(training, config, site, plan)
         _run(training, config.output, "the tokenizer training job")
         with FileSystems.open(FileSystems.join(config.output, BUILD_DIR, TRAINING_FACTS_FILE)) as stream:
             tokenizer_source = {"source": "sentencepiece-unigram", **json.loads(stream.read().decode("utf-8"))}
     tokenizer = load_output_tokenizer(config.output)
 
-    pipeline = beam.Pipeline(options=options)
+    pipeline = create_pipeline(options)
     corpus_pipeline(pipeline, config, site, plan, tokenizer.backend_tokenizer.to_str())
     result = _run(pipeline, config.output, "the corpus job")
 
