@@ -74,23 +74,23 @@ def run_baseline(path: str) -> dict:
 
 
 def run_job(path: str, beam_args: list[str]) -> dict:
-    import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from preprocessing.beam.metrics import read_summary
+    from preprocessing.beam.options import create_pipeline
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
-    from preprocessing.sources.reading import ReadDumpPages, plan_reading, read_site_info
+    from preprocessing.sources.reading import ReadDumpPages, plan_reading
 
     start = time.perf_counter()
-    site = read_site_info([path])
+    plan = plan_reading([path])
     with tempfile.TemporaryDirectory() as directory:
-        pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
+        pipeline = create_pipeline(PipelineOptions(beam_args))
         _ = (
             pipeline
-            | ReadDumpPages(plan_reading([path]))
-            | ExtractArticles(site, ExtractionOptions(keep_missing_targets=True))
-            | BuildEntityVocab(language=site.language)
+            | ReadDumpPages(plan)
+            | ExtractArticles(plan.site, ExtractionOptions(keep_missing_targets=True))
+            | BuildEntityVocab(language=plan.site.language)
             | WriteEntityVocab(str(Path(directory) / "entity_vocab.jsonl"))
         )
         result = pipeline.run()
