@@ -10,6 +10,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from preprocessing.beam.metrics import JobSummary, read_summary
+from preprocessing.beam.options import create_pipeline
 
 IN_MEMORY = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
@@ -18,7 +19,7 @@ def run_and_collect(build, beam_args: list[str] = IN_MEMORY) -> tuple[list, JobS
     """Run ``build(pipeline) -> PCollection`` and return the collection's elements and the job's counters."""
     with tempfile.TemporaryDirectory() as directory:
         target = Path(directory) / "elements.pickle"
-        pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
+        pipeline = create_pipeline(PipelineOptions(beam_args))  # the commands' runner
         (
             build(pipeline)
             | "CollectForTest" >> beam.combiners.ToList()
