@@ -148,3 +148,28 @@ def test_stage1_trains_only_entity_weights_and_stage2_starts_from_it(corpus, dee
     assert "luke.encoder.layer.1.attention.self.query.weight" in changed  # stage 2 trains everything
     assert "luke.embeddings.word_embeddings.weight" in changed
     assert read_metrics(stage2, "train")[0]["lr"] == pytest.approx(1e-2 / 2)  # a fresh schedule: warmup step 1 of 2
+
+
+def test_stage2_from_a_stage1_that_learned_nothing_takes_the_steps_of_stage2_from_random_weights(
+    corpus, deepspeed_cpu_env, tmp_path
+):
+    """The hand-over from stage 1 to stage 2 loses nothing: a stage 1 whose learning rate moves no weight (by
+    more than 1e-29) saves the seed's initial weights, and stage 2 from its checkpoint takes exactly the steps of
+    stage 2 from random weights with the same seed. (A stage 1 that learned changes them: the weights loaded
+    are those used.)"""
+
+    def stage1(run_dir, lr):
+        overrides = dict(model__train_only_entity_weights="true", schedule__max_steps=2, checkpoint__every_steps=2)
+        run_ok(single_process(tiny_overrides(corpus, run_dir, optimizer__lr=lr, **overrides)), deepspeed_cpu_env)
+        return run_dir
+
+    def stage2_losses(run_dir, **init):
+        run_ok(single_process(tiny_overrides(corpus, run_dir, schedule__max_steps=4, **init)), deepspeed_cpu_env)
+        return [(record["step"], record["loss"]) for record in read_metrics(run_dir, "train")]
+
+    from_random = stage2_losses(tmp_path / "from-random")
+    assert [step for step, _ in from_random] == [1, 2, 3, 4]
+    for lr, same in ((1e-30, True), (1e-2, False)):
+        source = stage1(tmp_path / f"stage1-lr{lr}", lr)
+        from_stage1 = stage2_losses(tmp_path / f"from-stage1-lr{lr}", model__init="checkpoint", model__init_from=source)
+        assert (from_stage1 == from_random) is same, (lr, from_stage1, from_random)
