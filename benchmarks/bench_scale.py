@@ -70,7 +70,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--dumps", type=Path, help="keep the dumps here and reuse those already there (default: deleted)"
     )
-    parser.add_argument("--scratch", type=Path, help="where outputs go (default: a temporary directory)")
+    parser.add_argument(
+        "--scratch", type=Path, help="where outputs and the jobs' logs go, kept (default: a temporary directory)"
+    )
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     return parser.parse_args()
 
@@ -307,8 +309,12 @@ def _size(row: dict) -> int:
 
 def main() -> None:
     args = parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-scale-", dir=args.scratch) as scratch:
-        rows = measure(args, Path(scratch))
+    if args.scratch:  # kept, with the jobs' logs: a failed job's log is where its error is
+        args.scratch.mkdir(parents=True, exist_ok=True)
+        rows = measure(args, args.scratch)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+            rows = measure(args, Path(scratch))
     print_growth(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
