@@ -228,3 +228,20 @@ def test_an_existing_vocabulary_is_reused_as_it_is(in_memory_run, tmp_path):
     assert [entry.title for entry in vocabs[0].entries] == [
         entry.title for entry in EntityVocab.load(in_memory_run[2]).entries
     ]
+
+
+def test_an_article_whose_join_lost_its_decisions_fails_naming_the_page():
+    from preprocessing.entities.resolution import _ARTICLE, _DECISION, _RewriteLinksFn
+    from preprocessing.records import Article, Link, Paragraph
+
+    article = Article(
+        7, "Anarchism", (Paragraph("Proudhon and Kropotkin", (Link(0, 8, "Proudhon"), Link(13, 22, "Kropotkin"))),)
+    )
+    decided = [(_ARTICLE, article), (_DECISION, [("Proudhon", ("Pierre-Joseph Proudhon", None, True))])]
+    with pytest.raises(
+        RuntimeError, match=r"page 7 \('Anarchism'\): 1 of its 2 link targets .*\['Kropotkin'\].* 1 article"
+    ):
+        list(_RewriteLinksFn().process((7, decided)))
+    complete = [*decided, (_DECISION, [("Kropotkin", ("Peter Kropotkin", None, False))])]
+    (rewritten,) = _RewriteLinksFn().process((7, complete))
+    assert [link.target for link in rewritten.paragraphs[0].links] == ["Pierre-Joseph Proudhon", "Peter Kropotkin"]
