@@ -49,10 +49,10 @@ def job_inputs(enwiki_dump, tmp_path_factory):
 
 
 def _vocab_job(pipeline, patterns, output, keep_missing=True):
-    site = read_site_info(patterns)
+    plan = plan_reading(patterns)
     extraction = ExtractionOptions(keep_missing_targets=keep_missing)
-    articles = pipeline | ReadDumpPages(plan_reading(patterns)) | ExtractArticles(site, extraction)
-    _ = articles | BuildEntityVocab(size=2000, language=site.language) | WriteEntityVocab(output)
+    articles = pipeline | ReadDumpPages(plan) | ExtractArticles(plan.site, extraction)
+    _ = articles | BuildEntityVocab(size=2000, language=plan.site.language) | WriteEntityVocab(output)
     return articles
 
 

@@ -9,6 +9,11 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
 from apache_beam.runners.runner import PipelineRunner
 
+# --runner values, as _runner_name gives them: those create_pipeline runs as the FnApiRunner, and those that get
+# pipeline_options_from_args' local defaults (one process per core)
+_SWITCHING_DIRECT = frozenset({"direct", "switchingdirect", "fnapi"})
+_DIRECT = _SWITCHING_DIRECT | {"bundlebaseddirect"}
+
 
 def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
     """Turn the CLI's extra arguments (``--runner=...``, ``--project=...``, ...) into ``PipelineOptions``.
@@ -40,7 +45,7 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     and fetches nothing; ``--runner=PrismRunner`` still picks Prism.
     """
     runner = options.view_as(StandardOptions).runner
-    if runner is None or _runner_name(runner) in {"direct", "switchingdirect", "fnapi"}:
+    if runner is None or _runner_name(runner) in _SWITCHING_DIRECT:
         return beam.Pipeline(runner=_fn_api_runner(options), options=options)
     return beam.Pipeline(options=options)
 
@@ -63,4 +68,4 @@ def _runner_name(runner: object) -> str:
 
 
 def _is_direct(runner: object) -> bool:
-    return _runner_name(runner) in {"direct", "switchingdirect", "bundlebaseddirect", "fnapi"}
+    return _runner_name(runner) in _DIRECT

@@ -223,29 +223,30 @@ class _RewriteLinksFn(beam.DoFn):
         values = list(values)  # read twice
         decisions = {target: decision for tag, value in values if tag == _DECISION for target, decision in value}
         for article in (value for tag, value in values if tag == _ARTICLE):
-            _check_decided(article, decisions, values)
             tally: Counter = Counter()
-            paragraphs = tuple(
-                Paragraph(paragraph.text, tuple(_resolve(paragraph.links, decisions, tally)))
-                for paragraph in article.paragraphs
-            )
+            try:
+                paragraphs = tuple(
+                    Paragraph(paragraph.text, tuple(_resolve(paragraph.links, decisions, tally)))
+                    for paragraph in article.paragraphs
+                )
+            except KeyError:
+                raise _undecided_targets(article, decisions, values) from None
             for name, count in tally.items():  # one update per counter and article, not per link
                 counter(name).inc(count)
             yield Article(article.page_id, article.title, paragraphs)
 
 
-def _check_decided(article: Article, decisions: dict[str, Decision], joined: list) -> None:
-    """Raise, naming the page and what its join brought, if a target of ``article`` has no decision: the joins
-    lost an element (seen on the DirectRunner at 8 GB of synthetic XML, not yet explained)."""
+def _undecided_targets(article: Article, decisions: dict[str, Decision], joined: list) -> RuntimeError:
+    """The error for an article with a target that has no decision, naming the page and what its join brought:
+    the joins lost an element (seen on the DirectRunner with 2 workers at 8 GB of synthetic XML)."""
     targets = {link.target for paragraph in article.paragraphs for link in paragraph.links}
     undecided = sorted(targets - decisions.keys())
-    if undecided:
-        lists = sum(tag == _DECISION for tag, _ in joined)
-        raise RuntimeError(
-            f"page {article.page_id} ({article.title!r}): {len(undecided)} of its {len(targets)} link targets have no "
-            f"resolution, e.g. {undecided[:3]}; its join by page brought {len(joined) - lists} article(s) and "
-            f"{lists} decision list(s)"
-        )
+    lists = sum(tag == _DECISION for tag, _ in joined)
+    return RuntimeError(
+        f"page {article.page_id} ({article.title!r}): {len(undecided)} of its {len(targets)} link targets have no "
+        f"resolution, e.g. {undecided[:3]}; its join by page brought {len(joined) - lists} article(s) and "
+        f"{lists} decision list(s)"
+    )
 
 
 def _resolve(links: tuple[Link, ...], decisions: dict[str, Decision], tally: Counter) -> Iterator[Link]:
