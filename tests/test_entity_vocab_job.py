@@ -245,3 +245,14 @@ def test_an_article_whose_join_lost_its_decisions_fails_naming_the_page():
     complete = [*decided, (_DECISION, [("Kropotkin", ("Peter Kropotkin", None, False))])]
     (rewritten,) = _RewriteLinksFn().process((7, complete))
     assert [link.target for link in rewritten.paragraphs[0].links] == ["Pierre-Joseph Proudhon", "Peter Kropotkin"]
+
+
+def test_decisions_whose_join_lost_the_article_fail_naming_the_page():
+    from preprocessing.entities.resolution import _ARTICLE, _DECISION, _RewriteLinksFn
+    from preprocessing.records import Article, Paragraph
+
+    orphaned = [(_DECISION, [("Proudhon", ("Pierre-Joseph Proudhon", None, True))])]
+    with pytest.raises(RuntimeError, match=r"page 7: .*1 decision list\(s\) for 1 link target\(s\) but not the art"):
+        list(_RewriteLinksFn().process((7, orphaned)))
+    unlinked = Article(8, "Apple", (Paragraph("A fruit.", ()),))  # no links, so no decisions: kept as it is
+    assert list(_RewriteLinksFn().process((8, [(_ARTICLE, unlinked)]))) == [unlinked]

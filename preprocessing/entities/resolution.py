@@ -216,13 +216,21 @@ def _missing(title: str, keep_missing: bool, through_redirect: bool) -> Decision
 
 
 class _RewriteLinksFn(beam.DoFn):
-    """An article and the decisions about its targets → the article with kept, resolved links."""
+    """An article and the decisions about its targets → the article with kept, resolved links. Either side
+    missing means the runner lost an element (seen with the FnApiRunner's multi-process mode at 8 GB of XML): the
+    job fails naming the page rather than dropping the page or its links."""
 
     def process(self, element) -> Iterator[Article]:
-        _, values = element
+        page_id, values = element
         values = list(values)  # read twice
         decisions = {target: decision for tag, value in values if tag == _DECISION for target, decision in value}
-        for article in (value for tag, value in values if tag == _ARTICLE):
+        articles = [value for tag, value in values if tag == _ARTICLE]
+        if decisions and not articles:  # decisions exist only for an article's targets
+            raise RuntimeError(
+                f"page {page_id}: its join by page brought {len(values)} decision list(s) for "
+                f"{len(decisions)} link target(s) but not the article; the runner lost it"
+            )
+        for article in articles:
             tally: Counter = Counter()
             try:
                 paragraphs = tuple(
