@@ -129,3 +129,17 @@ def test_reader_rejects_a_corpus_whose_shards_were_removed(enwiki_corpus, tmp_pa
     next(copy.glob("train/shard-*.arrow")).unlink()
     with pytest.raises(ValueError, match="do not exist"):
         Corpus.open(copy)
+
+
+def test_a_big_input_on_the_multiprocess_direct_runner_is_cautioned_before_any_work(
+    enwiki_dump, bpe_tokenizer_dir, enwiki_corpus, tmp_path, monkeypatch
+):
+    # inputs above this size get the caution (in production: above 4 GB of XML); the full output directory then
+    # stops the build before any work
+    monkeypatch.setattr("preprocessing.beam.options.LOCAL_MULTI_PROCESS_TESTED_XML_BYTES", 0)
+    output = tmp_path / "corpus"
+    shutil.copytree(enwiki_corpus, output)
+    result = run(str(enwiki_dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir))
+    assert result.exit_code != 0 and "already holds a corpus" in result.output
+    assert "caution: ~0 GB of input on the DirectRunner's multi-process mode, which lost data" in result.output
+    assert "--direct_running_mode=in_memory --direct_num_workers=1" in result.output

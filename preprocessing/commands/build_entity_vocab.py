@@ -68,7 +68,7 @@ def build_entity_vocab_command(
 
     from preprocessing.beam.failures import JobError, reported_failures
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import create_pipeline, pipeline_options_from_args
+    from preprocessing.beam.options import create_pipeline, local_runner_caution, pipeline_options_from_args
     from preprocessing.beam.output_checks import check_output, parent_directory, xml_bytes
     from preprocessing.beam.progress import ProgressMonitor
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
@@ -104,8 +104,9 @@ def build_entity_vocab_command(
         f"building the entity vocabulary of {len(dumps)} dump pattern(s) ({plan.site.dbname or plan.site.language})",
         err=True,
     )
-    for line in plan.describe():
-        click.echo(line, err=True)
+    for line in [*plan.describe(), local_runner_caution(options, xml)]:
+        if line:
+            click.echo(line, err=True)
     try:
         with (
             reported_failures("the entity vocabulary job", output + ERROR_LOG_SUFFIX) as terminal,
