@@ -15,7 +15,7 @@ _SWITCHING_DIRECT = frozenset({"direct", "switchingdirect", "fnapi"})
 _DIRECT = _SWITCHING_DIRECT | {"bundlebaseddirect"}
 
 # XML above which the DirectRunner's multi-process mode has lost elements (docs/PERFORMANCE.md, "Scale"): 4 GB
-# passed, 8 GB lost part of one ~0.5 GB stage input between the FnApiRunner and a worker in 3 of 4 runs
+# passed, 8 GB lost part of a ~0.5 GB stage input between the FnApiRunner and a worker in 5 of 6 runs
 LOCAL_MULTI_PROCESS_TESTED_XML_BYTES = 4 << 30
 
 
