@@ -27,8 +27,7 @@ def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
     option passes through unchanged, so the same command runs on Dataflow, Flink, Spark or Dask.
     """
     options = PipelineOptions(list(beam_args))
-    standard = options.view_as(StandardOptions)
-    if standard.runner is None or _is_direct(standard.runner):
+    if _runs_on_direct(options):
         direct = options.view_as(DirectOptions)
         if not any(arg.startswith("--direct_running_mode") for arg in beam_args):
             direct.direct_running_mode = "multi_processing"
@@ -71,17 +70,18 @@ def _runner_name(runner: object) -> str:
     return name.rsplit(".", 1)[-1].lower().removesuffix("runner")
 
 
-def _is_direct(runner: object) -> bool:
-    return _runner_name(runner) in _DIRECT
+def _runs_on_direct(options: PipelineOptions) -> bool:
+    """Whether ``options`` run on a DirectRunner (no ``--runner`` means the DirectRunner)."""
+    runner = options.view_as(StandardOptions).runner
+    return runner is None or _runner_name(runner) in _DIRECT
 
 
 def local_runner_caution(options: PipelineOptions, xml_bytes: int) -> str | None:
     """A line for a job on the DirectRunner's multi-process mode with more than
     :data:`LOCAL_MULTI_PROCESS_TESTED_XML_BYTES` of XML (where it has lost data, which the join by page then
     reports), naming the options that avoid it; None otherwise."""
-    runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
-    if xml_bytes <= LOCAL_MULTI_PROCESS_TESTED_XML_BYTES or not (runner is None or _is_direct(runner)):
+    if xml_bytes <= LOCAL_MULTI_PROCESS_TESTED_XML_BYTES or not _runs_on_direct(options):
         return None
     if direct.direct_running_mode != "multi_processing" or direct.direct_num_workers == 1:
         return None
