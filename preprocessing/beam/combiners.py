@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import apache_beam as beam
+from apache_beam import typehints
 
 
 class _SmallestFn(beam.CombineFn):
@@ -51,4 +52,5 @@ class Smallest(beam.PTransform):
         self._key = key
 
     def expand(self, pcollection: beam.PCollection) -> beam.PCollection[list]:
-        return pcollection | "SmallestN" >> beam.CombineGlobally(_SmallestFn(self._n, self._key))
+        smallest = beam.CombineGlobally(_SmallestFn(self._n, self._key))
+        return pcollection | "SmallestN" >> smallest.with_output_types(typehints.List[pcollection.element_type])

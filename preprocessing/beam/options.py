@@ -45,8 +45,12 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     Beam's DirectRunner first tries Prism, a Go runner it downloads from GitHub at run time, and falls back to
     the FnApiRunner when that fails, as it always does offline (leaving an empty ``beam-temp*`` directory behind).
     Running the FnApiRunner directly keeps the runner the one tested and measured here wherever the job runs,
-    and fetches nothing; ``--runner=PrismRunner`` still picks Prism.
+    and fetches nothing; ``--runner=PrismRunner`` still picks Prism. The records' coders are registered first
+    (``preprocessing.beam.coders``), so that the pipeline encodes them as we chose.
     """
+    from preprocessing.beam.coders import register_record_coders
+
+    register_record_coders()
     runner = options.view_as(StandardOptions).runner
     if runner is None or _runner_name(runner) in _SWITCHING_DIRECT:
         return beam.Pipeline(runner=_fn_api_runner(options), options=options)

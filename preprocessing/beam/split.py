@@ -1,4 +1,4 @@
-"""``SplitByKind``: one PCollection of ``(kind, value)`` pairs → one PCollection per kind.
+"""``SplitByKind``: one PCollection of ``(kind, value)`` pairs → one typed PCollection per kind.
 
 Used instead of multi-output ``ParDo(...).with_outputs(...)``: Beam 2.77's DaskRunner sends every tagged
 output of a DoFn to every consumer (checked on a local dask.distributed cluster), which silently mixes
@@ -8,22 +8,26 @@ fused pass per kind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import apache_beam as beam
 
 
 class SplitByKind(beam.PTransform):
-    """PCollection[(kind, value)] → ``{kind: PCollection[value]}`` for each of ``kinds``."""
+    """PCollection[(kind, value)] → ``{kind: PCollection[value]}``, each of the element type ``kinds`` gives it."""
 
-    def __init__(self, kinds: Sequence[str]) -> None:
+    def __init__(self, kinds: Mapping[str, Any]) -> None:
         super().__init__()
-        self._kinds = tuple(kinds)
+        self._kinds = dict(kinds)
 
-    def expand(self, tagged: beam.PCollection) -> dict[str, beam.PCollection]:
-        return {kind: tagged | f"Only{kind.title()}" >> beam.FlatMap(_values_of_kind, kind) for kind in self._kinds}
+    def expand(self, tagged: beam.PCollection):
+        return {
+            kind: tagged | f"Only{kind.title()}" >> beam.FlatMap(_values_of_kind, kind).with_output_types(value_type)
+            for kind, value_type in self._kinds.items()
+        }
 
 
-def _values_of_kind(element: tuple[str, object], kind: str) -> Iterator[object]:
+def _values_of_kind(element: tuple[str, Any], kind: str) -> Iterator[Any]:
     if element[0] == kind:
         yield element[1]

@@ -52,6 +52,7 @@ from preprocessing.defaults import (
 )
 from preprocessing.records import Article, WikiPage
 from preprocessing.tokenization.tokenizer import (
+    TrainedTokenizer,
     load_fast_tokenizer,
     save_tokenizer_files,
 )
@@ -142,10 +143,14 @@ class LimitArticlePages(beam.PTransform):
             pages
             | "Articles" >> beam.Filter(_is_article)
             | "SmallestIds" >> Smallest(self._max_pages, key=lambda page: page.page_id)
-            | "Unlist" >> beam.FlatMap(lambda pages: pages)
+            | "Unlist" >> beam.FlatMap(_each_page)
         )
         others = pages | "OtherPages" >> beam.Filter(lambda page: not _is_article(page))
         return (kept, others) | "Rejoin" >> beam.Flatten()
+
+
+def _each_page(pages: list[WikiPage]) -> list[WikiPage]:
+    return pages
 
 
 def _is_article(page: WikiPage) -> bool:
@@ -273,7 +278,7 @@ def train_tokenizer_pipeline(
     )
 
 
-def _write_training_facts(trained, output: str) -> None:
+def _write_training_facts(trained: TrainedTokenizer, output: str) -> None:
     write_bytes(FileSystems.join(output, BUILD_DIR, TRAINING_FACTS_FILE), json.dumps(trained.info).encode("utf-8"))
 
 

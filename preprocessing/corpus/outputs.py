@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -17,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from preprocessing.beam.atomic import write_bytes
 from preprocessing.beam.combiners import Smallest
 from preprocessing.corpus.directory import TOKENIZER_DIR
-from preprocessing.corpus.splits import page_hashes
+from preprocessing.corpus.splits import sample_rank
 from preprocessing.records import Article, Paragraph, WikiPage
 from preprocessing.tokenization.tokenizer import TrainedTokenizer, train_sentencepiece_tokenizer
 from preprocessing.wikitext.sentences import SentenceSplitter
@@ -63,17 +64,21 @@ class TrainCorpusTokenizer(beam.PTransform):
         )
 
 
-def _hashed_sample_text(record: WikiPage | Article) -> Iterator[tuple[int, int, str, str, bool]]:
-    """``(split hash, page id, title, text, is wikitext)`` of an article page or a document."""
+# A page of the tokenizer's training sample: (sample rank, page id, title, text, is wikitext)
+SampleText = tuple[int, int, str, str, bool]
+
+
+def _hashed_sample_text(record: WikiPage | Article) -> Iterator[SampleText]:
+    """The sample entry of an article page or a document (``splits.sample_rank`` orders them)."""
     if isinstance(record, Article):
         text = "\n".join(paragraph.text for paragraph in record.paragraphs)
-        yield page_hashes(record.page_id)[1], record.page_id, record.title, text[:MAX_SAMPLE_PAGE_CHARS], False
+        yield sample_rank(record.page_id), record.page_id, record.title, text[:MAX_SAMPLE_PAGE_CHARS], False
     elif record.namespace == 0 and record.redirect is None:
         wikitext = record.wikitext[:MAX_SAMPLE_PAGE_CHARS]
-        yield page_hashes(record.page_id)[1], record.page_id, record.title, wikitext, True
+        yield sample_rank(record.page_id), record.page_id, record.title, wikitext, True
 
 
-def sample_sentences(sample: Sequence[tuple[int, int, str, str, bool]], site, language: str) -> list[str]:
+def sample_sentences(sample: Sequence[SampleText], site, language: str) -> list[str]:
     """The sentences of the sampled pages' clean text (pages whose markup breaks the parser are skipped) or
     of the sampled documents' text."""
     from preprocessing.wikitext.parser import WikitextParser
@@ -92,7 +97,9 @@ def sample_sentences(sample: Sequence[tuple[int, int, str, str, bool]], site, la
     return sentences
 
 
-def _train(sample, site, language: str, vocab_size: int, character_coverage: float) -> TrainedTokenizer:
+def _train(
+    sample: list[SampleText], site, language: str, vocab_size: int, character_coverage: float
+) -> TrainedTokenizer:
     trained = train_sentencepiece_tokenizer(sample_sentences(sample, site, language), vocab_size, character_coverage)
     return TrainedTokenizer(trained.files, trained.tokenizer_json, {**trained.info, "sample_pages": len(sample)})
 
@@ -116,19 +123,19 @@ class WriteBuildReport(beam.PTransform):
         super().__init__()
         self._output_dir = output_dir
 
-    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+    def expand(self, inputs) -> beam.PCollection[str]:
         tagged = [
             inputs[name] | f"Tag{name.title().replace('_', '')}" >> beam.Map(_tagged, name) for name in sorted(inputs)
         ]
         return (
             tagged
             | "AllInputs" >> beam.Flatten()
-            | "Summarise" >> beam.CombineGlobally(_ReportFn())
+            | "Summarise" >> beam.CombineGlobally(_ReportFn()).with_output_types(dict)
             | "Write" >> beam.Map(_write_report, self._output_dir)
         )
 
 
-def _tagged(element, name: str) -> tuple[str, object]:
+def _tagged(element: Any, name: str) -> tuple[str, Any]:
     return name, element
 
 
@@ -138,7 +145,7 @@ class _ReportFn(beam.CombineFn):
     def create_accumulator(self) -> dict:
         return {"splits": {}, "counters": Counter()}
 
-    def add_input(self, accumulator: dict, element: tuple[str, object]) -> dict:
+    def add_input(self, accumulator: dict, element: tuple[str, Any]) -> dict:
         name, value = element
         if name == "shards":
             split, stats, counts = value

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -33,6 +33,7 @@ from preprocessing.beam.progress import ProgressReporter
 from preprocessing.corpus.directory import shard_path
 from preprocessing.corpus.packing import PackingOptions, pack_sentences
 from preprocessing.corpus.splits import VALIDATION, SplitPlan, page_hashes
+from preprocessing.entities.vocab import EntityVocab
 from preprocessing.records import Article
 from preprocessing.tokenization.mentions import Mention, MentionTokenizer, TokenizedSentence
 from preprocessing.wikitext.sentences import Sentence, SentenceSplitter
@@ -173,7 +174,7 @@ class AssignShards(beam.PTransform):
         super().__init__()
         self._plan = plan
 
-    def expand(self, articles: beam.PCollection[TokenizedArticle]) -> beam.PCollection:
+    def expand(self, articles: beam.PCollection[TokenizedArticle]) -> beam.PCollection[AssignedArticle]:
         assigned = articles | "Assign" >> beam.Map(_assigned, self._plan)
         if self._plan.validation_fraction == 0:
             return assigned
@@ -183,7 +184,7 @@ class AssignShards(beam.PTransform):
             | "SmallestSplitHashes" >> Smallest(2, key=_split_hash_and_page)
             | "MoveToValidation" >> beam.FlatMap(_moved_to_validation, self._plan)
         )
-        return (assigned, moved) | "WithMovedPage" >> beam.Flatten()
+        return (assigned, moved) | "WithMovedPage" >> beam.Flatten().with_output_types(AssignedArticle)
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,11 @@ class MovedPage:
     """Marks, in a training shard, the page that :class:`AssignShards` moved to validation."""
 
     page_id: int
+
+
+# An article keyed by its (split, shard index), or the marker of a page moved out of that training shard
+ShardKey = tuple[str, int]
+AssignedArticle = tuple[ShardKey, TokenizedArticle | MovedPage]
 
 
 def _validation_candidate(article: TokenizedArticle) -> Iterator[tuple[float, int, TokenizedArticle]]:
@@ -202,7 +208,9 @@ def _split_hash_and_page(candidate: tuple[float, int, TokenizedArticle]) -> tupl
     return candidate[0], candidate[1]  # unique per page: articles themselves are never compared
 
 
-def _moved_to_validation(smallest: list, plan: SplitPlan) -> Iterator:
+def _moved_to_validation(
+    smallest: list[tuple[float, int, TokenizedArticle]], plan: SplitPlan
+) -> Iterator[AssignedArticle]:
     if len(smallest) < 2:  # the only article with a mention trains; validation stays empty
         return
     _, page_id, article = smallest[0]
@@ -212,7 +220,7 @@ def _moved_to_validation(smallest: list, plan: SplitPlan) -> Iterator:
         yield own, MovedPage(page_id)
 
 
-def _assigned(article: TokenizedArticle, plan: SplitPlan) -> tuple[tuple[str, int], TokenizedArticle]:
+def _assigned(article: TokenizedArticle, plan: SplitPlan) -> AssignedArticle:
     return plan.assign(article.page_id), article
 
 
@@ -227,17 +235,17 @@ class PackAndWriteShards(beam.PTransform):
         self._options = options
         self._plan = plan
 
-    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+    def expand(self, inputs) -> beam.PCollection[ShardReport]:
         vocab_copies = inputs["vocab"] | "VocabPerShard" >> beam.FlatMap(_vocab_per_shard, self._plan)
         return (
             (inputs["articles"], vocab_copies)
-            | "Merge" >> beam.Flatten()
+            | "Merge" >> beam.Flatten().with_output_types(tuple[ShardKey, TokenizedArticle | MovedPage | VocabCopy])
             | "GroupByShard" >> beam.GroupByKey()
             | "PackAndWrite" >> beam.Map(_pack_and_write, self._output_dir, self._options, self._plan)
         )
 
 
-def _vocab_per_shard(vocab, plan: SplitPlan) -> Iterator[tuple[tuple[str, int], VocabCopy]]:
+def _vocab_per_shard(vocab: EntityVocab, plan: SplitPlan) -> Iterator[tuple[ShardKey, VocabCopy]]:
     ids = {title: entity_id for title, entity_id in vocab.title_to_id().items() if entity_id >= FIRST_ENTITY_ID}
     copy = VocabCopy(pickle.dumps(ids, protocol=pickle.HIGHEST_PROTOCOL))
     for split, count in plan.splits.items():
@@ -245,7 +253,16 @@ def _vocab_per_shard(vocab, plan: SplitPlan) -> Iterator[tuple[tuple[str, int], 
             yield (split, index), copy
 
 
-def _pack_and_write(element, output_dir: str, options: PackingOptions, plan: SplitPlan) -> tuple[str, Counter, Counter]:
+# What writing a shard reports: its split, the shard's statistics and the counts of what packing kept and dropped
+ShardReport = tuple[str, dict[str, int], dict[str, int]]
+
+
+def _pack_and_write(
+    element: tuple[ShardKey, Iterable[TokenizedArticle | MovedPage | VocabCopy]],
+    output_dir: str,
+    options: PackingOptions,
+    plan: SplitPlan,
+) -> ShardReport:
     from preprocessing.corpus.shard_writing import write_shard
 
     (split, index), values = element

@@ -19,6 +19,12 @@ def page_hashes(page_id: int) -> tuple[float, int]:
     return int.from_bytes(digest[:8], "little") / 2**64, int.from_bytes(digest[8:], "little")
 
 
+def sample_rank(page_id: int) -> int:
+    """The page's shard hash as a signed 64-bit int (what Beam's int coder holds), in the shard hash's order:
+    the tokenizer's training sample is the pages of smallest rank."""
+    return page_hashes(page_id)[1] - 2**63
+
+
 @dataclass(frozen=True)
 class SplitPlan:
     """How pages are spread over splits and shards.

@@ -15,7 +15,7 @@ from preprocessing.beam.metrics import FailureRecorder, counter
 from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.split import SplitByKind
 from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
-from preprocessing.entities.resolution import ResolveLinks, ResolveRedirects
+from preprocessing.entities.resolution import Redirect, ResolveLinks, ResolveRedirects
 from preprocessing.records import Article, Paragraph, WikiPage
 from preprocessing.sources.siteinfo import SiteInfo
 from preprocessing.wikitext.parser import WikitextParser
@@ -71,7 +71,7 @@ class ExtractArticles(beam.PTransform):
             >> beam.ParDo(
                 _ParseArticleFn(self._site, self._options.keep_section_links, self._progress_dir, self._links_only)
             )
-            | "SplitPageKinds" >> SplitByKind(["articles", "redirects", "titles"])
+            | "SplitPageKinds" >> SplitByKind({"articles": Article, "redirects": Redirect, "titles": str})
         )
         redirects = {
             "redirects": parsed["redirects"],
@@ -109,7 +109,7 @@ class _ParseArticleFn(beam.DoFn):
         if self._progress is not None:
             self._progress.flush()
 
-    def process(self, page: WikiPage) -> Iterator:
+    def process(self, page: WikiPage) -> Iterator[tuple[str, Article | Redirect | str]]:
         if self._progress is not None:
             is_article = page.namespace == ARTICLE_NAMESPACE and page.redirect is None
             self._progress.add({"pages": 1, "articles": int(is_article), "wikitext_mb": len(page.wikitext) / 1e6})

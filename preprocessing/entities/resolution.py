@@ -16,11 +16,12 @@ entries of one key at a time, so memory per worker stays flat whatever the wiki'
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 
+from preprocessing.beam.join import JoinByKey
 from preprocessing.beam.metrics import counter
 from preprocessing.beam.split import SplitByKind
 from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
@@ -45,33 +46,50 @@ class ResolveRedirects(beam.PTransform):
             raise ValueError(f"max_hops must be at least 1, got {max_hops}")
         self._max_hops = max_hops
 
-    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+    def expand(self, inputs) -> beam.PCollection[tuple[str, Resolution]]:
         redirects, titles = inputs["redirects"], inputs["titles"]
-        pending = redirects | "StartChains" >> beam.Map(lambda pair: (pair[1], (pair[0], tuple(pair))))
+        pending = redirects | "StartChains" >> beam.Map(_start_chain)
         ended = []
         for hop in range(self._max_hops):
             step = (
                 {"chains": pending, "next": redirects}
-                | f"JoinHop{hop}" >> beam.CoGroupByKey()
+                | f"JoinHop{hop}" >> JoinByKey(str)
                 | f"FollowHop{hop}" >> beam.ParDo(_FollowRedirectFn())
-                | f"SplitHop{hop}" >> SplitByKind(["ended", "pending"])
+                | f"SplitHop{hop}" >> SplitByKind({"ended": EndedChain, "pending": PendingChain})
             )
             ended.append(step["ended"])
             pending = step["pending"]
         too_long = pending | "ChainsTooLong" >> beam.Map(_chain_too_long)
         finals = tuple(ended) | "EndedChains" >> beam.Flatten()
         resolved = (
-            {"sources": finals, "titles": titles | "KeyTitles" >> beam.Map(lambda title: (title, None))}
-            | "JoinFinalTitles" >> beam.CoGroupByKey()
+            {"sources": finals, "titles": titles | "KeyTitles" >> beam.Map(_keyed_title)}
+            | "JoinFinalTitles" >> JoinByKey(str | None)
             | "CheckFinalTitles" >> beam.ParDo(_CheckFinalTitleFn())
         )
         return (resolved, too_long) | "AllResolutions" >> beam.Flatten()
 
 
+# A redirect page (source title, target title); a chain being followed: its source and the titles it passed
+Redirect = tuple[str, str]
+Chain = tuple[str, tuple[str, ...]]
+# Keyed by the title a chain reached next (a redirect's target), or ended: (final title, or None for a loop; source)
+PendingChain = tuple[str, Chain]
+EndedChain = tuple[str | None, str]
+
+
+def _start_chain(redirect: Redirect) -> PendingChain:
+    source, target = redirect
+    return target, (source, redirect)
+
+
+def _keyed_title(title: str) -> tuple[str, None]:
+    return title, None
+
+
 class _FollowRedirectFn(beam.DoFn):
     """One hop: a chain ending at a redirect moves on to its target, or ends (at a page, or in a loop)."""
 
-    def process(self, element) -> Iterator:
+    def process(self, element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, EndedChain | PendingChain]]:
         current, grouped = element
         chains = grouped["chains"]
         if not chains:
@@ -86,14 +104,14 @@ class _FollowRedirectFn(beam.DoFn):
                 yield "pending", (targets[0], (source, (*path, targets[0])))
 
 
-def _chain_too_long(element) -> tuple[str, Resolution]:
+def _chain_too_long(element: PendingChain) -> tuple[str, Resolution]:
     _, (source, _) = element
     counter("redirects.chain_too_long").inc()
     return source, Resolution(None, False, "redirect_chain_too_long")
 
 
 class _CheckFinalTitleFn(beam.DoFn):
-    def process(self, element) -> Iterator[tuple[str, Resolution]]:
+    def process(self, element: tuple[str | None, dict[str, list]]) -> Iterator[tuple[str, Resolution]]:
         final, grouped = element
         exists = bool(grouped["titles"])
         for source in grouped["sources"]:
@@ -125,25 +143,24 @@ class ResolveLinks(beam.PTransform):
         super().__init__()
         self._keep_missing_targets = keep_missing_targets
 
-    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection[Article]:
+    def expand(self, inputs) -> beam.PCollection[Article]:
         articles = inputs["articles"]
         by_title = (
             articles | "DistinctTargets" >> beam.FlatMap(_distinct_targets),
-            inputs["redirects"]
-            | "TagRedirects" >> beam.MapTuple(lambda source, resolution: (source, (_REDIRECT, resolution))),
-            inputs["titles"] | "TagTitles" >> beam.Map(lambda title: (title, (_ARTICLE, None))),
+            inputs["redirects"] | "TagRedirects" >> beam.Map(_tagged_redirect),
+            inputs["titles"] | "TagTitles" >> beam.Map(_tagged_title),
         )
         decisions = (
             by_title
-            | "UniteByTitle" >> beam.Flatten()
-            | "CombineByTitle" >> beam.CombinePerKey(_TitleFactsFn())
+            | "UniteByTitle" >> beam.Flatten().with_output_types(tuple[str, tuple[int, Any]])
+            | "CombineByTitle" >> beam.CombinePerKey(_TitleFactsFn()).with_output_types(tuple[str, TitleFacts])
             | "DecideTargets" >> beam.FlatMap(_decide_target, self._keep_missing_targets)
             | "CollectByPage" >> beam.CombinePerKey(beam.combiners.ToListCombineFn())
-            | "TagDecisions" >> beam.MapTuple(lambda page_id, decided: (page_id, (_DECISION, decided)))
+            | "TagDecisions" >> beam.Map(_tagged_decisions)
         )
         return (
-            (articles | "KeyByPageId" >> beam.Map(lambda article: (article.page_id, (_ARTICLE, article))), decisions)
-            | "UniteByPage" >> beam.Flatten()
+            (articles | "KeyByPageId" >> beam.Map(_keyed_article), decisions)
+            | "UniteByPage" >> beam.Flatten().with_output_types(tuple[int, tuple[int, Any]])
             | "GroupByPage" >> beam.GroupByKey()
             | "RewriteLinks" >> beam.ParDo(_RewriteLinksFn())
         )
@@ -160,6 +177,24 @@ def _distinct_targets(article: Article) -> Iterator[tuple[str, tuple[int, int]]]
     targets = {link.target for paragraph in article.paragraphs for link in paragraph.links}
     for target in sorted(targets):
         yield target, (_PAGE, article.page_id)
+
+
+def _tagged_redirect(element: tuple[str, Resolution]) -> tuple[str, tuple[int, Resolution]]:
+    source, resolution = element
+    return source, (_REDIRECT, resolution)
+
+
+def _tagged_title(title: str) -> tuple[str, tuple[int, None]]:
+    return title, (_ARTICLE, None)
+
+
+def _tagged_decisions(element: tuple[int, list[tuple[str, Decision]]]) -> tuple[int, tuple[int, list]]:
+    page_id, decided = element
+    return page_id, (_DECISION, decided)
+
+
+def _keyed_article(article: Article) -> tuple[int, tuple[int, Article]]:
+    return article.page_id, (_ARTICLE, article)
 
 
 class _TitleFactsFn(beam.CombineFn):
@@ -220,7 +255,7 @@ class _RewriteLinksFn(beam.DoFn):
     missing means the runner lost an element (seen with the FnApiRunner's multi-process mode at 8 GB of XML): the
     job fails naming the page rather than dropping the page or its links."""
 
-    def process(self, element) -> Iterator[Article]:
+    def process(self, element: tuple[int, Iterable[tuple[int, Any]]]) -> Iterator[Article]:
         page_id, values = element
         values = list(values)  # read twice
         decisions = {target: decision for tag, value in values if tag == _DECISION for target, decision in value}

@@ -41,20 +41,26 @@ class BuildEntityVocab(beam.PTransform):
             | "LinkTargets" >> beam.FlatMap(_link_targets)
             | "CountLinks" >> beam.combiners.Count.PerElement()
             | "AtLeastMinCount" >> beam.ParDo(_MinCountFn(self._min_count))
-            | "OneKey" >> beam.Map(lambda title_count: (None, title_count))
+            | "OneKey" >> beam.Map(_under_one_key)
             | "TopEntities"
             >> beam.CombinePerKey(
                 beam.combiners.TopCombineFn(self._size - len(SPECIAL_ENTITIES), key=rank_key, reverse=True)
             )
         )
         # An empty dump still yields a vocabulary (the special entries): the seed guarantees one group.
-        seed = articles.pipeline | "Seed" >> beam.Create([(None, [])])
+        seed = articles.pipeline | "Seed" >> beam.Create([(_ONE_KEY, [])]).with_output_types(
+            tuple[int, list[TitleCount]]
+        )
         return (
             (top, seed)
             | "WithSeed" >> beam.Flatten()
             | "Gather" >> beam.GroupByKey()
             | "MakeVocab" >> beam.Map(_make_vocab, self._language)
         )
+
+
+TitleCount = tuple[str, int]  # an entity title and how many links lead to it
+_ONE_KEY = 0  # of the top-K's per-key combine: every title under one (typed) key
 
 
 def _link_targets(article: Article) -> Iterator[str]:
@@ -71,7 +77,7 @@ class _MinCountFn(beam.DoFn):
         self._distinct = counter("entities.distinct")
         self._below = counter("entities.below_min_count")
 
-    def process(self, title_count: tuple[str, int]) -> Iterator[tuple[str, int]]:
+    def process(self, title_count: TitleCount) -> Iterator[TitleCount]:
         self._distinct.inc()
         if title_count[1] < self._min_count:
             self._below.inc()
@@ -79,7 +85,11 @@ class _MinCountFn(beam.DoFn):
         yield title_count
 
 
-def _make_vocab(grouped: tuple[None, Iterable[list[tuple[str, int]]]], language: str | None) -> EntityVocab:
+def _under_one_key(title_count: TitleCount) -> tuple[int, TitleCount]:
+    return _ONE_KEY, title_count
+
+
+def _make_vocab(grouped: tuple[int, Iterable[list[TitleCount]]], language: str | None) -> EntityVocab:
     top = [title_count for part in grouped[1] for title_count in part]
     vocab = EntityVocab.from_counts(top, size=len(top) + len(SPECIAL_ENTITIES), language=language)
     counter("entities.in_vocab").inc(len(vocab) - len(SPECIAL_ENTITIES))

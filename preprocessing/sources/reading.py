@@ -48,11 +48,14 @@ from preprocessing.sources.xml_pages import (
 
 
 @dataclass(frozen=True)
-class _FileTask:
+class FileTask:
     """A dump file and its header, as read on the driver."""
 
     file: DumpFile
     header: DumpHeader
+
+
+RangeTask = tuple[StreamRange, DumpHeader, int]  # a stream range, its file's header and the file's size
 
 
 def read_site_info(patterns: Sequence[str]) -> SiteInfo:
@@ -60,10 +63,10 @@ def read_site_info(patterns: Sequence[str]) -> SiteInfo:
     return _read_headers(patterns)[1]
 
 
-def _read_headers(patterns: Sequence[str]) -> tuple[list[_FileTask], SiteInfo]:
+def _read_headers(patterns: Sequence[str]) -> tuple[list[FileTask], SiteInfo]:
     """The dump files matching ``patterns`` with their headers, and their wiki's ``<siteinfo>`` (raises
     ``ValueError`` for dumps of different wikis)."""
-    tasks = [_FileTask(file, read_header(file.path)) for file in expand_patterns(patterns)]
+    tasks = [FileTask(file, read_header(file.path)) for file in expand_patterns(patterns)]
     return tasks, merge_site_infos([task.header.site for task in tasks], [task.file.path for task in tasks])
 
 
@@ -75,8 +78,8 @@ class ReadingPlan:
 
     files: list[DumpFile]
     site: SiteInfo
-    whole_files: list[_FileTask]
-    stream_ranges: list[tuple[StreamRange, DumpHeader, int]]
+    whole_files: list[FileTask]
+    stream_ranges: list[RangeTask]
 
     def describe(self) -> list[str]:
         """One line per multistream file: how many ranges its index gave, or a warning that its index is missing
@@ -131,14 +134,14 @@ class ReadDumpPages(beam.PTransform):
         if self._plan.whole_files:
             outputs.append(
                 pbegin
-                | "WholeFiles" >> beam.Create(self._plan.whole_files, reshuffle=True)
+                | "WholeFiles" >> beam.Create(self._plan.whole_files, reshuffle=True).with_output_types(FileTask)
                 | "ReadWholeFiles" >> beam.ParDo(_ReadWholeFileFn(self._max_page_bytes, self._allow_damaged))
                 | "SpreadPages" >> beam.Reshuffle()
             )
         if self._plan.stream_ranges or not outputs:
             outputs.append(
                 pbegin
-                | "StreamRanges" >> beam.Create(self._plan.stream_ranges, reshuffle=True)
+                | "StreamRanges" >> beam.Create(self._plan.stream_ranges, reshuffle=True).with_output_types(RangeTask)
                 | "ReadStreamRanges" >> beam.ParDo(_ReadStreamRangeFn(self._max_page_bytes, self._allow_damaged))
             )
         if len(outputs) == 1:
@@ -185,13 +188,13 @@ class _PageReaderFn(beam.DoFn):
 
 
 class _ReadWholeFileFn(_PageReaderFn):
-    def process(self, task: _FileTask) -> Iterator[WikiPage]:
+    def process(self, task: FileTask) -> Iterator[WikiPage]:
         blocks = iter_file_blocks(task.file, task.header.bom_length)
         yield from self._pages(blocks, task.header, task.file.path, ends_file=True)
 
 
 class _ReadStreamRangeFn(_PageReaderFn):
-    def process(self, element: tuple[StreamRange, DumpHeader, int]) -> Iterator[WikiPage]:
+    def process(self, element: RangeTask) -> Iterator[WikiPage]:
         stream_range, header, file_size = element
         blocks = iter_range_blocks(stream_range)
         yield from self._pages(blocks, header, stream_range.path, ends_file=stream_range.end == file_size)
