@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from luke import __version__, progress, quiet
+from luke import progress, quiet
 
 # sub-command → "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
@@ -37,8 +37,24 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module_name), attribute)
 
 
+def _print_versions(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from luke.versions import format_versions, package_versions
+
+    click.echo(format_versions(package_versions()))
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="luke")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_versions,
+    help="Print the versions of Python, luke-pipeline and the libraries it runs on (quote them in a bug report).",
+)
 @click.option(
     "--verbose",
     "-v",

@@ -21,13 +21,13 @@
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 from transformers import LukeConfig
 
+from luke.versions import package_versions
 from preprocessing.corpus import Corpus
 from pretraining.config import ConfigError, TrainConfig, save_config
 from pretraining.config_changes import ConfigChange, RunSettings
@@ -39,18 +39,6 @@ CORPUS_METADATA_FILE = "corpus_metadata.json"
 RUN_INFO_FILE = "run_info.json"
 STARTS_FILE = "starts.jsonl"
 VOCABULARY_CHECKSUMS = "vocabulary_checksums"
-
-
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"python": platform.python_version()}
-    for package in ("luke-pipeline", "torch", "deepspeed", "transformers"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 def write_run_files(

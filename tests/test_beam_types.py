@@ -5,6 +5,7 @@ user's job on the next Beam release (2.78 began to read annotations that 2.77 ig
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,9 @@ def test_both_jobs_pass_the_runtime_type_check_on_the_sample(
         validation_fraction=0.1,
         num_shards=2,
     )
-    assert json.loads((trained / "metadata.json").read_text())["splits"]["validation"]["sequences"] > 0
+    metadata = json.loads((trained / "metadata.json").read_text())
+    assert metadata["splits"]["validation"]["sequences"] > 0
+    assert metadata["versions"]["apache-beam"] == version("apache-beam")  # recorded with the corpus
     given = build_sample_corpus(
         enwiki_dump,
         tmp_path / "given",

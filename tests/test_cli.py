@@ -1,5 +1,7 @@
+import platform
 import subprocess
 import sys
+from importlib.metadata import version
 
 from click.testing import CliRunner
 
@@ -15,6 +17,14 @@ def test_every_subcommand_has_help():
         result = runner.invoke(main, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage: " in result.output and name in result.output
+
+
+def test_version_names_the_libraries_a_bug_report_needs():
+    result = subprocess.run([sys.executable, "-m", "luke.cli", "--version"], capture_output=True, text=True, check=True)
+    lines = dict(line.split(maxsplit=1) for line in result.stdout.splitlines())
+    for package in ("luke-pipeline", "apache-beam", "torch", "deepspeed", "transformers", "tokenizers"):
+        assert lines[package] == version(package), package
+    assert lines["python"] == platform.python_version()
 
 
 def test_console_script_prints_sample_dump_path(enwiki_dump):

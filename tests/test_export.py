@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,9 @@ def test_export_loads_cleanly_and_holds_the_checkpoint_weights(name, zero_runs, 
     )
     card = (directory / "README.md").read_text()
     assert "## Corpus" in card and "## Final metrics" in card and "train/loss" in card
+    beam, torch_version = version("apache-beam"), version("torch")  # corpus and training versions, side by side
+    assert "| package | corpus | training | export |" in card
+    assert f"| apache-beam | {beam} | {beam} | {beam} |" in card and f"| torch | {torch_version} |" in card
 
 
 def _raw_sentences(dump: Path, count: int) -> list[str]:

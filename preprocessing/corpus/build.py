@@ -27,6 +27,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from luke import __version__
+from luke.versions import package_versions
 from preprocessing.beam.atomic import write_bytes
 from preprocessing.beam.combiners import Smallest
 from preprocessing.corpus.directory import (
@@ -475,4 +476,5 @@ def _metadata(config: CorpusBuildConfig, site, files, tokenizer_info: dict, repo
         "counters": report["counters"],
         "extraction_counters": beam_summary.to_dict() if beam_summary.metrics_supported else None,
         "created_by": f"luke-pipeline {__version__}",
+        "versions": package_versions(),
     }

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from transformers import LukeConfig
 
+from luke.versions import package_versions
 from preprocessing.corpus import Corpus
 from preprocessing.entities.vocab import EntityVocab
 from pretraining.export import DEFAULT_TOLERANCE
@@ -80,6 +81,7 @@ class RunFiles:
     corpus_path: Path | None
     training_config: dict[str, Any] | None
     final_metrics: dict[str, Any] | None
+    versions: dict[str, str] | None = None  # of the libraries the run trained with (run_info.json)
 
 
 def _read_json(path: Path) -> Any:
@@ -117,6 +119,7 @@ def read_run_files(run_dir: Path | None) -> RunFiles:
         Path(run_info["corpus"]) if "corpus" in run_info else None,
         _read_json(training_config) if training_config.is_file() else None,
         final_metrics(run_dir / RUN_METRICS),
+        run_info.get("versions"),
     )
 
 
@@ -259,6 +262,11 @@ def export_checkpoint(
             final_metrics=run.final_metrics,
             tokenizer_check=tokenizer_check,
             verification=verification,
+            versions={
+                "corpus": corpus.metadata.get("versions") or {},
+                "training": run.versions or {},
+                "export": package_versions(),
+            },
         )
         (staging / "README.md").write_text(render_model_card(facts), encoding="utf-8")
         for path in staging.iterdir():

@@ -30,6 +30,7 @@ class ModelCardFacts:
     tokenizer_check: Mapping[str, Any] | None = None
     verification: VerificationReport | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    versions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # step (corpus, ...) → package → version
 
 
 def without_local_paths(value: Any) -> Any:
@@ -58,6 +59,18 @@ def _split_counts(metadata: Mapping[str, Any]) -> str:
     lines = ["| split | " + " | ".join(columns) + " |", "| --- |" + " --- |" * len(columns)]
     for name, split in splits.items():
         lines.append(f"| {name} | " + " | ".join(f"{split.get(column, '')}" for column in columns) + " |")
+    return "\n".join(lines)
+
+
+def _versions_table(versions: Mapping[str, Mapping[str, str]]) -> str:
+    """Package × step (corpus, training, export): the versions each step of this model ran with."""
+    steps = [step for step, known in versions.items() if known]
+    packages = list(dict.fromkeys(package for step in steps for package in versions[step]))
+    lines = ["| package | " + " | ".join(steps) + " |", "| --- |" + " --- |" * len(steps)]
+    lines += [
+        f"| {package} | " + " | ".join(versions[step].get(package, "—") for step in steps) + " |"
+        for package in packages
+    ]
     return "\n".join(lines)
 
 
@@ -132,6 +145,8 @@ def render_model_card(facts: ModelCardFacts) -> str:
         )
     if checks:
         sections.append("## Export checks\n\n" + "\n".join(checks))
+    if any(facts.versions.values()):
+        sections.append("## Software\n\n" + _versions_table(facts.versions))
     sections.append(
         "## Usage\n\n```python\nfrom transformers import AutoModelForMaskedLM, AutoTokenizer\n\n"
         "tokenizer = AutoTokenizer.from_pretrained(PATH)\nmodel = AutoModelForMaskedLM.from_pretrained(PATH)\n"
