@@ -29,6 +29,15 @@ def _is_whole_word(tokens: list[str], index: int) -> bool:
     return piece[:1] in ("▁", "Ġ") and len(word) >= 3 and word.isalpha() and following[:1] in ("▁", "Ġ", "<")
 
 
+def context_start(tokens: list[str], mention_start: int, context: int = CONTEXT_TOKENS) -> int:
+    """Where the example's text starts among the ``context`` tokens before the mention: at the first sentence
+    start there, else at the first word start (never mid-word), else at the mention."""
+    earliest = max(0, mention_start - context)
+    word_starts = [i for i in range(earliest, mention_start + 1) if i == 0 or tokens[i][:1] in ("▁", "Ġ")]
+    sentence_starts = [i for i in word_starts if i == 0 or tokens[i - 1].endswith((".", "!", "?"))]
+    return (sentence_starts or word_starts or [mention_start])[0]
+
+
 def _example_mention(corpus) -> tuple[dict, int]:
     """(validation row, mention index) of the mention whose entity is linked most often in training."""
     from luke.demo_losses import FIRST_ENTITY_ID, column_values
@@ -62,8 +71,9 @@ def show_predictions(model_dir: Path, corpus_dir: Path, top_k: int = TOP_K) -> N
     titles = {entity_id: title for title, entity_id in tokenizer.entity_vocab.items()}
     row, mention = _example_mention(Corpus.open(corpus_dir))
     start, end = int(row["entity_starts"][mention]), int(row["entity_ends"][mention])
-    offset = max(0, start - CONTEXT_TOKENS)
-    window = row["word_ids"][offset : end + CONTEXT_TOKENS].tolist()
+    word_ids = row["word_ids"].tolist()
+    offset = context_start(tokenizer.convert_ids_to_tokens(word_ids), start)
+    window = word_ids[offset : end + CONTEXT_TOKENS]
     start, end = start - offset, end - offset
 
     def decode(ids: list[int]) -> str:
