@@ -33,10 +33,9 @@ def build_engine(hidden: int, layers: int):
     import deepspeed
     import torch
 
-    from pretraining.distributed import export_placement, placement_from_environment
+    from pretraining.distributed import init_distributed, placement_from_environment
 
-    export_placement(placement_from_environment())
-    deepspeed.init_distributed(dist_backend="gloo")
+    init_distributed(placement_from_environment())  # as luke train: its JIT cache, stale build locks cleared
     model = torch.nn.Sequential(*[torch.nn.Linear(hidden, hidden) for _ in range(layers)])
     config = {
         "train_micro_batch_size_per_gpu": 1,

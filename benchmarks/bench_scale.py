@@ -239,8 +239,9 @@ def measure(args: argparse.Namespace, scratch: Path) -> list[dict]:
             jobs = {job: output for job, output in jobs.items() if job in args.jobs}
             for job, output in jobs.items():
                 argv = [job, str(dump), "--output", str(output), "--entity-vocab-size", str(ENTITY_VOCAB_SIZE)]
+                argv += ["--overwrite"]  # a kept --scratch holds the last run's outputs
                 if job == "build-corpus":
-                    argv += ["--tokenizer", str(tokenizer), "--overwrite"]
+                    argv += ["--tokenizer", str(tokenizer)]
                 row = {"size_mb": size, "xml_mb": dump_mb, "runner": runner, "job": job}
                 row |= run_job(argv, runner, args, scratch / f"{job}-{size}-{runner}.log")
                 row["cpu_s_per_mb"] = row["cpu_s"] / dump_mb

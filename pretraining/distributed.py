@@ -18,6 +18,8 @@ import torch
 import torch.distributed as dist
 
 from luke import quiet
+from pretraining.extension_locks import clear_stale_locks
+from pretraining.process_env import extensions_root
 
 T = TypeVar("T")
 
@@ -61,9 +63,11 @@ def _free_port() -> int:
 
 
 def init_distributed(placement: ProcessPlacement, timeout_minutes: int = 30) -> None:
-    """Start DeepSpeed's process group (NCCL on GPUs, gloo on CPU) and pin this process to its GPU."""
+    """Start DeepSpeed's process group (NCCL on GPUs, gloo on CPU) and pin this process to its GPU, first clearing
+    the JIT build locks of killed starts (every DeepSpeed op is built or loaded after this)."""
     import deepspeed
 
+    clear_stale_locks(extensions_root())
     export_placement(placement)
     if torch.cuda.is_available():
         torch.cuda.set_device(placement.local_rank)

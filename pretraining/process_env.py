@@ -16,8 +16,13 @@ def extensions_dir() -> Path:
     return Path(sys.prefix) / "torch_extensions"
 
 
+def extensions_root() -> Path:
+    """The directory torch builds ops in: ``$TORCH_EXTENSIONS_DIR``, set to :func:`extensions_dir` if unset."""
+    return Path(os.environ.setdefault(EXTENSIONS_VARIABLE, str(extensions_dir())))
+
+
 def set_deepspeed_defaults(gpu_available: bool) -> None:
-    """``DS_ACCELERATOR=cpu`` without a GPU; the JIT cache in :func:`extensions_dir`."""
+    """``DS_ACCELERATOR=cpu`` without a GPU; the JIT cache in :func:`extensions_root`."""
     if not gpu_available:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    os.environ.setdefault(EXTENSIONS_VARIABLE, str(extensions_dir()))
+    extensions_root()

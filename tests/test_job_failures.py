@@ -110,22 +110,6 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(enwiki_dump
     assert f"--output {blocker}/corpus is not writable" in line
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 200 KiB tmpfs, or a skip where mounting is not permitted."""
-    mount_point = tmp_path / "tiny-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount_point)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
-
-
 def test_a_disk_without_room_for_the_output_is_refused_before_any_work(enwiki_dump, bpe_tokenizer_dir, tiny_disk):
     line = error_line(vocab_job(enwiki_dump, tiny_disk / "entity_vocab.jsonl"))
     assert f"the directory of --output {tiny_disk}: 200.0 KiB free on its filesystem, the job needs about" in line

@@ -49,7 +49,11 @@ def install_stage(plan: Plan) -> Stage:
     dependencies), then DeepSpeed's fused Adam built for this GPU once, so that later stages find it cached."""
     pip = [PYTHON, "-m", "pip", "install", "-q", "--no-index", "--root-user-action=ignore"]
     projects = sorted(plan.wheels.glob("luke_pipeline-*.whl"))
-    build = "from deepspeed.ops.op_builder import FusedAdamBuilder; FusedAdamBuilder().load()"
+    build = (  # in luke train's JIT cache (pretraining.process_env), after its check for stale build locks
+        "from pretraining.extension_locks import clear_stale_locks; from pretraining.process_env import "
+        "extensions_root; clear_stale_locks(extensions_root()); "
+        "from deepspeed.ops.op_builder import FusedAdamBuilder; FusedAdamBuilder().load()"
+    )
     return Stage(
         "install",
         65,

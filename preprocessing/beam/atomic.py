@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -10,21 +11,41 @@ from typing import BinaryIO
 from apache_beam.io.filesystems import FileSystems
 
 
+def is_local(path: str) -> bool:
+    """Whether ``path`` is on the local filesystem (no scheme, or file://)."""
+    return FileSystems.get_scheme(path) in (None, "file")
+
+
+def is_directory(path: str) -> bool:
+    """Whether ``path`` is a directory: a local one, or a prefix with entries under it on another filesystem."""
+    if is_local(path):
+        return os.path.isdir(path)
+    return bool(FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list)
+
+
 @contextlib.contextmanager
 def atomic_create(path: str) -> Iterator[BinaryIO]:
-    """A stream to a temporary name next to ``path``, renamed to ``path`` (replacing it) once the body and the
-    close succeed, and deleted when either fails (a full disk, a worker error): nothing half-written stays."""
+    """A stream to a temporary name next to ``path``, renamed to ``path`` (replacing a file there) once the body
+    and the close succeed, and deleted when either fails (a full disk, a worker error): nothing half-written
+    stays. A directory at ``path`` is never replaced: ``IsADirectoryError`` naming it, before and after writing."""
+    _refuse_directory(path)
     temporary = f"{path}.tmp-{uuid.uuid4().hex}"
     try:
         with FileSystems.create(temporary) as stream:
             yield stream
-        if FileSystems.exists(path):
+        _refuse_directory(path)
+        if not is_local(path) and FileSystems.exists(path):  # locally, the rename replaces a file atomically
             FileSystems.delete([path])
         FileSystems.rename([temporary], [path])
     except BaseException:
         with contextlib.suppress(Exception):
             FileSystems.delete([temporary])
         raise
+
+
+def _refuse_directory(path: str) -> None:
+    if is_directory(path):
+        raise IsADirectoryError(f"{path} is a directory: a file cannot replace it")
 
 
 def write_bytes(path: str, content: bytes) -> None:

@@ -1,5 +1,6 @@
 """Checks of a job's output location before any work: writable (a probe file through Beam's FileSystems, so
-gs:// and s3:// are checked too) and, on a local disk, with room for an estimate of what the job writes.
+gs:// and s3:// are checked too), on a local disk with room for an estimate of what the job writes, and an output
+file that is neither a directory nor, unless replacing it is asked for, an existing file.
 
 The estimates start from the XML size of the input, known without reading it: a file's size, times the
 compression ratio for .bz2/.gz files (``XML_BYTES_PER_COMPRESSED_BYTE``, measured on the enwiki sample:
@@ -14,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from apache_beam.io.filesystems import FileSystems
+
+from preprocessing.beam.atomic import is_directory
 
 XML_BYTES_PER_COMPRESSED_BYTE = 3.6
 _COMPRESSED_SUFFIXES = (".bz2", ".gz")
@@ -32,9 +35,29 @@ def xml_bytes(files: Iterable[tuple[str, int]]) -> int:
     )
 
 
+def check_output_file(path: str, overwrite: bool, option: str = "--output") -> None:
+    """Raise :class:`OutputError` for a ``path`` that is a directory (never replaced), or an existing file unless
+    ``overwrite``."""
+    if is_directory(path):
+        raise OutputError(f"{option} {path} is a directory; name a file to write (a directory is never replaced)")
+    if not overwrite and FileSystems.exists(path):
+        raise OutputError(f"{option} {path} exists; pass --overwrite to replace it")
+
+
 def check_output(directory: str, needed_bytes: int, option: str = "--output") -> None:
     """Raise :class:`OutputError` unless a file can be written in ``directory`` (created if missing) and, for a
-    local directory, its filesystem has ``needed_bytes`` free."""
+    local directory, its filesystem has ``needed_bytes`` free. Directories the check created are removed when
+    it fails."""
+    created = _first_missing(directory)
+    try:
+        _check_output(directory, needed_bytes, option)
+    except OutputError:
+        if created is not None:
+            _remove_empty(Path(directory), created)
+        raise
+
+
+def _check_output(directory: str, needed_bytes: int, option: str) -> None:
     probe = FileSystems.join(directory, f".write-probe-{uuid.uuid4().hex}")
     try:
         with FileSystems.create(probe) as stream:
@@ -49,6 +72,30 @@ def check_output(directory: str, needed_bytes: int, option: str = "--output") ->
                 f"{option} {directory}: {_size(free)} free on its filesystem, the job needs about "
                 f"{_size(needed_bytes)}; free some space or choose another location"
             )
+
+
+def _first_missing(directory: str) -> Path | None:
+    """The outermost missing directory of a local ``directory`` (None when it exists or is not a plain path)."""
+    if FileSystems.get_scheme(directory) is not None:
+        return None
+    path = Path(directory).absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _remove_empty(directory: Path, outermost: Path) -> None:
+    """Remove ``directory`` and its parents up to ``outermost``, stopping at the first that is not empty."""
+    directory = directory.absolute()
+    for path in (directory, *directory.parents):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+        if path == outermost:
+            return
 
 
 def _reason(error: Exception) -> str:

@@ -35,6 +35,12 @@ PROGRESS_FIELDS = ("pages", "articles", "wikitext_mb")
 @entity_vocab_options
 @dump_reading_options
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --output if it is an existing file (it stays until the new vocabulary is complete). Without "
+    "it an existing file is refused before any work; a directory is always refused.",
+)
+@click.option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -53,6 +59,7 @@ def build_entity_vocab_command(
     max_page_bytes: int,
     streams_per_range: int,
     allow_damaged_dumps: bool,
+    overwrite: bool,
     summary_json: Path | None,
 ) -> None:
     """Count hyperlinks in Wikipedia dumps and write the top-K entity vocabulary.
@@ -61,15 +68,16 @@ def build_entity_vocab_command(
     file whose -index.txt.bz2 lies next to it). Links are resolved through the dump's redirects; the
     vocabulary lists [PAD], [UNK], [MASK], then entities by link count (ties by title).
 
-    The directory of --output is checked first (writable, room for the vocabulary). If the job fails, one
-    line says why and OUTPUT.error.log holds the job's output and traceback.
+    --output is checked first: not a directory, not an existing file unless --overwrite, its directory
+    writable with room for the vocabulary. If the job fails, one line says why and OUTPUT.error.log holds the
+    job's output and traceback.
     """
     from apache_beam.io.filesystems import FileSystems
 
     from preprocessing.beam.failures import JobError, reported_failures
     from preprocessing.beam.metrics import read_summary
     from preprocessing.beam.options import create_pipeline, local_runner_caution, pipeline_options_from_args
-    from preprocessing.beam.output_checks import check_output, parent_directory, xml_bytes
+    from preprocessing.beam.output_checks import check_output, check_output_file, parent_directory, xml_bytes
     from preprocessing.beam.progress import ProgressMonitor
     from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
     from preprocessing.entities.vocab import EntityVocab, EntityVocabError, estimated_file_bytes
@@ -81,6 +89,7 @@ def build_entity_vocab_command(
     if not dumps:
         raise click.UsageError("no DUMPS given")
     try:
+        check_output_file(output, overwrite)
         options = pipeline_options_from_args(beam_args)
         plan = plan_reading(dumps, streams_per_range)
         xml = xml_bytes((file.path, file.size) for file in plan.files)

@@ -18,11 +18,10 @@ for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_AD
 
 
 def main(runs_dir: str, jobs: list[tuple[str, str, int, bool]]) -> None:
-    import deepspeed
-
     from preprocessing.corpus import Corpus
+    from pretraining.distributed import init_distributed, placement_from_environment
 
-    deepspeed.init_distributed(dist_backend="gloo")
+    init_distributed(placement_from_environment())  # as luke train: its JIT cache, stale build locks cleared
     for name, corpus_dir, stage, bf16 in jobs:
         train(Path(runs_dir) / name, Corpus.open(corpus_dir), stage, bf16)
 
@@ -39,12 +38,14 @@ def train(run_dir: Path, corpus, stage: int, bf16: bool) -> None:
     from pretraining.run_dir import VOCABULARY_CHECKSUMS
     from pretraining.vocabularies import corpus_checksums
 
-    tokenizer = AutoTokenizer.from_pretrained(str(corpus.tokenizer_path))
+    tokenizer = TokenizerInfo.from_tokenizer(AutoTokenizer.from_pretrained(str(corpus.tokenizer_path)))
     entities = sum(1 for _ in corpus.entity_vocab_path.open(encoding="utf-8"))
-    config = load_model_config("tiny", vocab_size=len(tokenizer), entity_vocab_size=entities)
+    config = load_model_config(
+        "tiny", vocab_size=tokenizer.vocab_size, entity_vocab_size=entities, **tokenizer.model_config_ids
+    )
     dataset = PretrainingDataset(corpus, "train")
     collator = LukePretrainingCollator(
-        TokenizerInfo.from_tokenizer(tokenizer),
+        tokenizer,
         entities,
         corpus.max_seq_length,
         corpus.max_entity_length,
