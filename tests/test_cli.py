@@ -19,6 +19,16 @@ def test_every_subcommand_has_help():
         assert "Usage: " in result.output and name in result.output
 
 
+def test_both_beam_commands_name_the_same_dump_files():
+    runner = CliRunner()
+    for name in ("build-corpus", "build-entity-vocab"):
+        text = " ".join(runner.invoke(main, [name, "--help"]).output.split())
+        assert (
+            "DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2, .xml.gz; split files, or a multistream "
+            "file whose -index.txt.bz2 lies next to it)" in text
+        ), name
+
+
 def test_version_names_the_libraries_a_bug_report_needs():
     result = subprocess.run([sys.executable, "-m", "luke.cli", "--version"], capture_output=True, text=True, check=True)
     lines = dict(line.split(maxsplit=1) for line in result.stdout.splitlines())

@@ -146,8 +146,8 @@ from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKEN
 def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, **options) -> None:
     """Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (one Beam job).
 
-    DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2; split files, or a multistream file with
-    its index next to it); --documents reads your own annotated documents instead. The job parses each
+    DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2, .xml.gz; split files, or a multistream
+    file whose -index.txt.bz2 lies next to it); --documents reads your own annotated documents instead. The job parses each
     article once, builds the entity vocabulary (unless --entity-vocab), trains the tokenizer if asked,
     splits sentences, tokenizes, packs sequences and
     writes DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last,
