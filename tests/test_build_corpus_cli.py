@@ -143,3 +143,20 @@ def test_a_big_input_on_the_multiprocess_direct_runner_is_cautioned_before_any_w
     assert result.exit_code != 0 and "already holds a corpus" in result.output
     assert "caution: ~0 GB of input on the DirectRunner's multi-process mode, which lost data" in result.output
     assert "--direct_running_mode=in_memory --direct_num_workers=1" in result.output
+
+
+def test_auto_shards_grow_with_the_estimated_shards_up_to_64():
+    from preprocessing.corpus.build import AUTO_SHARD_BYTES, auto_num_shards
+
+    assert [auto_num_shards(size) for size in (0, AUTO_SHARD_BYTES, AUTO_SHARD_BYTES + 1)] == [1, 1, 2]
+    assert auto_num_shards(58 << 30) == 64  # English Wikipedia's ~58 GB of shards
+
+
+@pytest.mark.slow
+def test_a_small_build_without_num_shards_gets_one_train_shard(enwiki_dump, bpe_tokenizer_dir, tmp_path):
+    output = tmp_path / "corpus"
+    arguments = [str(enwiki_dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir), "--max-pages", "6"]
+    result = run(*arguments, "--keep-missing-targets", *IN_PROCESS)
+    assert result.exit_code == 0, result.output
+    metadata = Corpus.open(output).metadata
+    assert len(metadata["splits"]["train"]["shards"]) == 1 and metadata["options"]["num_shards"] == 1

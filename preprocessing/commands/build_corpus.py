@@ -131,7 +131,11 @@ from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKEN
     help="Share of pages (by a hash of the page id) in the validation split; at least one page when > 0.",
 )
 @click.option(
-    "--num-shards", type=click.IntRange(min=1), default=64, show_default=True, help="Shards of the train split."
+    "--num-shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Shards of the train split. [default: one per 16 MiB of shards estimated from the input's size, 1 to "
+    "64: the sample gets 1, English Wikipedia 64]",
 )
 @click.option(
     "--num-validation-shards",
@@ -147,12 +151,12 @@ def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, 
     """Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (one Beam job).
 
     DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2, .xml.gz; split files, or a multistream
-    file whose -index.txt.bz2 lies next to it); --documents reads your own annotated documents instead. The job parses each
-    article once, builds the entity vocabulary (unless --entity-vocab), trains the tokenizer if asked,
-    splits sentences, tokenizes, packs sequences and
-    writes DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last,
-    DIR/metadata.json. A summary table ends the run; if the job fails, one line says why and DIR/error.log
-    holds the job's output and traceback (no metadata.json: the directory reads as an unfinished build).
+    file whose -index.txt.bz2 lies next to it); --documents reads your own annotated documents instead.
+    The job parses each article once, builds the entity vocabulary (unless --entity-vocab), trains the
+    tokenizer if asked, splits sentences, tokenizes, packs sequences and writes
+    DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last, DIR/metadata.json.
+    A summary table ends the run; if the job fails, one line says why and DIR/error.log holds the job's output
+    and traceback (no metadata.json: the directory reads as an unfinished build).
     """
     from preprocessing.beam.failures import JobError
     from preprocessing.corpus.build import BuildError, CorpusBuildConfig, build_corpus

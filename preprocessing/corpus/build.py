@@ -69,6 +69,8 @@ OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, ER
 # 6,089,746 bytes of XML and 107 articles (larger vocabularies give fewer tokens, so this errs high)
 SHARD_BYTES_PER_XML_BYTE = 0.61
 SHARD_BYTES_PER_ARTICLE = 35_000  # bounds the estimate of --max-pages builds
+AUTO_SHARD_BYTES = 16 << 20  # --num-shards auto: a train shard per 16 MiB of estimated shards ...
+AUTO_MAX_SHARDS = 64  # ... and at most 64 (English Wikipedia's ~58 GB of shards: 64 of ~0.9 GB)
 # --documents: int32 ids of ~4 characters of text each, entity columns and Arrow offsets: at most ~1.5 bytes
 # of shards per byte of text (the same 4,000-token BPE gives 1.1 on the sample's articles as documents)
 SHARD_BYTES_PER_DOCUMENT_BYTE = 1.5
@@ -106,7 +108,7 @@ class CorpusBuildConfig:
     max_pages: int | None = None
     abstract_only: bool = False
     validation_fraction: float = 0.001
-    num_shards: int = 64
+    num_shards: int | None = 64  # None: auto_num_shards of the input's size
     num_validation_shards: int = 1
 
     def __post_init__(self) -> None:
@@ -352,20 +354,31 @@ def input_files(config: CorpusBuildConfig, plan: ReadingPlan | None) -> list[tup
     return [(file.path, file.size) for file in plan.files]
 
 
+def estimated_shard_bytes(config: CorpusBuildConfig, files: list[tuple[str, int]]) -> int:
+    """The shards' size, estimated from the size of the input ``files`` (see the constants)."""
+    from preprocessing.beam.output_checks import xml_bytes
+
+    text = xml_bytes(files)  # for documents, their decompressed size
+    if config.documents:
+        return int(text * SHARD_BYTES_PER_DOCUMENT_BYTE)
+    shards = text * SHARD_BYTES_PER_XML_BYTE
+    if config.max_pages is not None:
+        shards = min(shards, config.max_pages * SHARD_BYTES_PER_ARTICLE)
+    return int(shards)
+
+
 def estimated_corpus_bytes(config: CorpusBuildConfig, files: list[tuple[str, int]], entity_vocab_entries: int) -> int:
-    """What the build writes besides the tokenizer (a trained one: a few MB), estimated from the size of the
-    input ``files`` (see the constants)."""
+    """What the build writes besides the tokenizer (a trained one: a few MB): shards and vocabulary."""
     from preprocessing.beam.output_checks import xml_bytes
     from preprocessing.entities.vocab import estimated_file_bytes
 
-    if config.documents:
-        text = xml_bytes(files)  # decompressed size, as for XML
-        return int(text * SHARD_BYTES_PER_DOCUMENT_BYTE) + estimated_file_bytes(entity_vocab_entries, text)
-    xml = xml_bytes(files)
-    shards = xml * SHARD_BYTES_PER_XML_BYTE
-    if config.max_pages is not None:
-        shards = min(shards, config.max_pages * SHARD_BYTES_PER_ARTICLE)
-    return int(shards) + estimated_file_bytes(entity_vocab_entries, xml)
+    return estimated_shard_bytes(config, files) + estimated_file_bytes(entity_vocab_entries, xml_bytes(files))
+
+
+def auto_num_shards(shard_bytes: int) -> int:
+    """Train shards for ``shard_bytes`` of shards: one per :data:`AUTO_SHARD_BYTES`, from 1 to
+    :data:`AUTO_MAX_SHARDS` (a sample gets one shard, not 64 mostly empty ones)."""
+    return max(1, min(AUTO_MAX_SHARDS, -(-shard_bytes // AUTO_SHARD_BYTES)))
 
 
 def build_corpus(
@@ -390,6 +403,8 @@ def build_corpus(
     except (DumpFileError, ValueError) as error:
         raise BuildError(str(error)) from error
     site = plan.site if plan is not None else None
+    if config.num_shards is None:
+        config = replace(config, num_shards=auto_num_shards(estimated_shard_bytes(config, files)))
     for line in plan.describe() if plan is not None else []:
         notify(line)
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
