@@ -33,6 +33,7 @@ def train(run_dir: Path, corpus, stage: int, bf16: bool) -> None:
 
     from luke.configs import load_model_config
     from luke.model import LukeForPretraining
+    from luke.versions import package_versions
     from pretraining.data import LukePretrainingCollator, PretrainingDataset, TokenizerInfo
     from pretraining.manifest import files_under, hash_files, write_manifest
     from pretraining.run_dir import VOCABULARY_CHECKSUMS
@@ -72,7 +73,11 @@ def train(run_dir: Path, corpus, stage: int, bf16: bool) -> None:
     tag_dir = run_dir / "checkpoints" / "step-00000003"
     write_manifest(tag_dir, hash_files(tag_dir, files_under(tag_dir)))
     config.to_json_file(str(run_dir / "model_config.json"))
-    run_info = {"corpus": str(corpus.path.resolve()), VOCABULARY_CHECKSUMS: corpus_checksums(corpus)}
+    run_info = {
+        "corpus": str(corpus.path.resolve()),
+        VOCABULARY_CHECKSUMS: corpus_checksums(corpus),
+        "versions": package_versions(),  # as luke train records them
+    }
     (run_dir / "run_info.json").write_text(json.dumps(run_info))
     (run_dir / "config.json").write_text(json.dumps({"model": "tiny", "zero_stage": stage, "steps": 3}))
     records = [{"step": i + 1, "split": "train", "loss": value} for i, value in enumerate(losses)]
