@@ -8,8 +8,9 @@ how long it took.
 
 Tuned to show learning within ~5 minutes on 2 cores: the tiny model without dropout (``configs/model/demo.json``),
 a short stage 1 (the sample's entities rarely recur, so entity weights alone learn little) and most steps in
-stage 2. After each stage its losses are printed next to the unigram and uniform references
-(``luke.demo_losses``): stage 2 ends with validation masked-word loss well under the unigram one.
+stage 2. After each stage its validation losses are printed next to unigram, bigram and uniform references on
+the same masked positions (``luke.demo_losses``), with what they say; the demo ends saying what the exported model
+is and is not good for.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def demo_command(output: Path, stage1_steps: int, stage2_steps: int, vocab_size:
     """Run the whole pipeline on the sample English dump with a tiny model on CPU: build the corpus (training a
     SentencePiece tokenizer on the dump), pretrain stage 1 and stage 2 on 2 CPU ranks, export to a Hugging
     Face directory, and show what the exported model predicts for a masked entity and a masked word."""
-    from luke.demo_losses import corpus_references, stage_losses
+    from luke.demo_losses import exported_model_note, stage_losses
     from luke.demo_predictions import show_predictions
     from preprocessing.sources.sample import fetch_sample_dump
 
@@ -198,12 +199,11 @@ def demo_command(output: Path, stage1_steps: int, stage2_steps: int, vocab_size:
             ),
         )
     }
-    references = corpus_references(paths.corpus)
     timings["stage 1"] = step(
         f"2/4 train stage 1: entity weights only, {stage1_steps} steps on {ranks} CPU ranks",
         _train(ranks, paths.corpus, paths.stage1, stage1_steps, STAGE1_LR, "model.train_only_entity_weights=true"),
     )
-    click.echo(stage_losses(paths.stage1, references))
+    click.echo(stage_losses(paths.stage1))
     timings["stage 2"] = step(
         f"3/4 train stage 2: all weights from stage 1, {stage2_steps} steps on {ranks} CPU ranks",
         _train(
@@ -217,7 +217,7 @@ def demo_command(output: Path, stage1_steps: int, stage2_steps: int, vocab_size:
             "model.train_only_entity_weights=false",
         ),
     )
-    click.echo(stage_losses(paths.stage2, references))
+    click.echo(stage_losses(paths.stage2))
     timings["export"] = step(
         "4/4 export to a Hugging Face directory", _luke("export", str(paths.stage2), "--output", str(paths.model))
     )
@@ -245,3 +245,4 @@ def demo_command(output: Path, stage1_steps: int, stage2_steps: int, vocab_size:
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
         + f"; total {time.perf_counter() - started:.0f} s"
     )
+    click.echo(exported_model_note(paths.stage2))

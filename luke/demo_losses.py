@@ -1,14 +1,16 @@
-"""What a demo stage's losses mean: the model's losses at its start and end next to two references.
+"""What a demo stage's losses mean: its validation losses at start and end, next to references on the same positions.
 
-*unigram*: the loss of always predicting the training split's frequencies (of words, of linked entities),
-measured on the validation split's words and mentions: a model below it learned more than frequencies.
-*uniform*: the loss of a guess among all ids of the vocabulary, ``ln(size)``.
+Validation masks every chosen word and entity (``pretraining.loaders.validation_masking``), so the model cannot
+copy its answer, and the trainer logs with its losses those of two models that cannot read the sequence, on the
+very same positions (``pretraining.references``): the *unigram* (the train split's frequencies) and, for words,
+the *bigram* (which sees the input token before each masked one). *uniform* is a guess among all ids, ``ln(size)``.
+A model under the unigram learned more than frequencies: it reads context.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +18,7 @@ import numpy as np
 from pretraining.metrics_log import read_metrics
 
 FIRST_ENTITY_ID = 3  # ids 0, 1, 2: [PAD], [UNK], [MASK]
-
-
-@dataclass(frozen=True)
-class Reference:
-    unigram: float
-    uniform: float
-
-
-@dataclass(frozen=True)
-class References:
-    words: Reference
-    entities: Reference
+CONTEXT_GAP = 0.3  # nats under the unigram that show a model reads context, not only frequencies
 
 
 def column_values(split, column: str) -> np.ndarray:
@@ -41,54 +32,54 @@ def column_values(split, column: str) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
 
 
-def unigram_loss(train_ids: np.ndarray, validation_ids: np.ndarray, size: int) -> float:
-    """Mean negative log-likelihood (nats) of ``validation_ids`` under the add-one frequencies of ``train_ids``."""
-    counts = np.bincount(train_ids, minlength=size)[:size] + 1.0
-    return float(-np.log(counts[validation_ids] / counts.sum()).mean())
-
-
-def corpus_references(corpus_dir: Path) -> References:
-    """The references of the corpus in ``corpus_dir`` (its validation split must not be empty)."""
-    from preprocessing.corpus import Corpus
-
-    corpus = Corpus.open(corpus_dir)
-    train, validation = corpus.split("train"), corpus.split("validation")
-    word_size = corpus.metadata["tokenizer"]["vocab_size"]
-    entity_size = corpus.metadata["entity_vocab"]["entries"]
-    train_entities, validation_entities = (column_values(split, "entity_ids") for split in (train, validation))
-    return References(
-        Reference(
-            unigram_loss(column_values(train, "word_ids"), column_values(validation, "word_ids"), word_size),
-            math.log(word_size),
-        ),
-        Reference(
-            unigram_loss(
-                train_entities[train_entities >= FIRST_ENTITY_ID],
-                validation_entities[validation_entities >= FIRST_ENTITY_ID],
-                entity_size,
-            ),
-            math.log(entity_size),
-        ),
-    )
-
-
-def stage_losses(run_dir: Path, references: References) -> str:
-    """A small table: validation masked-word and masked-entity losses at the stage's start and end, the
-    masked-entity loss on training batches (first and last logged), and the references."""
-    validation, train = read_metrics(run_dir, "validation"), read_metrics(run_dir, "train")
+def stage_losses(run_dir: Path) -> str:
+    """A small table of the stage's validation losses (first and last evaluation) and the references on the same
+    positions, then what the masked-word figures say."""
+    validation = read_metrics(run_dir, "validation")
+    first, last = validation[0], validation[-1]
+    sizes = json.loads((run_dir / "model_config.json").read_text(encoding="utf-8"))
     rows = [
-        ("validation masked words", validation[0]["mlm_loss"], validation[-1]["mlm_loss"], references.words),
-        ("validation masked entities", validation[0]["mep_loss"], validation[-1]["mep_loss"], references.entities),
-        ("training masked entities", train[0]["mep_loss"], train[-1]["mep_loss"], references.entities),
+        ("masked words", "mlm", last.get("mlm_bigram_loss"), sizes["vocab_size"]),
+        ("masked entities", "mep", None, sizes["entity_vocab_size"]),
     ]
-    lines = [f"  {'loss (nats)':<28}{'start':>7}{'end':>7}{'unigram':>9}{'uniform':>9}"]
-    lines += [
-        f"  {name:<28}{start:>7.2f}{end:>7.2f}{reference.unigram:>9.2f}{reference.uniform:>9.2f}"
-        for name, start, end, reference in rows
-    ]
-    if references.entities.unigram > references.entities.uniform:
+    lines = [f"  {'validation loss (nats)':<24}{'start':>7}{'end':>7}{'unigram':>9}{'bigram':>8}{'uniform':>9}"]
+    for name, task, bigram, size in rows:
+        shown_bigram = f"{bigram:>8.2f}" if bigram is not None else f"{'—':>8}"
         lines.append(
-            "  (the training split's entity frequencies predict validation mentions worse than a uniform guess: "
-            "its entities rarely recur across pages)"
+            f"  {name:<24}{first[f'{task}_loss']:>7.2f}{last[f'{task}_loss']:>7.2f}"
+            f"{last[f'{task}_unigram_loss']:>9.2f}{shown_bigram}{math.log(size):>9.2f}"
+        )
+    lines.append("  " + context_verdict(last["mlm_loss"], last["mlm_unigram_loss"], last["mlm_bigram_loss"]))
+    if last["mep_unigram_loss"] > math.log(sizes["entity_vocab_size"]):
+        lines.append(
+            "  (the train split's entity frequencies predict validation mentions worse than a uniform guess: "
+            "the sample's entities rarely recur across pages)"
         )
     return "\n".join(lines)
+
+
+def context_verdict(loss: float, unigram: float, bigram: float) -> str:
+    """What a masked-word loss says next to the unigram and bigram losses on the same positions."""
+    gap = unigram - loss
+    if gap >= CONTEXT_GAP:
+        beyond = "and beats the bigram" if loss < bigram else f"short of the bigram ({bigram:.2f})"
+        return f"masked words: {gap:.2f} nats under the unigram on the same positions: it reads context, {beyond}"
+    if gap > 0:
+        return f"masked words: only {gap:.2f} nats under the unigram: it learned word frequencies, barely context"
+    return "masked words: not under the unigram: it learned word frequencies, not context"
+
+
+def exported_model_note(run_dir: Path) -> str:
+    """What the exported model is and is not good for, from its last validation."""
+    last = read_metrics(run_dir, "validation")[-1]
+    if last["mlm_unigram_loss"] - last["mlm_loss"] >= CONTEXT_GAP:
+        return (
+            "this exported model shows the pipeline works end to end and that the model reads context on a few CPU "
+            "minutes of 206 pages; it is a toy: far too small and too briefly trained to be a starting point for "
+            "fine-tuning (that takes LUKE-large's recipe on full Wikipedia, on GPUs)"
+        )
+    return (
+        "this exported model shows the pipeline works end to end; it has learned word frequencies, not context, so it "
+        "is not a useful starting point for fine-tuning (random weights start better): that takes LUKE-large's "
+        "recipe on full Wikipedia, on GPUs"
+    )

@@ -1,4 +1,5 @@
-"""Validation: MLM and MEP loss and accuracy over the validation split, summed over all ranks."""
+"""Validation: MLM and MEP loss and accuracy over the validation split (every chosen word and entity masked, see
+``loaders``) and the reference models' losses on the same positions, summed over all ranks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from pretraining.references import ReferenceModels
 from pretraining.step_metrics import StepMetrics
 
 
@@ -24,9 +26,15 @@ def common_batch_count(local_batches: int) -> int:
 
 
 @torch.no_grad()
-def evaluate(engine: Any, loader: Iterable[dict[str, torch.Tensor]], num_batches: int) -> dict[str, float]:
-    """Run ``num_batches`` validation batches on each rank; the random generators are left as they were, so
-    an evaluation never changes the training that follows it (exact resume depends on it)."""
+def evaluate(
+    engine: Any,
+    loader: Iterable[dict[str, torch.Tensor]],
+    num_batches: int,
+    references: ReferenceModels | None = None,
+) -> dict[str, float]:
+    """Run ``num_batches`` validation batches on each rank, with the ``references``' losses on the same positions;
+    the random generators are left as they were, so an evaluation never changes the training that follows it
+    (exact resume depends on it)."""
     devices = [engine.device] if engine.device.type == "cuda" else []
     metrics = StepMetrics(engine.device)
     with torch.random.fork_rng(devices=devices):
@@ -35,6 +43,8 @@ def evaluate(engine: Any, loader: Iterable[dict[str, torch.Tensor]], num_batches
             for index, batch in enumerate(loader):
                 if index >= num_batches:
                     break
+                if references is not None:
+                    metrics.add_references(references, batch)
                 batch = {name: tensor.to(engine.device) for name, tensor in batch.items()}
                 metrics.add(engine(**batch), batch)
         finally:

@@ -7,8 +7,13 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from pretraining.references import ReferenceModels
+
 _FIELDS = ("loss", "micro_batches", "mlm_loss", "mlm_correct", "mlm_count", "mep_loss", "mep_correct", "mep_count")
 _FIELDS += ("samples", "word_tokens", "entity_tokens", "flag")
+# pretraining.references' losses, each averaged over the positions of its task
+REFERENCE_FIELDS = {"mlm_unigram_loss": "mlm", "mlm_bigram_loss": "mlm", "mep_unigram_loss": "mep"}
+_FIELDS += (*REFERENCE_FIELDS, "reference_batches")
 
 
 class StepMetrics:
@@ -37,7 +42,15 @@ class StepMetrics:
             batch["entity_attention_mask"].sum(),
             0.0,
         ]
-        self.sums += torch.stack([torch.as_tensor(v, dtype=torch.float64, device=self.sums.device) for v in values])
+        values = [torch.as_tensor(v, dtype=torch.float64, device=self.sums.device) for v in values]
+        self.sums[: len(values)] += torch.stack(values)  # the reference fields come from add_references
+
+    def add_references(self, references: ReferenceModels, batch: dict[str, torch.Tensor]) -> None:
+        """The reference models' summed losses on the labelled positions of ``batch`` (see ``add``)."""
+        unigram, bigram = references.word_losses(batch["word_ids"], batch["masked_lm_labels"])
+        entities = references.entity_loss(batch["masked_entity_labels"])
+        for name, value in (*zip(REFERENCE_FIELDS, (unigram, bigram, entities), strict=True), ("reference_batches", 1)):
+            self.sums[_FIELDS.index(name)] += value
 
     def set_flag(self) -> None:
         self.sums[_FIELDS.index("flag")] = 1.0
@@ -59,4 +72,8 @@ class StepMetrics:
             entity_tokens=total["entity_tokens"],
             flag=total["flag"],
         )
+        if total["reference_batches"]:
+            for name, task in REFERENCE_FIELDS.items():
+                count = total[f"{task}_count"]
+                result[name] = total[name] / count if count else float("nan")
         return result

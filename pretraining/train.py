@@ -40,6 +40,7 @@ def _train(config: TrainConfig, allow_config_change: bool, preemption: Preemptio
     from pretraining.metrics_log import MetricsLogger
     from pretraining.model_setup import build_model, check_init_source, report_entity_mapping, resolve_model_config
     from pretraining.output_guard import guard_output, log_file
+    from pretraining.references import ReferenceModels
     from pretraining.rng import seed_everything
     from pretraining.run_dir import read_settings, record_start, write_run_files
     from pretraining.trainer import Trainer
@@ -100,8 +101,20 @@ def _train(config: TrainConfig, allow_config_change: bool, preemption: Preemptio
         total_steps=config.schedule.max_steps,
         initial_step=start_step,
     )
+    references = None
+    if validation_loader is not None:
+        references = ReferenceModels.from_corpus(corpus, model_config.vocab_size, model_config.entity_vocab_size)
     trainer = Trainer(
-        config, engine, train_loader, validation_loader, checkpoints, logger, accumulation, preemption, resumed
+        config,
+        engine,
+        train_loader,
+        validation_loader,
+        checkpoints,
+        logger,
+        accumulation,
+        preemption,
+        resumed,
+        references,
     )
     try:
         for note in resume.notes:

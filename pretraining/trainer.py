@@ -19,8 +19,9 @@ from pretraining.config import TrainConfig
 from pretraining.evaluation import common_batch_count, evaluate
 from pretraining.metrics_log import MetricsLogger
 from pretraining.preemption import PreemptionHandler
+from pretraining.references import ReferenceModels
 from pretraining.rng import rng_state, set_rng_state
-from pretraining.step_metrics import StepMetrics
+from pretraining.step_metrics import REFERENCE_FIELDS, StepMetrics
 
 
 class NonFiniteLossError(RuntimeError):
@@ -50,6 +51,7 @@ class Trainer:
         accumulation_steps: int,
         preemption: PreemptionHandler,
         resumed: LoadedCheckpoint | None = None,
+        references: ReferenceModels | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -59,6 +61,7 @@ class Trainer:
         self.logger = logger
         self.accumulation_steps = accumulation_steps
         self.preemption = preemption
+        self.references = references
         self.step = 0
         self._batches: Iterator[dict[str, torch.Tensor]] | None = None
         self._pending_rng: dict[str, Any] | None = None
@@ -115,8 +118,9 @@ class Trainer:
         limit = len(self.validation_loader)
         if self.config.eval.max_batches:
             limit = min(limit, self.config.eval.max_batches)
-        reduced = evaluate(self.engine, self.validation_loader, common_batch_count(limit))
-        result = {name: reduced[name] for name in ("loss", "mlm_loss", "mlm_accuracy", "mep_loss", "mep_accuracy")}
+        reduced = evaluate(self.engine, self.validation_loader, common_batch_count(limit), self.references)
+        names = ("loss", "mlm_loss", "mlm_accuracy", "mep_loss", "mep_accuracy", *REFERENCE_FIELDS)
+        result = {name: reduced[name] for name in names if name in reduced}
         result["samples"] = reduced["samples"]
         self.logger.log(self.step, "validation", result)
         return result

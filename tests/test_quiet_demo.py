@@ -54,7 +54,8 @@ def test_demo_writes_only_our_lines_once_per_job(tmp_path, deepspeed_cpu_env):
     assert result.stdout.count("finished at step 3;") == 2  # rank 0 only, once per stage
     assert len(re.findall(r"^-- done in \d+ s$", result.stdout, re.MULTILINE)) == 6  # 4 steps and 2 reports
     assert re.search(r"== 2/4 train stage 1.*\[\d+:\d\d into the demo\]", result.stdout)
-    assert "validation masked words" in result.stdout and "unigram" in result.stdout
+    assert re.search(r"validation loss \(nats\) +start +end +unigram +bigram +uniform", result.stdout)
+    assert "masked words: " in result.stdout and "starting point for fine-tuning" in result.stdout
     assert re.search(r"masked entity: .*: rank [\d,]+ of [\d,]+", result.stdout)
     assert re.search(r"^train: 3/3 steps? \(100%\)", result.stderr, re.MULTILINE)
 
