@@ -12,9 +12,10 @@ from luke.inspection import plots
 from luke.inspection.page import document, flatten, image, table
 from luke.inspection.run_report import Run, name_runs
 
+# metric, title, splits, logarithmic y; the validation references drawn with MLM and MEP (same positions)
 FIGURES = (
     ("loss", "loss (MLM + MEP)", ("train", "validation"), False),
-    ("mlm_loss", "MLM loss", ("train", "validation"), False),
+    ("mlm_loss", "MLM loss (train: LUKE's 80/10/10; validation: all masked)", ("train", "validation"), False),
     ("mep_loss", "MEP loss", ("train", "validation"), False),
     ("mlm_accuracy", "MLM accuracy", ("train", "validation"), False),
     ("mep_accuracy", "MEP accuracy", ("train", "validation"), False),
@@ -23,6 +24,8 @@ FIGURES = (
     ("samples_per_s", "samples / s", ("train",), False),
 )
 LATEST = ("loss", "mlm_loss", "mlm_accuracy", "mep_loss", "mep_accuracy", "lr", "tokens_per_s", "samples_per_s")
+REFERENCES = {"mlm_loss": ("mlm_unigram_loss", "mlm_bigram_loss"), "mep_loss": ("mep_unigram_loss",)}
+REFERENCE_COLORS = {"unigram": "#999999", "bigram": "#555555"}
 
 
 def run_colors(runs: list[Run]) -> dict[str, str]:
@@ -85,6 +88,13 @@ def _figures(runs: list[Run], colors: dict[str, str]) -> list[str]:
                             f"{run.name} {split}", series["step"], series[metric], colors[run.name], split != "train"
                         )
                     )
+            validation = run.series.get("validation", {})
+            for reference in REFERENCES.get(metric, ()):
+                if reference in validation:
+                    name = reference.split("_")[1]  # unigram, bigram
+                    steps, values = validation["step"], validation[reference]
+                    label = f"{run.name} {name}, same positions"
+                    lines.append(plots.Line(label, steps, values, REFERENCE_COLORS[name], True))
         if lines:
             figures.append(image(plots.metric_lines(title, lines, markers, log_y), title))
     return figures
