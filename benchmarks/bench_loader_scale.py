@@ -127,7 +127,7 @@ def measure_rank(corpus_dir: Path, rank: int, ranks: int, workers: int, batches:
     overrides = [f"data.corpus={corpus_dir}", "run_dir=/nonexistent", f"data.num_workers={workers}"]
     config = load_config(ROOT / "configs/train/tiny.yaml", overrides)
     info = synthetic_tokenizer_info()
-    model_config = resolve_model_config(config, corpus, info.vocab_size)
+    model_config = resolve_model_config(config, corpus, info)
     started = time.perf_counter()
     loader, _ = build_loaders(config, corpus, info, model_config, ProcessPlacement(rank, ranks, rank))
     seconds["build_s"] = time.perf_counter() - started

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -153,8 +152,9 @@ def peak_memory_mib(device: str) -> float:
 
 def measure(args: argparse.Namespace) -> dict[str, float]:
     """One measurement in this process: the baseline loop, or the trainer on DeepSpeed config ``args.worker``."""
-    if args.device == "cpu":
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    from pretraining.process_env import set_deepspeed_defaults
+
+    set_deepspeed_defaults(gpu_available=args.device != "cpu")  # as luke train: its accelerator and JIT cache
     import torch
 
     from luke.model import LukeForPretraining
@@ -188,7 +188,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
         )
         info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
         placement = ProcessPlacement(0, 1, 0)
-        model_config = sized_model_config(args.model, resolve_model_config(config, corpus, info.vocab_size))
+        model_config = sized_model_config(args.model, resolve_model_config(config, corpus, info))
         init_distributed(placement)
         ds_config = load_deepspeed_config(config, 1)
         train_loader, _ = build_loaders(config, corpus, info, model_config, placement)

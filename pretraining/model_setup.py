@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import LukeConfig
 
 from preprocessing.corpus import Corpus
 from pretraining.config import ConfigError, TrainConfig
+from pretraining.data.tokenizer_info import TokenizerInfo
 from pretraining.pretrained import (
     EntityRowMapping,
     EntitySource,
@@ -22,6 +24,7 @@ from pretraining.pretrained import (
     write_mapping_report,
 )
 
+SPECIAL_ID_FIELDS = ("pad_token_id", "bos_token_id", "eos_token_id")  # decided by the corpus tokenizer
 TIED_TO_EMBEDDINGS = ("lm_head.decoder.weight", "entity_predictions.decoder.weight")  # saved once, as embeddings
 
 
@@ -31,9 +34,9 @@ def count_entity_vocab(corpus: Corpus) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: int) -> LukeConfig:
+def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer: TokenizerInfo) -> LukeConfig:
     """The ``LukeConfig`` named by ``model.config`` (or ``model.init_from``'s, for ``init: pretrained``),
-    checked against the corpus.
+    checked against the corpus, with the corpus tokenizer's special ids (``TokenizerInfo.model_config_ids``).
 
     The word vocabulary must hold every id the corpus tokenizer produces and the entity vocabulary must be
     the corpus's, unless ``model.vocab_sizes_from_corpus`` takes both sizes from the corpus; the corpus
@@ -43,20 +46,21 @@ def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: in
 
     entity_vocab_size = count_entity_vocab(corpus)
     if config.model.init == "pretrained":
-        model_config = pretrained_model_config(read_pretrained(config, corpus), tokenizer_size, entity_vocab_size)
+        model_config = pretrained_model_config(read_pretrained(config, corpus), tokenizer.vocab_size, entity_vocab_size)
+        model_config.update(tokenizer.model_config_ids)
         _check_positions(model_config, corpus, config.model.init_from)
         return model_config
-    overrides = {}
+    overrides = dict(tokenizer.model_config_ids)
     if config.model.vocab_sizes_from_corpus:
-        overrides = {"vocab_size": tokenizer_size, "entity_vocab_size": entity_vocab_size}
+        overrides |= {"vocab_size": tokenizer.vocab_size, "entity_vocab_size": entity_vocab_size}
     try:
         model_config = load_model_config(config.model.config, **overrides)
     except ValueError as error:
         raise ConfigError(f"model.config: {error}") from error
-    if model_config.vocab_size < tokenizer_size:
+    if model_config.vocab_size < tokenizer.vocab_size:
         raise ConfigError(
             f"model.config {config.model.config}: vocab_size {model_config.vocab_size} is smaller than the "
-            f"{tokenizer_size} tokens of the corpus tokenizer {corpus.tokenizer_path} "
+            f"{tokenizer.vocab_size} tokens of the corpus tokenizer {corpus.tokenizer_path} "
             "(use the corpus's tokenizer size, or model.vocab_sizes_from_corpus=true)"
         )
     if model_config.entity_vocab_size != entity_vocab_size:
@@ -70,11 +74,30 @@ def resolve_model_config(config: TrainConfig, corpus: Corpus, tokenizer_size: in
 
 
 def _check_positions(model_config: LukeConfig, corpus: Corpus, where: str) -> None:
-    if model_config.max_position_embeddings - 2 < corpus.max_seq_length:
+    """RoBERTa's position ids run from ``pad_token_id + 1`` to ``pad_token_id + max_seq_length``."""
+    offset = model_config.pad_token_id + 1
+    if model_config.max_position_embeddings - offset < corpus.max_seq_length:
         raise ConfigError(
             f"{where}: max_position_embeddings {model_config.max_position_embeddings} "
-            f"cannot hold the corpus's max_seq_length {corpus.max_seq_length} (+2 for RoBERTa's offset)"
+            f"cannot hold the corpus's max_seq_length {corpus.max_seq_length} (+{offset}: position ids start after "
+            f"the corpus tokenizer's pad id {model_config.pad_token_id})"
         )
+
+
+def keep_recorded_special_ids(model_config: LukeConfig, recorded: dict[str, Any]) -> str | None:
+    """Resuming: the special ids the run's checkpoint was trained with (its recorded model config) replace the
+    corpus tokenizer's in ``model_config``, so the padding row and the position ids stay the run's; returns a
+    note when they differ (a run started before the ids came from the tokenizer)."""
+    recorded_ids = {name: recorded.get(name) for name in SPECIAL_ID_FIELDS}
+    current_ids = {name: getattr(model_config, name) for name in SPECIAL_ID_FIELDS}
+    if recorded_ids == current_ids:
+        return None
+    model_config.update(recorded_ids)
+    listing = ", ".join(f"{name} {recorded_ids[name]} (tokenizer: {current_ids[name]})" for name in SPECIAL_ID_FIELDS)
+    return (
+        f"resuming with the special ids this run was trained with: {listing}; a new run takes the tokenizer's, "
+        "and `luke export` keeps the trained ones"
+    )
 
 
 def read_pretrained(config: TrainConfig, corpus: Corpus) -> PretrainedLuke:

@@ -38,7 +38,13 @@ def _train(config: TrainConfig, allow_config_change: bool, preemption: Preemptio
     from pretraining.engine import apply_optimizer_config, build_engine, check_optimizer_support, load_deepspeed_config
     from pretraining.loaders import build_loaders
     from pretraining.metrics_log import MetricsLogger
-    from pretraining.model_setup import build_model, check_init_source, report_entity_mapping, resolve_model_config
+    from pretraining.model_setup import (
+        build_model,
+        check_init_source,
+        keep_recorded_special_ids,
+        report_entity_mapping,
+        resolve_model_config,
+    )
     from pretraining.output_guard import guard_output, log_file
     from pretraining.references import ReferenceModels
     from pretraining.rng import seed_everything
@@ -56,15 +62,19 @@ def _train(config: TrainConfig, allow_config_change: bool, preemption: Preemptio
         tokenizer_info = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
     except (CorpusError, TokenizerInfoError) as error:
         raise ConfigError(f"data.corpus: {error}") from error
-    model_config = resolve_model_config(config, corpus, tokenizer_info.vocab_size)
+    model_config = resolve_model_config(config, corpus, tokenizer_info)
     run_dir = Path(config.run_dir)
     checkpoints = CheckpointManager(run_dir, placement.rank, config.checkpoint.keep_last)
     resuming = config.checkpoint.resume and checkpoints.latest() is not None
     checksums = corpus_checksums(corpus)
     changes = []
     if resuming:
+        recorded = read_settings(run_dir)
+        note = keep_recorded_special_ids(model_config, recorded.model_config)
+        if note and placement.is_main:
+            print(note, flush=True)
         current = RunSettings.resolved(config, model_config.to_dict(), ds_config, corpus.metadata, checksums)
-        changes = config_changes(read_settings(run_dir), current)
+        changes = config_changes(recorded, current)
         check_changes(changes, allow_config_change)
     if not resuming and config.model.init == "checkpoint":
         note = check_init_source(config, corpus)  # clear errors now, not after building the model

@@ -154,9 +154,10 @@ def test_lite_bf16_export_without_entity_aware_attention(zero_runs, tmp_path):
     )
 
 
-def test_fine_tuning_entity_classification_from_the_export_lowers_the_loss(exported, zero_runs):
-    corpus = _corpus_of(zero_runs / "bpe-zero2")
-    tokenizer = AutoTokenizer.from_pretrained(exported["bpe-zero2"], task="entity_classification")
+@pytest.mark.parametrize("name", ["bpe-zero2", "sp-zero2"])
+def test_fine_tuning_entity_classification_from_the_export_lowers_the_loss(name, exported, zero_runs):
+    corpus = _corpus_of(zero_runs / name)
+    tokenizer = AutoTokenizer.from_pretrained(exported[name], task="entity_classification")
     vocab = EntityVocab.load(str(corpus.entity_vocab_path))
     texts, spans, labels = [], [], []
     split = corpus.split("train")
@@ -171,18 +172,88 @@ def test_fine_tuning_entity_classification_from_the_export_lowers_the_loss(expor
             spans.append([(len(prefix) + len(mention) - len(mention.lstrip()), len(prefix) + len(mention))])
             labels.append(int(" " in vocab.title_of(int(row["entity_ids"][0]))))  # a multi-word title?
     batch = tokenizer(texts, entity_spans=spans, padding=True, return_tensors="pt")
-    model = LukeForEntityClassification.from_pretrained(exported["bpe-zero2"], num_labels=2)
+    model = LukeForEntityClassification.from_pretrained(exported[name], num_labels=2)
+    assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == 0.1  # LUKE's
     torch.manual_seed(0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     losses = []
-    for _ in range(8):
+    for _ in range(16):
         loss = model(**batch, labels=torch.tensor(labels)).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())
     assert losses[-1] < 0.85 * losses[0], losses
+
+
+# Where <ent>/<ent2> start: LUKE's @/# in the byte-level BPE; the 4,000-piece SentencePiece has neither.
+MARKER_PIECES = {"bpe-zero2": ("@", "#"), "sp-zero2": ("*", "%")}
+MARKER_TOKENS = {"bpe-zero2": ["<ent>", "<ent2>"], "sp-zero2": ["▁<ent>", "▁<ent2>"]}  # 5.x's MLukeTokenizer adds ▁
+
+
+@pytest.mark.parametrize("name", ["bpe-zero2", "sp-zero2"])
+def test_entity_markers_start_from_distinct_symbols_and_special_ids_are_the_tokenizers(name, exported, zero_runs):
+    corpus_tokenizer = AutoTokenizer.from_pretrained(_corpus_of(zero_runs / name).tokenizer_path)
+    tokenizer = AutoTokenizer.from_pretrained(exported[name])
+    weights = load_file(exported[name] / "model.safetensors")["luke.embeddings.word_embeddings.weight"]
+    trained = consolidate(locate_checkpoint(zero_runs / name))["luke.embeddings.word_embeddings.weight"]
+    markers = tokenizer.convert_tokens_to_ids(MARKER_TOKENS[name])
+    assert tokenizer.unk_token_id not in markers and len(set(markers)) == 2
+    sources = corpus_tokenizer.convert_tokens_to_ids(list(MARKER_PIECES[name]))
+    assert corpus_tokenizer.unk_token_id not in sources and len(set(sources)) == 2
+    for marker, source in zip(markers, sources, strict=True):
+        torch.testing.assert_close(weights[marker], trained[source], rtol=0, atol=0)
+    assert not torch.equal(weights[markers[0]], weights[markers[1]])
+    card = (exported[name] / "README.md").read_text()
+    first, second = MARKER_PIECES[name]
+    assert f"<ent> from {first!r}" in card and f"<ent2> from {second!r}" in card
+    config = json.loads((exported[name] / "config.json").read_text())
+    ids = [config["pad_token_id"], config["bos_token_id"], config["eos_token_id"]]
+    assert ids == [tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id]
+    assert ids == ([1, 0, 2] if name == "bpe-zero2" else [3, 1, 2])
+
+
+def test_markers_the_corpus_tokenizer_holds_keep_their_rows(exported, zero_runs):
+    """A corpus built with an export's tokenizer holds <ent>/<ent2>: a run on it trains their rows, and its
+    export keeps them instead of starting them again from @/#."""
+    from pretraining.export.exporter import export_word_sources
+    from pretraining.export.tokenizer import build_luke_tokenizer, entity_vocab_mapping
+
+    for name in ("bpe-zero2", "sp-zero2"):
+        corpus_tokenizer = AutoTokenizer.from_pretrained(exported[name])
+        multilingual = name.startswith("sp")
+        vocab = EntityVocab.load(str(_corpus_of(zero_runs / name).entity_vocab_path))
+        mapping = entity_vocab_mapping(vocab, multilingual)
+        luke_tokenizer = build_luke_tokenizer(corpus_tokenizer, mapping, 30, str(exported[name]))
+        sources, markers = export_word_sources(len(corpus_tokenizer), corpus_tokenizer, luke_tokenizer)
+        assert len(corpus_tokenizer) == len(luke_tokenizer), name  # <ent>, <ent2> are the corpus tokenizer's
+        assert sources == list(range(len(corpus_tokenizer))) and markers == [], name
+
+
+def test_dropout_and_the_special_ids_of_an_older_run(zero_runs, tmp_path):
+    """A run trained without dropout exports LUKE's 0.1 unless told otherwise; a run started before its special
+    ids came from the tokenizer (pad 1, bos 0 on a SentencePiece corpus) exports with the ids it trained with."""
+    run, _ = _copy_run(zero_runs, tmp_path, "sp-zero2")
+    model_config = json.loads((run / "model_config.json").read_text())
+    old = {"pad_token_id": 1, "bos_token_id": 0, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    (run / "model_config.json").write_text(json.dumps(model_config | old))
+    result = export(run, tmp_path / "default")
+    assert result.exit_code == 0 and "model verified" in result.output, result.output
+    assert "note: pad_token_id 1 is the trained model's, kept (the tokenizer's is 3)" in result.output
+    config = json.loads((tmp_path / "default" / "config.json").read_text())
+    assert (config["pad_token_id"], config["bos_token_id"]) == (1, 0)
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
+    card = (tmp_path / "default" / "README.md").read_text()
+    assert (
+        "| dropout (hidden / attention) | 0.1 / 0.1 in config.json, used when fine-tuning (pretrained with 0 / 0) |"
+        in card
+    )
+
+    chosen = ("--hidden-dropout-prob", "0", "--attention-probs-dropout-prob", "0.05", "--no-verify")
+    assert export(run, tmp_path / "chosen", *chosen).exit_code == 0
+    config = json.loads((tmp_path / "chosen" / "config.json").read_text())
+    assert (config["hidden_dropout_prob"], config["attention_probs_dropout_prob"]) == (0.0, 0.05)
 
 
 def _copy_run(zero_runs: Path, tmp_path: Path, name: str = "bpe-zero3") -> tuple[Path, Path]:
@@ -291,7 +362,7 @@ def test_verification_catches_a_wrong_weight(exported, zero_runs, tmp_path):
     config = LukeConfig.from_json_file(str(run / "model_config.json"))
     ours = our_model(config, consolidate(locate_checkpoint(run)), torch.float32)
     batch = validation_batch(corpus, tokenizer, len(vocab))
-    word_sources = export_word_sources(config.vocab_size, tokenizer, AutoTokenizer.from_pretrained(directory))
+    word_sources, _ = export_word_sources(config.vocab_size, tokenizer, AutoTokenizer.from_pretrained(directory))
     mapping = entity_vocab_mapping(vocab, multilingual=False)
     verify_export(exported["bpe-zero2"], ours, batch, word_sources, mapping)  # the untouched export passes
     with pytest.raises(VerificationError, match="disagrees with ours"):

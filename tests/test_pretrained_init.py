@@ -49,13 +49,13 @@ def test_an_export_loaded_back_gives_the_losses_of_its_checkpoint(zero_runs, exp
     from luke.model import LukeForPretraining
 
     corpus = Corpus.open(enwiki_corpus)
-    tokenizer_size = TokenizerInfo.from_pretrained(corpus.tokenizer_path).vocab_size
+    tokenizer = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
     entities = len(EntityVocab.load(str(corpus.entity_vocab_path)))
-    source = LukeForPretraining(load_model_config("tiny", vocab_size=tokenizer_size, entity_vocab_size=entities))
+    source = LukeForPretraining(load_model_config("tiny", vocab_size=tokenizer.vocab_size, entity_vocab_size=entities))
     load_checkpoint_weights(source, zero_runs / "bpe-zero2")
 
     config = pretrained_config(enwiki_corpus, exported["bpe-zero2"])
-    model_config = resolve_model_config(config, corpus, tokenizer_size)
+    model_config = resolve_model_config(config, corpus, tokenizer)
     assert model_config.use_entity_aware_attention and model_config.entity_vocab_size == entities
     continued = build_model(config, model_config, corpus)
     for name, tensor in source.state_dict().items():  # every entity of the corpus is the export's: all kept
@@ -92,8 +92,8 @@ def test_another_entity_vocabulary_is_mapped_by_title(half_export, enwiki_corpus
     assert len(shared) > 100 and len(new) > 100
 
     config = pretrained_config(enwiki_corpus, half_export, model__new_entity_init=rule)
-    tokenizer_size = TokenizerInfo.from_pretrained(corpus.tokenizer_path).vocab_size
-    rows = build_model(config, resolve_model_config(config, corpus, tokenizer_size), corpus).state_dict()
+    tokenizer = TokenizerInfo.from_pretrained(corpus.tokenizer_path)
+    rows = build_model(config, resolve_model_config(config, corpus, tokenizer), corpus).state_dict()
     rows = rows[ENTITY_EMBEDDINGS]
     ids = vocab.title_to_id()
     for title in shared:
@@ -130,7 +130,7 @@ def test_a_corpus_with_another_tokenizer_is_refused_in_one_line(
     corpus = Corpus.open(enwiki_sp_corpus)
     config = pretrained_config(enwiki_sp_corpus, exported["bpe-zero2"])
     with pytest.raises(ConfigError, match=r"the corpus tokenizer .* differs from its tokenizer .*--tokenizer"):
-        resolve_model_config(config, corpus, TokenizerInfo.from_pretrained(corpus.tokenizer_path).vocab_size)
+        resolve_model_config(config, corpus, TokenizerInfo.from_pretrained(corpus.tokenizer_path))
     overrides = tiny_overrides(enwiki_sp_corpus, tmp_path / "r", model__config="", model__init="pretrained")
     result = run(single_process([*overrides, f"model.init_from={exported['bpe-zero2']}"]), deepspeed_cpu_env)
     assert result.returncode != 0
@@ -149,7 +149,7 @@ def test_a_corpus_built_with_the_models_tokenizer_and_entity_vocabulary_keeps_ev
     luke_tokenizer = AutoTokenizer.from_pretrained(model_dir)
     assert EntityVocab.load(str(corpus.entity_vocab_path)).title_to_id() == luke_tokenizer.entity_vocab
     config = pretrained_config(output, model_dir)
-    model_config = resolve_model_config(config, corpus, TokenizerInfo.from_pretrained(corpus.tokenizer_path).vocab_size)
+    model_config = resolve_model_config(config, corpus, TokenizerInfo.from_pretrained(corpus.tokenizer_path))
     model = build_model(config, model_config, corpus)
     source = PretrainedLuke.read(model_dir).state_dict()
     torch.testing.assert_close(model.state_dict()[ENTITY_EMBEDDINGS], source[ENTITY_EMBEDDINGS], rtol=0, atol=0)

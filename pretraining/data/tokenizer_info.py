@@ -75,6 +75,12 @@ class TokenizerInfo:
     def random_word_ids(self) -> np.ndarray:
         return np.flatnonzero(~self.special)
 
+    @property
+    def model_config_ids(self) -> dict[str, int]:
+        """The ``LukeConfig`` fields this tokenizer decides: ``pad_token_id`` (the embedding's padding row and
+        the position-id offset), ``bos_token_id`` and ``eos_token_id`` (the ids the collator frames rows with)."""
+        return {"pad_token_id": self.pad_id, "bos_token_id": self.cls_id, "eos_token_id": self.sep_id}
+
     @classmethod
     def from_pretrained(cls, path: str | Path) -> TokenizerInfo:
         """Load the tokenizer in directory ``path`` (``AutoTokenizer``) and derive the tables."""

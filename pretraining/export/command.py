@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pretraining.export import DEFAULT_TOLERANCE
+from pretraining.export import DEFAULT_TOLERANCE, LUKE_DROPOUT
 
 DTYPE_CHOICES = ("float32", "bfloat16", "float16")
 
@@ -67,6 +67,21 @@ DTYPE_CHOICES = ("float32", "bfloat16", "float16")
     show_default=True,
     help="Largest absolute difference of hidden states and logits that verification accepts.",
 )
+@click.option(
+    "--hidden-dropout-prob",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=LUKE_DROPOUT,
+    show_default=True,
+    help="hidden_dropout_prob of the exported config.json, what fine-tuning starts with (LUKE's models: 0.1), "
+    "whatever the run trained with (the model card states both).",
+)
+@click.option(
+    "--attention-probs-dropout-prob",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=LUKE_DROPOUT,
+    show_default=True,
+    help="attention_probs_dropout_prob of the exported config.json, as --hidden-dropout-prob.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists and is not empty.")
 def export_command(
     source: Path,
@@ -79,6 +94,8 @@ def export_command(
     dtype: str,
     verify: bool,
     tolerance: float,
+    hidden_dropout_prob: float,
+    attention_probs_dropout_prob: float,
     overwrite: bool,
 ) -> None:
     """Export SOURCE — a run directory, its checkpoints/ directory or one checkpoint tag directory — to a
@@ -124,7 +141,9 @@ def export_command(
         note = check_same_vocabularies(checkpoint.run_dir, target)
         if note:
             click.echo(note, err=True)
-        options = ExportOptions(entity_aware_attention, lite, dtype, verify, tolerance)
+        options = ExportOptions(
+            entity_aware_attention, lite, dtype, verify, tolerance, hidden_dropout_prob, attention_probs_dropout_prob
+        )
         with transformers_progress_bars_off():
             result = export_checkpoint(checkpoint, output, target, config, options, run, overwrite)
     except (
@@ -140,8 +159,13 @@ def export_command(
     click.echo(f"exported checkpoint {checkpoint.path} → {result.output}")
     click.echo(
         f"  {result.tokenizer_class}: {result.config.vocab_size} word ids, {result.config.entity_vocab_size} "
-        f"entities; entity-aware attention {'on' if entity_aware_attention else 'off'}; {dtype}"
+        f"entities; entity-aware attention {'on' if entity_aware_attention else 'off'}; {dtype}; dropout "
+        f"{hidden_dropout_prob:g} / {attention_probs_dropout_prob:g} (hidden / attention)"
     )
+    if result.markers:
+        click.echo("  entity markers: " + "; ".join(source.describe() for source in result.markers))
+    for note in result.notes:
+        click.echo(f"  note: {note}")
     if result.tokenizer_check:
         click.echo(
             f"  tokenizer verified on {result.tokenizer_check['verified_texts']} texts "

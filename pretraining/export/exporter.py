@@ -1,8 +1,9 @@
 """A training checkpoint → a Hugging Face model directory, written atomically and verified.
 
 The directory holds ``config.json`` (``LukeConfig``, ``architectures: [LukeForMaskedLM]``),
-``model.safetensors``, the tokenizer (``LukeTokenizer`` / ``MLukeTokenizer`` with the entity vocabulary)
-and ``README.md`` (the model card). It is assembled in a sibling staging directory and renamed into place
+``model.safetensors``, the tokenizer (``LukeTokenizer`` / ``MLukeTokenizer``, laid out as the hub's LUKE
+repositories: :mod:`pretraining.export.hub_files`, the entity vocabulary in ``entity_vocab.json``) and
+``README.md`` (the model card). It is assembled in a sibling staging directory and renamed into place
 only when everything, verification included, succeeded: an interrupted or failed export leaves nothing
 that looks like a model.
 """
@@ -23,9 +24,13 @@ from transformers import LukeConfig
 from luke.versions import package_versions
 from preprocessing.corpus import Corpus
 from preprocessing.entities.vocab import EntityVocab
-from pretraining.export import DEFAULT_TOLERANCE
+from pretraining.data.tokenizer_info import TokenizerInfo
+from pretraining.export import DEFAULT_TOLERANCE, LUKE_DROPOUT
+from pretraining.export.hub_files import write_hub_layout
+from pretraining.export.markers import MarkerInitError, MarkerSource, marker_sources
 from pretraining.export.model_card import ModelCardFacts, render_model_card
 from pretraining.export.tokenizer import (
+    ENTITY_SPECIAL_TOKENS,
     MLUKE_TOKENIZER,
     EntityVocabMapping,
     added_word_tokens,
@@ -45,8 +50,6 @@ RUN_INFO = "run_info.json"
 RUN_METRICS = "metrics.jsonl"
 VERIFY_SEQUENCES = 4
 VERIFY_TEXTS = 256
-# Rows of the added word tokens start from these tokens' rows, as in the official converters.
-ADDED_TOKEN_INIT = {"<ent>": "@", "<ent2>": "#"}
 
 
 class ExportError(ValueError):
@@ -62,6 +65,8 @@ class ExportOptions:
     dtype: str = "float32"
     verify: bool = True
     tolerance: float = DEFAULT_TOLERANCE
+    hidden_dropout_prob: float = LUKE_DROPOUT
+    attention_probs_dropout_prob: float = LUKE_DROPOUT
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class ExportResult:
     config: LukeConfig
     tokenizer_check: dict[str, Any] | None
     verification: VerificationReport | None
+    markers: list[MarkerSource]
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -165,16 +172,19 @@ def validation_batch(corpus: Corpus, tokenizer, entity_vocab_size: int) -> dict[
     return collator([dataset[index] for index in range(count)])
 
 
-def export_word_sources(vocab_size: int, corpus_tokenizer, luke_tokenizer) -> list[int]:
-    """Source row of every exported word row (see :func:`word_row_sources`): the LUKE tokenizer's added
-    tokens start from ``@`` (``<ent>``), ``#`` (``<ent2>``) or the unknown token (any other)."""
+def export_word_sources(vocab_size: int, corpus_tokenizer, luke_tokenizer) -> tuple[list[int], list[MarkerSource]]:
+    """Source row of every exported word row (see :func:`word_row_sources`) and where each entity marker the
+    LUKE tokenizer adds starts from (:func:`marker_sources`); markers the corpus tokenizer holds keep their rows."""
     added = added_word_tokens(corpus_tokenizer, luke_tokenizer)
-    init_ids = {"": corpus_tokenizer.unk_token_id}
-    for token in added.values():
-        init = ADDED_TOKEN_INIT.get(token.lstrip("▁"))
-        if init is not None:
-            init_ids[token] = corpus_tokenizer.convert_tokens_to_ids(init)
-    return word_row_sources(vocab_size, added, init_ids)
+    special_ids = set(corpus_tokenizer.all_special_ids)
+    try:
+        markers = marker_sources(
+            corpus_tokenizer.get_vocab(), [token.lstrip("▁") for token in added.values()], special_ids
+        )
+    except MarkerInitError as error:
+        raise ExportError(f"the tokenizer in {corpus_tokenizer.name_or_path}: {error}") from error
+    rows = {index: source.row for index, source in zip(added, markers, strict=True)}
+    return word_row_sources(vocab_size, rows), markers
 
 
 def _exported_config(
@@ -184,8 +194,20 @@ def _exported_config(
     exported.vocab_size = vocab_size
     exported.entity_vocab_size = mapping.size
     exported.use_entity_aware_attention = options.entity_aware_attention
+    exported.hidden_dropout_prob = options.hidden_dropout_prob
+    exported.attention_probs_dropout_prob = options.attention_probs_dropout_prob
     exported.architectures = ["LukeForMaskedLM"]
-    return exported  # pad_token_id stays the trained model's: it decides its position ids
+    return exported  # the special ids stay the trained model's: pad_token_id decides its position ids
+
+
+def special_id_notes(config: LukeConfig, tokenizer: TokenizerInfo) -> list[str]:
+    """A note for each special id the model was trained with that is not the tokenizer's (a run started before
+    the ids came from the tokenizer): the export keeps the trained ids, which its position ids depend on."""
+    return [
+        f"{name} {getattr(config, name)} is the trained model's, kept (the tokenizer's is {tokenizer_id})"
+        for name, tokenizer_id in tokenizer.model_config_ids.items()
+        if getattr(config, name) != tokenizer_id
+    ]
 
 
 def our_model(config: LukeConfig, state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype):
@@ -228,10 +250,11 @@ def export_checkpoint(
             corpus_tokenizer, mapping, corpus.max_mention_length, str(corpus.tokenizer_path)
         )
         luke_tokenizer.save_pretrained(str(staging))
+        write_hub_layout(staging, kind, corpus_tokenizer, mapping.keys)
         tokenizer_check = verify_luke_tokenizer(
-            staging, corpus_tokenizer, mapping, verification_texts(corpus, corpus_tokenizer)
+            staging, corpus_tokenizer, luke_tokenizer, mapping, verification_texts(corpus, corpus_tokenizer)
         )
-        word_sources = export_word_sources(model_config.vocab_size, corpus_tokenizer, luke_tokenizer)
+        word_sources, markers = export_word_sources(model_config.vocab_size, corpus_tokenizer, luke_tokenizer)
         config = _exported_config(model_config, len(word_sources), mapping, options)
         adapted = adapt_state_dict(
             state_dict, config.num_hidden_layers, word_sources, mapping, options.entity_aware_attention
@@ -262,6 +285,9 @@ def export_checkpoint(
             final_metrics=run.final_metrics,
             tokenizer_check=tokenizer_check,
             verification=verification,
+            markers=[source.describe() for source in markers],
+            trained_dropout=(model_config.hidden_dropout_prob, model_config.attention_probs_dropout_prob),
+            entity_key_example=next((key for key in mapping.keys if key not in ENTITY_SPECIAL_TOKENS), ""),
             versions={
                 "corpus": corpus.metadata.get("versions") or {},
                 "training": run.versions or {},
@@ -276,4 +302,5 @@ def export_checkpoint(
         staging.rename(output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ExportResult(output, kind, config, tokenizer_check, verification)
+    notes = special_id_notes(model_config, TokenizerInfo.from_tokenizer(corpus_tokenizer, str(corpus.tokenizer_path)))
+    return ExportResult(output, kind, config, tokenizer_check, verification, markers, notes)

@@ -29,6 +29,9 @@ class ModelCardFacts:
     final_metrics: Mapping[str, Any] | None = None
     tokenizer_check: Mapping[str, Any] | None = None
     verification: VerificationReport | None = None
+    markers: list[str] = field(default_factory=list)  # where each added entity marker's word row starts from
+    trained_dropout: tuple[float, float] | None = None  # (hidden, attention) the run trained with
+    entity_key_example: str = ""  # one key of the tokenizer's entity vocabulary
     extra: dict[str, str] = field(default_factory=dict)
     versions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # step (corpus, ...) → package → version
 
@@ -74,6 +77,61 @@ def _versions_table(versions: Mapping[str, Mapping[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _dropout(config: LukeConfig, trained: tuple[float, float] | None) -> str:
+    """The dropout fine-tuning starts with (``config.json``), and the pretraining run's when it differs."""
+    exported = (config.hidden_dropout_prob, config.attention_probs_dropout_prob)
+    text = f"{exported[0]:g} / {exported[1]:g} in config.json, used when fine-tuning"
+    if trained is not None and tuple(trained) != exported:
+        text += f" (pretrained with {trained[0]:g} / {trained[1]:g})"
+    return text
+
+
+FINE_TUNING_PATH = "path/to/this/model"
+FINE_TUNING_SNIPPET = f"""import torch
+from transformers import AutoTokenizer, LukeForEntityClassification
+
+tokenizer = AutoTokenizer.from_pretrained("{FINE_TUNING_PATH}", task="entity_classification")
+model = LukeForEntityClassification.from_pretrained("{FINE_TUNING_PATH}", num_labels=2)
+texts = ["Paris is the capital of France.", "Marie Curie was born in Warsaw."]
+spans = [[(0, 5)], [(0, 11)]]  # one entity span (character offsets) per text
+labels = torch.tensor([0, 1])
+batch = tokenizer(texts, entity_spans=spans, padding=True, return_tensors="pt")
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+model.train()
+for step in range(3):
+    loss = model(**batch, labels=labels).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+"""
+
+
+def _loading(facts: ModelCardFacts) -> str:
+    """Which transformers versions load the directory, and how entities are named."""
+    if facts.tokenizer_class == "MLukeTokenizer":
+        versions = (
+            "transformers 5.x only: 4.x's `MLukeTokenizer` assumes fairseq's word ids (`<s>` 0, `<pad>` 1, "
+            "`</s>` 2, `<unk>` 3), which this SentencePiece vocabulary does not have."
+        )
+        keys = "`language:title`, as mLUKE's"
+    else:
+        versions = (
+            "transformers 4.x and 5.x: `vocab.json`, `merges.txt`, `entity_vocab.json` as in studio-ousia/luke-large "
+            "(`tokenizer.json` too, for 5.x)."
+        )
+        keys = "the Wikipedia title, as LUKE's"
+    example = f" (e.g. `{facts.entity_key_example}`)" if facts.entity_key_example else ""
+    return (
+        "## Usage\n\n"
+        f"Loads with {versions} The entities passed to the tokenizer (`entities=[...]`) are keys of "
+        f"`entity_vocab.json`: {keys}{example}; an unknown key silently becomes `[UNK]`.\n\n"
+        "```python\nfrom transformers import AutoModelForMaskedLM, AutoTokenizer\n\n"
+        "tokenizer = AutoTokenizer.from_pretrained(PATH)\nmodel = AutoModelForMaskedLM.from_pretrained(PATH)\n"
+        'inputs = tokenizer("Paris is the capital of France.", entity_spans=[(0, 5)], return_tensors="pt")\n'
+        "outputs = model(**inputs)  # outputs.logits (words), outputs.entity_logits (entities)\n```"
+    )
+
+
 def render_model_card(facts: ModelCardFacts) -> str:
     """Markdown with Hugging Face front matter."""
     config = facts.config
@@ -92,6 +150,8 @@ def render_model_card(facts: ModelCardFacts) -> str:
         ("entity vocabulary", f"{config.entity_vocab_size}" + (" (lite: special entities only)" if facts.lite else "")),
         ("entity embedding size", config.entity_emb_size),
         ("entity-aware attention", "on" if config.use_entity_aware_attention else "off"),
+        ("dropout (hidden / attention)", _dropout(config, facts.trained_dropout)),
+        ("entity markers", "; ".join(facts.markers) or "—"),
         ("parameters", f"{facts.num_parameters:,}"),
         ("weights dtype", facts.dtype),
         ("exported from", f"checkpoint `{PurePath(facts.checkpoint).name}`"),
@@ -147,10 +207,5 @@ def render_model_card(facts: ModelCardFacts) -> str:
         sections.append("## Export checks\n\n" + "\n".join(checks))
     if any(facts.versions.values()):
         sections.append("## Software\n\n" + _versions_table(facts.versions))
-    sections.append(
-        "## Usage\n\n```python\nfrom transformers import AutoModelForMaskedLM, AutoTokenizer\n\n"
-        "tokenizer = AutoTokenizer.from_pretrained(PATH)\nmodel = AutoModelForMaskedLM.from_pretrained(PATH)\n"
-        'inputs = tokenizer("Paris is the capital of France.", entity_spans=[(0, 5)], return_tensors="pt")\n'
-        "outputs = model(**inputs)  # outputs.logits (words), outputs.entity_logits (entities)\n```"
-    )
+    sections += [_loading(facts), "## Fine-tuning\n\n```python\n" + FINE_TUNING_SNIPPET + "```"]
     return "\n\n".join(sections) + "\n"

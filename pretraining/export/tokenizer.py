@@ -108,10 +108,11 @@ def build_luke_tokenizer(corpus_tokenizer, mapping: EntityVocabMapping, max_ment
 
 
 def verify_luke_tokenizer(
-    directory: Path, corpus_tokenizer, mapping: EntityVocabMapping, texts: Sequence[str]
+    directory: Path, corpus_tokenizer, built, mapping: EntityVocabMapping, texts: Sequence[str]
 ) -> dict[str, Any]:
-    """Reload ``directory`` with ``AutoTokenizer`` (offline) and check it against the corpus tokenizer:
-    equal word ids on every text (no special tokens), equal special-token ids, and the id of every entity
+    """Reload ``directory`` with ``AutoTokenizer`` (offline) and check it against the corpus tokenizer and the
+    LUKE tokenizer ``built`` before saving: the word vocabulary ``built`` has (``<ent>``/``<ent2>`` at their
+    ids), equal word ids on every text (no special tokens), equal special-token ids, and the id of every entity
     key. Returns a summary; raises :class:`TokenizerConversionError` naming the first disagreement."""
     from transformers import AutoTokenizer
 
@@ -119,6 +120,12 @@ def verify_luke_tokenizer(
     expected_class = tokenizer_kind(json.loads(corpus_tokenizer.backend_tokenizer.to_str()), str(directory))
     if type(exported).__name__ != expected_class:
         raise TokenizerConversionError(f"{directory} loads as {type(exported).__name__}, not {expected_class}")
+    differing = sorted(set(exported.get_vocab().items()) ^ set(built.get_vocab().items()), key=str)
+    if differing:
+        raise TokenizerConversionError(
+            f"{directory} reloads with another word vocabulary ({len(exported)} ids) than it was built with "
+            f"({len(built)} ids), e.g. {differing[:4]}"
+        )
     for name in WORD_SPECIAL_TOKENS:
         ours, theirs = getattr(exported, f"{name}_id"), getattr(corpus_tokenizer, f"{name}_id")
         if ours != theirs:

@@ -3,8 +3,9 @@
 The parameter names are already transformers' (DESIGN.md); what changes is the vocabulary sizes and the
 attention flavour, the way the official LUKE/mLUKE converters change them:
 
-- word tokens the LUKE tokenizer adds (``<ent>``, ``<ent2>``, …) get embedding rows and LM biases
-  (``<ent>`` from ``@``, ``<ent2>`` from ``#``, any other from the unknown token);
+- word tokens the LUKE tokenizer adds (``<ent>``, ``<ent2>``) get embedding rows and LM biases copied from
+  symbol pieces (``@`` and ``#`` where the vocabulary has them: :mod:`pretraining.export.markers`); markers the
+  corpus tokenizer already holds (a corpus built with an export's tokenizer) keep their trained rows;
 - entity rows are selected (``lite`` keeps the special entities only) and ``[MASK2]`` is appended, a
   copy of ``[MASK]``, in both the entity embeddings and the entity-prediction bias;
 - with entity-aware attention on, a model trained without it gets its ``w2e``/``e2w``/``e2e`` queries
@@ -31,13 +32,12 @@ def _select_rows(tensor: torch.Tensor, rows: list[int]) -> torch.Tensor:
     return tensor.index_select(0, torch.tensor(rows, dtype=torch.long))
 
 
-def word_row_sources(vocab_size: int, added: Mapping[int, str], init_ids: Mapping[str, int]) -> list[int]:
-    """Source row of each row of the exported word vocabulary: itself for ids below ``vocab_size``, and for
-    ``added`` ids (which may lie beyond it) ``init_ids[token]`` or, for tokens not named there, ``init_ids[""]``."""
-    size = max(vocab_size, max(added, default=-1) + 1)
-    sources = list(range(size))
-    for index, token in added.items():
-        sources[index] = init_ids.get(token, init_ids[""])
+def word_row_sources(vocab_size: int, added_rows: Mapping[int, int]) -> list[int]:
+    """Source row of each row of the exported word vocabulary: itself for ids below ``vocab_size`` that were not
+    added, ``added_rows[id]`` for an added id (which may lie beyond ``vocab_size``)."""
+    sources = list(range(max(vocab_size, max(added_rows, default=-1) + 1)))
+    for index, row in added_rows.items():
+        sources[index] = row
     return sources
 
 
