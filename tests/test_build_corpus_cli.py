@@ -160,3 +160,12 @@ def test_a_small_build_without_num_shards_gets_one_train_shard(enwiki_dump, bpe_
     assert result.exit_code == 0, result.output
     metadata = Corpus.open(output).metadata
     assert len(metadata["splits"]["train"]["shards"]) == 1 and metadata["options"]["num_shards"] == 1
+
+
+def test_the_summary_names_the_tokenizer_by_what_made_it():
+    from preprocessing.commands.build_corpus import describe_tokenizer
+
+    trained = {"source": "sentencepiece-unigram", "class": "TokenizersBackend", "vocab_size": 4000}
+    assert describe_tokenizer(trained) == "SentencePiece unigram trained on the input"
+    pretrained = {"source": "pretrained", "name_or_path": "roberta-large", "class": "RobertaTokenizer"}
+    assert describe_tokenizer(pretrained) == "roberta-large (RobertaTokenizer)"

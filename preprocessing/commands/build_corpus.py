@@ -208,11 +208,20 @@ def format_summary(metadata: dict) -> str:
     tokenizer = metadata["tokenizer"]
     lines.append("")
     lines.append(
-        f"tokenizer: {tokenizer['class']} ({tokenizer['vocab_size']:,} tokens); entity vocabulary: "
+        f"tokenizer: {describe_tokenizer(tokenizer)} ({tokenizer['vocab_size']:,} tokens); entity vocabulary: "
         f"{metadata['entity_vocab']['entries']:,} entries, {metadata['entity_vocab']['checksum']}"
     )
     lines.extend(f"note: {note}" for note in corpus_notes(metadata))
     return "\n".join(lines)
+
+
+def describe_tokenizer(tokenizer: dict) -> str:
+    """What made the corpus's tokenizer, from its ``metadata.json`` facts: the SentencePiece model trained in the
+    job, or the pretrained one's name (the class transformers loads a trained one as, ``TokenizersBackend``, says
+    nothing to a reader)."""
+    if tokenizer.get("source") == "pretrained":
+        return f"{tokenizer['name_or_path']} ({tokenizer['class']})"
+    return "SentencePiece unigram trained on the input"
 
 
 def corpus_notes(metadata: dict) -> list[str]:
