@@ -1,4 +1,4 @@
-"""Random batches in the model's batch contract (docs/ARCHITECTURE.md, "Contracts": Batch), for tests and benchmarks."""
+"""Random batches in the model's batch contract (docs/CONTRACTS.md, "Batch"), for tests and benchmarks."""
 
 from __future__ import annotations
 
