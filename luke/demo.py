@@ -6,10 +6,11 @@ exported model predicts, through plain transformers calls. Each step runs the sa
 type, as a subprocess, so the demo exercises exactly the public entry points; each says when it starts and
 how long it took.
 
-Tuned to show learning within ~5 minutes on 2 cores: the tiny model without dropout (``configs/model/demo.json``),
-a short stage 1 (the sample's entities rarely recur, so entity weights alone learn little) and most steps in
-stage 2. After each stage its validation losses are printed next to unigram, bigram and uniform references on
-the same masked positions (``luke.demo_losses``), with what they say; the demo ends saying what the exported model
+Tuned by a measured search (docs/PERFORMANCE.md, "Demo") to get off the unigram plateau within ~5 minutes on 2
+cores: the tiny model without dropout (``configs/model/demo.json``), 64-token rows, 30 % of words masked, a short
+stage 1 (the sample's entities rarely recur, so entity weights alone learn little) and most steps in stage 2.
+After each stage its validation losses are printed next to unigram, bigram and uniform references on the same
+masked positions (``luke.demo_losses``), with what they say; the demo ends saying what the exported model
 is and is not good for.
 """
 
@@ -31,7 +32,8 @@ TINY_TRAIN_CONFIG = REPO_ROOT / "configs" / "train" / "tiny.yaml"
 MARKER = ".luke-demo"
 DEMO_MODEL_CONFIG = REPO_ROOT / "configs" / "model" / "demo.json"
 MICRO_BATCH = 8  # sequences per rank and step
-MAX_SEQ_LENGTH = 128
+MAX_SEQ_LENGTH = 64  # short rows: more of them per step (docs/PERFORMANCE.md, "Demo")
+MASKED_LM_PROB = 0.3  # twice LUKE's share of masked words: more to learn from per step (same table)
 STAGE1_LR = 3e-3
 STAGE2_LR = 3e-3
 
@@ -107,6 +109,7 @@ def _train(ranks: int, corpus: Path, run_dir: Path, steps: int, lr: float, *over
         f"optimizer.lr={lr}",
         f"checkpoint.every_steps={steps}",
         f"eval.every_steps={steps}",
+        f"data.masking.masked_lm_prob={MASKED_LM_PROB}",
         *overrides,
     ]
 
@@ -142,7 +145,7 @@ def _prepare_output(root: Path) -> DemoPaths:
 @click.option(
     "--stage2-steps",
     type=click.IntRange(min=1),
-    default=1000,
+    default=3000,
     show_default=True,
     help="Training steps of stage 2 (all weights, from stage 1's).",
 )
