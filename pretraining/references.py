@@ -89,21 +89,21 @@ def _add_one_log_probs(ids: np.ndarray, size: int) -> np.ndarray:
 
 
 def _train_rows(corpus: Corpus, max_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The first rows of the train split holding at most ``max_tokens`` words (at least one row): their words
-    concatenated, the offsets where each row starts (and the end), and their entity ids."""
-    words, starts, entities, total = [], [0], [], 0
+    """The first rows of the train split holding at most ``max_tokens`` words (at least one row), read record
+    batch by record batch from the mapped shards: their words concatenated, the offsets where each row starts
+    (and the end), and their entity ids."""
+    words, starts, entities = [], [0], []
     for path in corpus.split("train").shard_files:
-        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-        column = table.column("word_ids").combine_chunks()
-        lengths = np.diff(column.offsets.to_numpy())
-        keep = int(np.searchsorted(np.cumsum(lengths), max_tokens - total, side="right"))
-        if not keep and total:
-            break
-        keep = max(keep, 1)
-        words.append(column.slice(0, keep).flatten().to_numpy())
-        starts.extend((total + np.cumsum(lengths[:keep])).tolist())
-        entities.append(table.column("entity_ids").slice(0, keep).combine_chunks().flatten().to_numpy())
-        total = starts[-1]
-        if keep < lengths.size or total >= max_tokens:
-            break
+        reader = pa.ipc.open_file(pa.memory_map(str(path)))
+        for index in range(reader.num_record_batches):
+            batch = reader.get_batch(index)
+            lengths = np.diff(batch.column("word_ids").offsets.to_numpy())
+            keep = int(np.searchsorted(np.cumsum(lengths), max_tokens - starts[-1], side="right"))
+            keep = max(keep, 1) if len(starts) == 1 else keep  # the first row counts whatever its length
+            if keep:
+                words.append(batch.column("word_ids").slice(0, keep).flatten().to_numpy())
+                entities.append(batch.column("entity_ids").slice(0, keep).flatten().to_numpy())
+                starts.extend((starts[-1] + np.cumsum(lengths[:keep])).tolist())
+            if keep < lengths.size:
+                return np.concatenate(words), np.asarray(starts), np.concatenate(entities)
     return np.concatenate(words), np.asarray(starts), np.concatenate(entities)
