@@ -46,7 +46,7 @@ def inject(fault: str) -> None:
 
         def full_disk_create(path, *args, **kwargs):
             stream = create(path, *args, **kwargs)
-            return _FillingStream(stream, path) if argument in path else stream
+            return _FillingStream(stream) if argument in path else stream
 
         FileSystems.create = full_disk_create
     else:
@@ -56,14 +56,14 @@ def inject(fault: str) -> None:
 class _FillingStream:
     """A writable stream on a disk that is full after ``room`` bytes."""
 
-    def __init__(self, stream, path: str, room: int = 4096) -> None:
-        self._stream, self._path, self._room = stream, path, room
+    def __init__(self, stream, room: int = 4096) -> None:
+        self._stream, self._room = stream, room
 
     def write(self, data) -> int:
         if len(data) > self._room:
             self._stream.write(bytes(data[: self._room]))
             self._room = 0
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self._path)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a real write: no file named
         self._room -= len(data)
         return self._stream.write(data)
 

@@ -27,7 +27,9 @@ def is_directory(path: str) -> bool:
 def atomic_create(path: str) -> Iterator[BinaryIO]:
     """A stream to a temporary name next to ``path``, renamed to ``path`` (replacing a file there) once the body
     and the close succeed, and deleted when either fails (a full disk, a worker error): nothing half-written
-    stays. A directory at ``path`` is never replaced: ``IsADirectoryError`` naming it, before and after writing."""
+    stays. A directory at ``path`` is never replaced: ``IsADirectoryError`` naming it, before and after writing.
+    An ``OSError`` that names no file (a write on a full disk: ``[Errno 28] No space left on device``) is raised
+    again naming ``path``."""
     _refuse_directory(path)
     temporary = f"{path}.tmp-{uuid.uuid4().hex}"
     try:
@@ -37,9 +39,11 @@ def atomic_create(path: str) -> Iterator[BinaryIO]:
         if not is_local(path) and FileSystems.exists(path):  # locally, the rename replaces a file atomically
             FileSystems.delete([path])
         FileSystems.rename([temporary], [path])
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(Exception):
             FileSystems.delete([temporary])
+        if isinstance(error, OSError) and error.filename is None and error.errno is not None:
+            raise OSError(error.errno, error.strerror, path) from error
         raise
 
 
