@@ -12,7 +12,7 @@ from training_runs import ROOT, TINY, tiny_overrides, train_losses
 
 pytestmark = pytest.mark.slow
 SBATCH = ROOT / "launch" / "train" / "slurm.sbatch"
-STEPS = 10
+STEPS = 20  # the stop must land before the end: at 10, a stop sent at step 4 once reached step 9 (the run finished, 0)
 
 
 @pytest.fixture(scope="module")
