@@ -18,10 +18,10 @@ import pyarrow as pa
 import torch
 
 from preprocessing.corpus import Corpus
+from pretraining.data.collator import IGNORE_INDEX
+from pretraining.data.masking import FIRST_ENTITY_ID
 
 REFERENCE_TOKENS = 20_000_000  # train words counted (English Wikipedia's first ~0.5 %): a few seconds per rank
-FIRST_ENTITY_ID = 3  # [PAD], [UNK], [MASK] are never predicted
-IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)
