@@ -19,11 +19,20 @@ from corpus_builders import IN_PROCESS, build_sample_corpus
 
 from preprocessing.beam.coders import RecordCoder, record_types
 from preprocessing.beam.options import create_pipeline
-from preprocessing.corpus.build import CorpusBuildConfig, corpus_pipeline, train_tokenizer_pipeline
-from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
+from preprocessing.corpus.build import (
+    CorpusBuildConfig,
+    article_pass,
+    document_units,
+    packing_pass,
+    shard_tasks,
+    train_tokenizer_pipeline,
+)
+from preprocessing.entities.articles import DumpArticles, ExtractionOptions, ReadingOptions
+from preprocessing.entities.title_job import title_pass
 from preprocessing.entities.vocab import EntityVocab
-from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
-from preprocessing.sources.reading import ReadDumpPages, plan_reading
+from preprocessing.entities.vocab_job import EntityVocabJob
+from preprocessing.sources.documents import DocumentArticles
+from preprocessing.sources.reading import plan_reading
 
 # Beam 2.77 ignores string annotations (``from __future__ import annotations``), so there every hint but the
 # explicit ones is Any: the jobs run as before (the same corpus, byte for byte), untyped.
@@ -105,16 +114,20 @@ def test_the_entity_vocabulary_job_is_typed_everywhere(
     enwiki_dump: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     plan = plan_reading([str(enwiki_dump)])
-    pipeline = _pipeline()
-    _ = (
-        pipeline
-        | "ReadDumpPages" >> ReadDumpPages(plan)
-        | "ExtractArticles" >> ExtractArticles(plan.site, ExtractionOptions(keep_missing_targets=True), links_only=True)
-        | "BuildEntityVocab" >> BuildEntityVocab(100)
-        | "WriteEntityVocab" >> WriteEntityVocab(str(tmp_path / "vocab.jsonl"))
-    )
-    assert type_problems(pipeline) == []
+    reading, extraction = ReadingOptions(), ExtractionOptions(keep_missing_targets=True)
+    titles, counting = _pipeline(), _pipeline()
+    title_pass(titles, plan.units, reading, extraction, str(tmp_path), parts=2)
+    job = EntityVocabJob(plan, reading, extraction, 100, 1, str(tmp_path / "vocab.jsonl"), str(tmp_path))
+    source = DumpArticles(plan.site, str(tmp_path), 2, extraction, reading)
+    job._count_pass(counting, plan.units, source, _Passes())
+    assert type_problems(titles) == []
+    assert type_problems(counting) == []
     assert not [record.message for record in caplog.records if "type hint" in record.message]
+
+
+class _Passes:
+    def progress_dir(self, name: str) -> str:
+        return name
 
 
 @pytest.mark.parametrize("source", ["dump", "documents"])
@@ -135,14 +148,21 @@ def test_the_corpus_jobs_are_typed_everywhere(
     )
     plan = plan_reading(list(dumps)) if dumps else None
     site = plan.site if plan is not None else None
-    training, corpus = _pipeline(), _pipeline()
-    train_tokenizer_pipeline(training, config, site, plan)
+    pipelines = [_pipeline() for _ in range(4)]
+    titles, training, articles, packing = pipelines
+    if plan is not None:
+        title_pass(titles, plan.units, config.reading, config.extraction, str(tmp_path), parts=2)
+        units, source = plan.units, DumpArticles(site, str(tmp_path), 2, config.extraction, config.reading, 100)
+    else:
+        units, source = document_units(config), DocumentArticles()
+    train_tokenizer_pipeline(training, config, site, plan, max_page_id=100)
     if vocabulary == "given":  # LoadEntityVocab reads it on the driver
         (tmp_path / "corpus").mkdir()
         EntityVocab.from_counts([("Aspirin", 1)], size=4).save(str(tmp_path / "corpus" / "entity_vocab.jsonl"))
-    corpus_pipeline(corpus, config, site, plan, tokenizer_json="{}")
-    assert type_problems(training) == []
-    assert type_problems(corpus) == []
+    article_pass(articles, config, units, source, "en", tokenizer_json="{}")
+    packing_pass(packing, config, shard_tasks(config.plan, len(units), None))
+    for pipeline in pipelines:
+        assert type_problems(pipeline) == []
     assert not [record.message for record in caplog.records if "type hint" in record.message]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from preprocessing.corpus.directory import SCHEMA
 from preprocessing.corpus.packing import PackedSequence, PackingOptions, pack_sentences
-from preprocessing.corpus.shard_writing import shard_table_batches, write_shard
+from preprocessing.corpus.shard_writing import rows_in_shard, shard_table_batches, write_shard
 from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan
 from preprocessing.records import Link, Paragraph
 from preprocessing.tokenization.mentions import Mention, MentionTokenizer, TokenizedSentence, token_span
@@ -143,6 +143,7 @@ def test_packing_fills_sequences_with_whole_sentences():
         "mentions_dropped.in_dropped_sentence": 2,
         "mentions_dropped.too_long": 1,
         "sentences_dropped.sequence_without_entities": 1,
+        "sentences.packed": 4,
     }
     for sequence in sequences:
         assert sequence.word_ids.dtype == np.int32 and len(sequence.word_ids) <= options.max_num_tokens
@@ -160,14 +161,21 @@ def test_packing_options_keep_unknown_entities_and_sentences_without_entities():
 
 def test_split_assignment_is_a_deterministic_function_of_the_page_id():
     plan = SplitPlan(validation_fraction=0.1, num_train_shards=8, num_validation_shards=2)
-    assignments = {page_id: plan.assign(page_id) for page_id in range(1, 5001)}
-    assert assignments == {page_id: plan.assign(page_id) for page_id in reversed(range(1, 5001))}
-    validation = sum(split == VALIDATION for split, _ in assignments.values())
-    assert 400 < validation < 600
-    assert {shard for split, shard in assignments.values() if split == TRAIN} == set(range(8))
-    tiny = SplitPlan(validation_fraction=1e-9)
-    assert tiny.assign(12) == (TRAIN, 0) and tiny.assign(12, always_validation=12) == (VALIDATION, 0)
+    assignments = {page_id: plan.split_of(page_id) for page_id in range(1, 5001)}
+    assert assignments == {page_id: plan.split_of(page_id) for page_id in reversed(range(1, 5001))}
+    assert 400 < sum(split == VALIDATION for split in assignments.values()) < 600
+    assert SplitPlan(validation_fraction=1e-9).split_of(12) == TRAIN
     assert SplitPlan().splits == {TRAIN: 1}
+
+
+def test_shards_pack_contiguous_runs_of_units():
+    plan = SplitPlan(validation_fraction=0.1, num_train_shards=4, num_validation_shards=2)
+    assert plan.shard_units(10) == {
+        TRAIN: [range(0, 2), range(2, 5), range(5, 7), range(7, 10)],
+        VALIDATION: [range(0, 5), range(5, 10)],
+    }
+    assert plan.shard_units(1) == {TRAIN: [range(0, 1)], VALIDATION: [range(0, 1)]}  # no more shards than units
+    assert plan.shard_units(0) == {TRAIN: [range(0, 0)], VALIDATION: [range(0, 0)]}  # one empty shard each
 
 
 def _row(page_id: int, index: int, length: int) -> PackedSequence:
@@ -175,29 +183,35 @@ def _row(page_id: int, index: int, length: int) -> PackedSequence:
     return PackedSequence(page_id, index, ids, ids[:1], ids[:1], ids[1:2])
 
 
-def test_shards_are_byte_identical_whatever_the_order_of_rows(tmp_path):
+def test_shards_hold_the_rows_in_the_order_given_a_batch_at_a_time(tmp_path, monkeypatch):
+    import preprocessing.corpus.shard_writing as shard_writing
+
+    monkeypatch.setattr(shard_writing, "ROWS_PER_BATCH", 64)
     rows = [_row(page_id, index, 3 + page_id % 5) for page_id in range(50) for index in range(3)]
     first, second = tmp_path / "a.arrow", tmp_path / "b.arrow"
-    stats = write_shard(str(first), rows)
-    write_shard(str(second), list(reversed(rows)))
+    stats = write_shard(str(first), iter(rows))
+    write_shard(str(second), list(rows))
     assert first.read_bytes() == second.read_bytes()
     word_tokens = sum(len(row.word_ids) for row in rows)
     assert stats == {"sequences": 150, "word_tokens": word_tokens, "mentions": 150, "unk_mentions": 0}
     assert not list(tmp_path.glob("*.tmp-*"))
-    table = pa.ipc.open_file(pa.memory_map(str(first))).read_all()
+    reader = pa.ipc.open_file(pa.memory_map(str(first)))
+    assert [reader.get_batch(index).num_rows for index in range(reader.num_record_batches)] == [64, 64, 22]
+    table = reader.read_all()
     assert table.schema.equals(SCHEMA)
-    assert table.column("page_id").to_pylist() == sorted(row.page_id for row in rows)
-    assert shard_table_batches([]) == []
+    assert table.column("page_id").to_pylist() == [row.page_id for row in rows]
+    assert rows_in_shard(str(first)) == 150
+    assert list(shard_table_batches([])) == []
 
 
 def test_tokenized_articles_pickle_to_the_same_sentences():
     import pickle
 
-    from preprocessing.corpus.sequence_building import TokenizedArticle
+    from preprocessing.corpus.article_files import TokenizedArticle
 
     sentences = (_sentence(4, [("A", 0, 2)]), _sentence(0), _sentence(3, [("B", 1, 2), ("C", 2, 3)]))
-    article = TokenizedArticle(9, sentences, Counter(articles=1))
+    article = TokenizedArticle(9, sentences)
     copy = pickle.loads(pickle.dumps(article))
-    assert copy.page_id == 9 and copy.counts == {"articles": 1} and copy.has_mentions
+    assert copy.page_id == 9 and copy.has_mentions and (copy.num_sentences, copy.num_mentions) == (3, 3)
     assert [s.word_ids.tolist() for s in copy.sentences] == [s.word_ids.tolist() for s in sentences]
     assert [s.mentions for s in copy.sentences] == [s.mentions for s in sentences]

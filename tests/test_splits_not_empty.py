@@ -9,25 +9,31 @@ from corpus_builders import build_sample_corpus
 from preprocessing.commands.build_corpus import corpus_notes
 from preprocessing.corpus import Corpus
 from preprocessing.corpus.build import BuildError, CorpusBuildConfig, check_train_split
-from preprocessing.corpus.sequence_building import MovedPage, _moved_to_validation
-from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan, page_hashes
+from preprocessing.corpus.build import shard_tasks
+from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan, moved_to_validation, page_hashes
 
 PLAN = SplitPlan(validation_fraction=0.001, num_train_shards=4)
 
 
-def _candidate(page_id: int) -> tuple[float, int, str]:
-    return page_hashes(page_id)[0], page_id, f"article {page_id}"
+def _candidate(page_id: int, unit: int = 0) -> tuple[float, int, int]:
+    return page_hashes(page_id)[0], page_id, unit
 
 
 def test_the_only_article_with_a_mention_stays_in_train():
-    assert list(_moved_to_validation([_candidate(7)], PLAN)) == []
+    assert moved_to_validation([_candidate(7)], PLAN) is None
 
 
 def test_of_two_articles_the_smaller_split_hash_moves_to_validation():
-    smallest, other = sorted([_candidate(7), _candidate(8)])
-    moved = list(_moved_to_validation([smallest, other], PLAN))
-    assert moved[0] == ((VALIDATION, 0), smallest[2])
-    assert moved[1] == (PLAN.assign(smallest[1]), MovedPage(smallest[1]))
+    smallest, other = sorted([_candidate(7, unit=5), _candidate(8, unit=2)])
+    moved = moved_to_validation([smallest, other], PLAN)
+    assert moved == smallest
+    tasks = shard_tasks(PLAN, 8, moved)  # 4 train shards of 2 units each, 1 validation shard of all 8
+    assert [task.units for task in tasks if task.split == TRAIN] == [(0, 1), (2, 3), (4, 5), (6, 7)]
+    skipping = [task for task in tasks if task.skip_page is not None]
+    receiving = [task for task in tasks if task.moved_in is not None]
+    assert [(task.split, task.index, task.skip_page) for task in skipping] == [(TRAIN, smallest[2] // 2, smallest[1])]
+    assert [(task.split, task.moved_in) for task in receiving] == [(VALIDATION, (smallest[2], smallest[1]))]
+    assert moved_to_validation([smallest, other], SplitPlan(validation_fraction=0.0)) is None
 
 
 def test_an_empty_train_split_is_an_error_naming_the_page_counts():

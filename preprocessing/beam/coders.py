@@ -38,13 +38,14 @@ class RecordCoder(beam.coders.Coder):
 
 def record_types() -> tuple[type, ...]:
     """The classes of the records that flow between the jobs' transforms."""
-    from preprocessing.corpus.sequence_building import MovedPage, TokenizedArticle, VocabCopy
+    from preprocessing.corpus.article_files import TokenizedArticle
+    from preprocessing.corpus.shard_packing import ShardTask
     from preprocessing.entities.resolution import Resolution
     from preprocessing.entities.vocab import EntityVocab
     from preprocessing.records import Article, WikiPage
     from preprocessing.sources.files import DumpHeader
     from preprocessing.sources.multistream import StreamRange
-    from preprocessing.sources.reading import FileTask
+    from preprocessing.sources.reading import FileTask, RangeTask, SourceUnit
     from preprocessing.tokenization.tokenizer import TrainedTokenizer
 
     return (
@@ -52,11 +53,12 @@ def record_types() -> tuple[type, ...]:
         Article,
         Resolution,
         TokenizedArticle,
-        MovedPage,
-        VocabCopy,
+        ShardTask,
         EntityVocab,
         TrainedTokenizer,
         FileTask,
+        RangeTask,
+        SourceUnit,
         StreamRange,
         DumpHeader,
     )

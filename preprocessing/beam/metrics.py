@@ -39,12 +39,23 @@ class FailureRecorder:
         self._recorded: dict[str, int] = {}
 
     def fail(self, reason: str, page_id: int | str | None) -> None:
-        name = f"{self._prefix}.{reason}"
-        Metrics.counter(NAMESPACE, name).inc()
+        """Count one failure and record its id among the samples."""
+        Metrics.counter(NAMESPACE, f"{self._prefix}.{reason}").inc()
+        self.sample(reason, page_id)
+
+    def sample(self, reason: str, page_id: int | str | None) -> None:
+        """Record the id of a failure counted elsewhere (``record_counts``) among the samples."""
         seen = self._recorded.get(reason, 0)
         if page_id is not None and seen < PAGE_IDS_PER_WORKER:
             self._recorded[reason] = seen + 1
-            Metrics.string_set(NAMESPACE, name + PAGE_ID_SAMPLE_SUFFIX).add(str(page_id))
+            Metrics.string_set(NAMESPACE, f"{self._prefix}.{reason}{PAGE_ID_SAMPLE_SUFFIX}").add(str(page_id))
+
+
+def record_counts(counts: dict[str, int]) -> None:
+    """Add a work item's counts, carried as data, to the job's counters as well (in a DoFn; one update per name)."""
+    for name, value in counts.items():
+        if value:
+            Metrics.counter(NAMESPACE, name).inc(value)
 
 
 @dataclass

@@ -16,8 +16,7 @@ from preprocessing.commands.options import (
 )
 
 ERROR_LOG_SUFFIX = ".error.log"  # the job's output and traceback, next to --output, when the job fails
-PROGRESS_SUFFIX = ".progress"  # the workers' running totals, next to --output, while the job runs
-PROGRESS_FIELDS = ("pages", "articles", "wikitext_mb")
+SCRATCH_SUFFIX = ".build"  # the title table and the workers' progress, next to --output, while the job runs
 
 
 @click.command(
@@ -74,16 +73,16 @@ def build_entity_vocab_command(
     """
     from apache_beam.io.filesystems import FileSystems
 
-    from preprocessing.beam.failures import JobError, reported_failures
+    from preprocessing.beam.failures import JobError
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import create_pipeline, local_runner_caution, pipeline_options_from_args
+    from preprocessing.beam.options import local_runner_caution, pipeline_options_from_args
     from preprocessing.beam.output_checks import check_output, check_output_file, parent_directory, xml_bytes
-    from preprocessing.beam.progress import ProgressMonitor
-    from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
+    from preprocessing.beam.passes import PassRunner
+    from preprocessing.entities.articles import ExtractionOptions, ReadingOptions
     from preprocessing.entities.vocab import EntityVocab, EntityVocabError, estimated_file_bytes
-    from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
+    from preprocessing.entities.vocab_job import EntityVocabJob
     from preprocessing.sources.files import DumpFileError
-    from preprocessing.sources.reading import ReadDumpPages, plan_reading
+    from preprocessing.sources.reading import plan_reading
 
     beam_args, dumps = split_beam_args([*dumps, *ctx.args])
     if not dumps:
@@ -96,17 +95,6 @@ def build_entity_vocab_command(
         check_output(
             parent_directory(output), estimated_file_bytes(entity_vocab_size, xml), "the directory of --output"
         )
-        pipeline = create_pipeline(options)
-        progress_dir = output + PROGRESS_SUFFIX
-        extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
-        reading = ReadDumpPages(plan, max_page_bytes, allow_damaged_dumps)
-        (
-            pipeline
-            | "ReadDumpPages" >> reading
-            | "ExtractArticles" >> ExtractArticles(plan.site, extraction, progress_dir, links_only=True)
-            | "BuildEntityVocab" >> BuildEntityVocab(entity_vocab_size, min_entity_count, plan.site.language)
-            | "WriteEntityVocab" >> WriteEntityVocab(output)
-        )
     except (DumpFileError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(
@@ -116,19 +104,21 @@ def build_entity_vocab_command(
     for line in [*plan.describe(), local_runner_caution(options, xml)]:
         if line:
             click.echo(line, err=True)
+    build_dir = output + SCRATCH_SUFFIX
+    passes = PassRunner(
+        options, FileSystems.join(build_dir, "progress"), output + ERROR_LOG_SUFFIX, "build-entity-vocab"
+    )
+    reading = ReadingOptions(max_page_bytes=max_page_bytes, allow_damaged=allow_damaged_dumps)
+    extraction = ExtractionOptions(keep_missing_targets, max_redirect_hops, keep_section_links)
+    vocab_job = EntityVocabJob(plan, reading, extraction, entity_vocab_size, min_entity_count, output, build_dir)
     try:
-        with (
-            reported_failures("the entity vocabulary job", output + ERROR_LOG_SUFFIX) as terminal,
-            ProgressMonitor(progress_dir, "build-entity-vocab", PROGRESS_FIELDS, terminal),
-        ):
-            result = pipeline.run()
-            result.wait_until_finish()
+        ledger = vocab_job.run(passes, xml)
     except JobError as error:
         raise click.ClickException(str(error)) from error
     finally:
-        if FileSystems.exists(progress_dir):
-            FileSystems.delete([progress_dir])
-    summary = read_summary(result)
+        if FileSystems.exists(build_dir):
+            FileSystems.delete([build_dir])
+    summary = read_summary(passes.results["article"])
     try:
         vocab = EntityVocab.load(output)
     except EntityVocabError as error:
@@ -136,5 +126,11 @@ def build_entity_vocab_command(
     click.echo(summary.format_table())
     click.echo(f"wrote {len(vocab):,} entries ({len(vocab) - 3:,} entities) to {output}, {vocab.checksum()}")
     if summary_json is not None:
-        payload = {"output": output, "entries": len(vocab), "checksum": vocab.checksum(), **summary.to_dict()}
+        payload = {
+            "output": output,
+            "entries": len(vocab),
+            "checksum": vocab.checksum(),
+            **summary.to_dict(),
+            "ledger": ledger,
+        }
         summary_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

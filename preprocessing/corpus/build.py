@@ -1,10 +1,16 @@
-"""``build_corpus``: the whole preprocessing as one Beam pipeline, and the driver steps around it.
+"""``build_corpus``: the preprocessing as passes over the input, none of which shuffles text, and the driver
+steps around them.
 
-One pipeline for the corpus, not two chained ones: wikiextractor is the dominant cost of the job, and one
-pipeline parses every article once and feeds the same articles to the entity vocabulary and the sequences
-(the vocabulary reaches each shard through a join, not a side input). Two pipelines would either parse
-twice or store every parsed article in between. A tokenizer to train (``--train-tokenizer``) comes from a
-short pipeline before it, over a bounded sample of pages.
+1. The title pass (dumps only, ``entities.title_job``): titles and redirects → the title table files.
+2. (``--train-tokenizer``) the tokenizer pass: a bounded sample of pages → ``tokenizer/``.
+3. The article pass (``corpus.tokenizing``): each unit's articles parsed once (wikiextractor, the dominant
+   cost), links looked up in the table, split into sentences and tokenized, written to the unit's article
+   files; the entity vocabulary is a combine of the units' link counts.
+4. The packing pass (``corpus.shard_packing``): each shard packs the article files of its run of units with
+   the vocabulary's ids and writes itself.
+
+What crosses a shuffle is small per page: titles, link counts, counts. Every pass carries its counts as data;
+the driver checks them against each other (``ledger``) before it writes ``metadata.json``.
 
 Driver steps: check the output directory (refuse one holding a different corpus unless ``overwrite``, one
 that is not writable or, on a local disk, lacks room for an estimate of the corpus), load a given entity
@@ -16,7 +22,6 @@ last and remove the job's scratch directory.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -37,12 +42,11 @@ from preprocessing.corpus.directory import (
     METADATA_FILE,
     SPLITS,
     TOKENIZER_DIR,
-    shard_path,
 )
-from preprocessing.corpus.outputs import BUILD_DIR, TrainCorpusTokenizer, WriteBuildReport, read_report
+from preprocessing.corpus.outputs import BUILD_DIR, TrainCorpusTokenizer
 from preprocessing.corpus.packing import PackingOptions
-from preprocessing.corpus.sequence_building import AssignShards, PackAndWriteShards, TokenizeArticles
-from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan
+from preprocessing.corpus.shard_packing import PackShards, ShardTask
+from preprocessing.corpus.splits import TRAIN, VALIDATION, Candidate, SplitPlan, moved_to_validation
 from preprocessing.defaults import (
     DEFAULT_MAX_PAGE_BYTES,
     DEFAULT_MAX_REDIRECT_HOPS,
@@ -51,7 +55,18 @@ from preprocessing.defaults import (
     DEFAULT_TOKENIZER_VOCAB_SIZE,
     DEFAULT_VOCAB_SIZE,
 )
+from preprocessing.entities.articles import ExtractionOptions, ReadingOptions
+from preprocessing.ledger import (
+    LedgerError,
+    check_ledger,
+    corpus_balances,
+    dump_article_balances,
+    prefixed,
+    title_balances,
+    vocabulary_balances,
+)
 from preprocessing.records import Article, WikiPage
+from preprocessing.sources.reading import SourceUnit
 from preprocessing.tokenization.tokenizer import (
     TrainedTokenizer,
     load_fast_tokenizer,
@@ -63,6 +78,9 @@ if TYPE_CHECKING:
 
 PROGRESS_DIR = "progress"
 TRAINING_FACTS_FILE = "tokenizer_training.json"
+ARTICLE_REPORT = "article_pass.json"  # the article pass's counts, in the scratch directory
+PACKING_REPORT = "packing_pass.json"
+CANDIDATES_FILE = "validation_candidates.json"
 ERROR_LOG = "error.log"  # a failed job's output and traceback
 OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, ERROR_LOG, *SPLITS)
 # measured on the whole enwiki sample with a 4,000-token byte-level BPE: 3,717,282 bytes of shards from
@@ -122,6 +140,14 @@ class CorpusBuildConfig:
             raise BuildError("--max-pages and --abstract-only apply to Wikipedia dumps, not to --documents")
 
     @property
+    def reading(self) -> ReadingOptions:
+        return ReadingOptions(self.max_pages, self.abstract_only, self.max_page_bytes, self.allow_damaged_dumps)
+
+    @property
+    def extraction(self) -> ExtractionOptions:
+        return ExtractionOptions(self.keep_missing_targets, self.max_redirect_hops, self.keep_section_links)
+
+    @property
     def plan(self) -> SplitPlan:
         return SplitPlan(self.validation_fraction, self.num_shards, self.num_validation_shards)
 
@@ -131,44 +157,6 @@ class CorpusBuildConfig:
         options["dumps"] = list(self.dumps)
         options["documents"] = list(self.documents)
         return options
-
-
-class LimitArticlePages(beam.PTransform):
-    """Keep the ``max_pages`` article pages (namespace 0, not redirects) with the smallest page ids, and
-    every other page (redirects still resolve links): a deterministic quick sample of a dump."""
-
-    def __init__(self, max_pages: int) -> None:
-        super().__init__()
-        self._max_pages = max_pages
-
-    def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[WikiPage]:
-        kept = (
-            pages
-            | "Articles" >> beam.Filter(_is_article)
-            | "SmallestIds" >> Smallest(self._max_pages, key=lambda page: page.page_id)
-            | "Unlist" >> beam.FlatMap(_each_page)
-        )
-        others = pages | "OtherPages" >> beam.Filter(lambda page: not _is_article(page))
-        return (kept, others) | "Rejoin" >> beam.Flatten()
-
-
-def _each_page(pages: list[WikiPage]) -> list[WikiPage]:
-    return pages
-
-
-def _is_article(page: WikiPage) -> bool:
-    return page.namespace == 0 and page.redirect is None
-
-
-_HEADING = re.compile(r"^=+[^=\n].*?=+[ \t]*$", re.MULTILINE)
-
-
-def lead_section(page: WikiPage) -> WikiPage:
-    """``page`` with the wikitext of an article cut at its first section heading (``== History ==``)."""
-    if not _is_article(page):
-        return page
-    heading = _HEADING.search(page.wikitext)
-    return page if heading is None else replace(page, wikitext=page.wikitext[: heading.start()])
 
 
 def prepare_output(output: str, overwrite: bool) -> None:
@@ -239,15 +227,25 @@ def tokenizer_facts(tokenizer) -> dict:
     return facts
 
 
-def _read_pages(pipeline: beam.Pipeline, config: CorpusBuildConfig, plan: ReadingPlan) -> beam.PCollection[WikiPage]:
+def _read_pages(pipeline: beam.Pipeline, plan: ReadingPlan, config: CorpusBuildConfig, max_page_id: int | None):
     from preprocessing.sources.reading import ReadDumpPages
 
     pages = pipeline | "ReadDumpPages" >> ReadDumpPages(plan, config.max_page_bytes, config.allow_damaged_dumps)
-    if config.max_pages is not None:
-        pages = pages | "LimitArticlePages" >> LimitArticlePages(config.max_pages)
+    if max_page_id is not None:
+        pages = pages | "MaxPages" >> beam.Filter(_within_max_pages, max_page_id)
     if config.abstract_only:
-        pages = pages | "LeadSectionsOnly" >> beam.Map(lead_section)
+        pages = pages | "LeadSectionsOnly" >> beam.Map(_lead_section)
     return pages
+
+
+def _within_max_pages(page: WikiPage, max_page_id: int) -> bool:
+    return page.namespace != 0 or page.redirect is not None or page.page_id <= max_page_id
+
+
+def _lead_section(page: WikiPage) -> WikiPage:
+    from preprocessing.entities.articles import lead_section, page_kind
+
+    return lead_section(page) if page_kind(page) == "articles" else page
 
 
 def _read_documents(pipeline: beam.Pipeline, config: CorpusBuildConfig) -> beam.PCollection[Article]:
@@ -262,10 +260,13 @@ def corpus_language(config: CorpusBuildConfig, site) -> str:
 
 
 def train_tokenizer_pipeline(
-    pipeline: beam.Pipeline, config: CorpusBuildConfig, site, plan: ReadingPlan | None
+    pipeline: beam.Pipeline, config: CorpusBuildConfig, site, plan: ReadingPlan | None, max_page_id: int | None = None
 ) -> None:
-    """The first job of ``--train-tokenizer``: sample the input, train, write ``tokenizer/`` and the facts."""
-    records = _read_documents(pipeline, config) if config.documents else _read_pages(pipeline, config, plan)
+    """The tokenizer pass of ``--train-tokenizer``: sample the input, train, write ``tokenizer/`` and the facts."""
+    if config.documents:
+        records = _read_documents(pipeline, config)
+    else:
+        records = _read_pages(pipeline, plan, config, max_page_id)
     _ = (
         records
         | "TrainTokenizer"
@@ -285,63 +286,95 @@ def _write_training_facts(trained: TrainedTokenizer, output: str) -> None:
     write_bytes(FileSystems.join(output, BUILD_DIR, TRAINING_FACTS_FILE), json.dumps(trained.info).encode("utf-8"))
 
 
-def corpus_pipeline(
-    pipeline: beam.Pipeline, config: CorpusBuildConfig, site, plan: ReadingPlan | None, tokenizer_json: str
+def article_pass(
+    pipeline: beam.Pipeline,
+    config: CorpusBuildConfig,
+    units: list[SourceUnit],
+    source,
+    language: str,
+    tokenizer_json: str,
 ) -> None:
-    """The main job: dumps → articles → entity vocabulary (unless given) → sequences → shards + report.
+    """The article pass: units → article files, the entity vocabulary (unless given), the candidates to move to
+    validation (``candidates.json``) and the counts (``articles.json``), all under the scratch directory."""
+    from preprocessing.beam.reports import WriteCounts
+    from preprocessing.corpus.tokenizing import TokenizeUnits
+    from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
 
-    With a given vocabulary, its entries are read from ``output/entity_vocab.jsonl`` (saved by the driver).
-    """
-    from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
-    from preprocessing.entities.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
-
-    vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
-    if config.documents:
-        articles = _read_documents(pipeline, config)
-    else:
-        articles = _read_pages(pipeline, config, plan) | "ExtractArticles" >> ExtractArticles(
-            site,
-            ExtractionOptions(config.keep_missing_targets, config.max_redirect_hops, config.keep_section_links),
-        )
-    language = corpus_language(config, site)
-    report_inputs = {}
-    if config.entity_vocab is not None:
-        vocab = pipeline | "LoadEntityVocab" >> LoadEntityVocab(vocab_path)
-    else:
-        vocab = articles | "BuildEntityVocab" >> BuildEntityVocab(
+    build_dir = FileSystems.join(config.output, BUILD_DIR)
+    progress_dir = FileSystems.join(build_dir, PROGRESS_DIR, "article")
+    made = (
+        pipeline
+        | "Units" >> beam.Create(units, reshuffle=True).with_output_types(SourceUnit)
+        | "TokenizeUnits" >> TokenizeUnits(source, language, tokenizer_json, build_dir, config.plan, progress_dir)
+    )
+    reports = [made["reports"]]
+    if config.entity_vocab is None:
+        vocab = made["entity_counts"] | "BuildEntityVocab" >> BuildEntityVocab(
             config.entity_vocab_size, config.min_entity_count, language
         )
-        report_inputs["entity_vocab"] = vocab | "WriteEntityVocab" >> WriteEntityVocab(vocab_path)
-    progress_dir = FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR)
-    keyed = (
-        articles
-        | "TokenizeArticles" >> TokenizeArticles(language, tokenizer_json, progress_dir)
-        | "AssignShards" >> AssignShards(config.plan)
+        written = vocab["vocab"] | "WriteEntityVocab" >> WriteEntityVocab(
+            FileSystems.join(config.output, ENTITY_VOCAB_FILE)
+        )
+        reports += [vocab["reports"], written | "VocabWritten" >> beam.Map(_no_counts)]
+    candidates = (
+        made["candidates"]
+        | "SmallestSplitHashes" >> Smallest(2)
+        | "WriteCandidates" >> beam.Map(_write_json, FileSystems.join(build_dir, CANDIDATES_FILE))
     )
-    report_inputs["shards"] = {"articles": keyed, "vocab": vocab} | "PackAndWriteShards" >> PackAndWriteShards(
-        config.output, config.packing, config.plan
+    reports.append(candidates | "CandidatesWritten" >> beam.Map(_no_counts))
+    _ = (
+        tuple(reports)
+        | "AllCounts" >> beam.Flatten()
+        | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, ARTICLE_REPORT))
     )
-    _ = report_inputs | "WriteBuildReport" >> WriteBuildReport(config.output)
+
+
+def _no_counts(_: object) -> dict:
+    return {}
+
+
+def _write_json(value: object, path: str) -> str:
+    write_bytes(path, json.dumps(value).encode("utf-8"))
+    return path
+
+
+def shard_tasks(plan: SplitPlan, units: int, moved: Candidate | None) -> list[ShardTask]:
+    """The packing pass's work: every shard of every split, with the page moved to validation (if any)."""
+    tasks = []
+    for split, runs in plan.shard_units(units).items():
+        for index, run in enumerate(runs):
+            holds_moved = moved is not None and moved[2] in run
+            tasks.append(
+                ShardTask(
+                    split,
+                    index,
+                    len(runs),
+                    tuple(run),
+                    skip_page=moved[1] if holds_moved and split == TRAIN else None,
+                    moved_in=(moved[2], moved[1]) if holds_moved and split == VALIDATION else None,
+                )
+            )
+    return tasks
+
+
+def packing_pass(pipeline: beam.Pipeline, config: CorpusBuildConfig, tasks: list[ShardTask]) -> None:
+    """The packing pass: every shard of ``tasks`` written, the counts in ``packing.json``."""
+    from preprocessing.beam.reports import WriteCounts
+
+    build_dir = FileSystems.join(config.output, BUILD_DIR)
+    vocab_path = FileSystems.join(config.output, ENTITY_VOCAB_FILE)
+    progress_dir = FileSystems.join(build_dir, PROGRESS_DIR, "packing")
+    _ = (
+        pipeline
+        | "Shards" >> beam.Create(tasks, reshuffle=True).with_output_types(ShardTask)
+        | "PackShards" >> PackShards(config.output, build_dir, vocab_path, config.packing, progress_dir)
+        | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, PACKING_REPORT))
+    )
 
 
 @dataclass(frozen=True)
 class BuildResult:
     metadata: dict
-
-
-def _run(pipeline: beam.Pipeline, output: str, stage: str):
-    """Run a job with a progress line; raise ``JobError`` (one line, log in ``output/error.log``) if it fails."""
-    from preprocessing.beam.failures import reported_failures
-    from preprocessing.beam.progress import ProgressMonitor
-
-    progress_dir = FileSystems.join(output, BUILD_DIR, PROGRESS_DIR)
-    with (
-        reported_failures(stage, FileSystems.join(output, ERROR_LOG)) as terminal,
-        ProgressMonitor(progress_dir, f"build-corpus ({stage})", ("articles", "sentences"), terminal),
-    ):
-        result = pipeline.run()
-        result.wait_until_finish()
-    return result
 
 
 def input_files(config: CorpusBuildConfig, plan: ReadingPlan | None) -> list[tuple[str, int]]:
@@ -392,8 +425,13 @@ def build_corpus(
     gets a line for each multistream dump (how it is read) and one for a big input on the local multi-process
     runner."""
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import create_pipeline, local_runner_caution, pipeline_options_from_args
+    from preprocessing.beam.options import local_runner_caution, pipeline_options_from_args
     from preprocessing.beam.output_checks import OutputError, check_output, xml_bytes
+    from preprocessing.beam.passes import PassRunner
+    from preprocessing.beam.reports import read_counts
+    from preprocessing.entities.articles import DumpArticles
+    from preprocessing.entities.title_job import build_title_table
+    from preprocessing.sources.documents import DocumentArticles
     from preprocessing.sources.files import DumpFileError
     from preprocessing.sources.reading import plan_reading
 
@@ -423,32 +461,102 @@ def build_corpus(
         raise BuildError(str(error)) from error
     if entity_vocab is not None:
         entity_vocab.save(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
+    passes = PassRunner(
+        options, FileSystems.join(config.output, BUILD_DIR, PROGRESS_DIR), FileSystems.join(config.output, ERROR_LOG)
+    )
+    build_dir = FileSystems.join(config.output, BUILD_DIR)
+    units = plan.units if plan is not None else document_units(config)
+    counts: dict[str, int] = {}
+    if plan is not None:
+        table = build_title_table(units, config.reading, config.extraction, build_dir, xml_bytes(files), passes)
+        counts.update(prefixed("titles", table.counts))
+        source = DumpArticles(site, table.directory, table.parts, config.extraction, config.reading, table.max_page_id)
+    else:
+        table, source = None, DocumentArticles()
     if config.tokenizer is not None:
         tokenizer_source = {"source": "pretrained", "name_or_path": config.tokenizer}
         for name, content in tokenizer_files.items():
             write_bytes(FileSystems.join(config.output, TOKENIZER_DIR, name), content)
     else:
-        training = create_pipeline(options)
-        train_tokenizer_pipeline(training, config, site, plan)
-        _run(training, config.output, "the tokenizer training job")
-        with FileSystems.open(FileSystems.join(config.output, BUILD_DIR, TRAINING_FACTS_FILE)) as stream:
+        max_page_id = table.max_page_id if table is not None else None
+        passes.run(
+            lambda pipeline: train_tokenizer_pipeline(pipeline, config, site, plan, max_page_id),
+            "tokenizer",
+            ("articles",),
+        )
+        with FileSystems.open(FileSystems.join(build_dir, TRAINING_FACTS_FILE)) as stream:
             tokenizer_source = {"source": "sentencepiece-unigram", **json.loads(stream.read().decode("utf-8"))}
     tokenizer = load_output_tokenizer(config.output)
 
-    pipeline = create_pipeline(options)
-    corpus_pipeline(pipeline, config, site, plan, tokenizer.backend_tokenizer.to_str())
-    result = _run(pipeline, config.output, "the corpus job")
+    language = corpus_language(config, site)
+    tokenizer_json = tokenizer.backend_tokenizer.to_str()
+    passes.run(
+        lambda pipeline: article_pass(pipeline, config, units, source, language, tokenizer_json),
+        "article",
+        ("articles", "sentences"),
+    )
+    counts.update(prefixed("articles", read_counts(FileSystems.join(build_dir, ARTICLE_REPORT))))
+    tasks = shard_tasks(config.plan, len(units), _moved_page(build_dir, config.plan))
+    passes.run(lambda pipeline: packing_pass(pipeline, config, tasks), "packing", ("articles", "sequences"))
+    counts.update(prefixed("packing", read_counts(FileSystems.join(build_dir, PACKING_REPORT))))
 
-    report = read_report(config.output)
+    ledger = check_corpus_ledger(config, counts)
+    report = corpus_report(counts, config.plan)
     check_train_split(report, config)
     tokenizer_info = {**tokenizer_source, **tokenizer_facts(tokenizer)}
-    metadata = _metadata(config, site, files, tokenizer_info, report, read_summary(result))
+    summary = read_summary(passes.results["article"])
+    metadata = _metadata(config, site, files, tokenizer_info, report, tasks, ledger, summary)
     write_bytes(
         FileSystems.join(config.output, METADATA_FILE),
         (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
     )
-    FileSystems.delete([FileSystems.join(config.output, BUILD_DIR)])
+    FileSystems.delete([build_dir])
     return BuildResult(metadata)
+
+
+def document_units(config: CorpusBuildConfig) -> list[SourceUnit]:
+    """One unit per documents file."""
+    from preprocessing.sources.documents import expand_document_patterns
+
+    return [SourceUnit(index, path) for index, (path, _) in enumerate(expand_document_patterns(config.documents))]
+
+
+def _moved_page(build_dir: str, plan: SplitPlan) -> Candidate | None:
+    with FileSystems.open(FileSystems.join(build_dir, CANDIDATES_FILE)) as stream:
+        smallest = [tuple(candidate) for candidate in json.loads(stream.read().decode("utf-8"))]
+    return moved_to_validation(smallest, plan)
+
+
+def check_corpus_ledger(config: CorpusBuildConfig, counts: dict[str, int]) -> dict:
+    """The ledger of the build (``ledger``), or ``JobError`` naming the stage whose counts do not balance."""
+    from preprocessing.beam.failures import JobError
+
+    balances = []
+    if config.dumps:
+        balances += title_balances(config.max_pages is not None) + dump_article_balances()
+    if config.entity_vocab is None:
+        balances += vocabulary_balances()
+    balances += corpus_balances(list(config.plan.splits))
+    try:
+        checked = check_ledger(balances, counts)
+    except LedgerError as error:
+        raise JobError(f"{error}; {config.output} holds no corpus (no {METADATA_FILE})") from error
+    return {"balances": checked, "counts": dict(sorted(counts.items()))}
+
+
+def corpus_report(counts: dict[str, int], plan: SplitPlan) -> dict:
+    """Per-split statistics and the counters of the article and packing passes (unprefixed)."""
+    splits: dict[str, dict[str, int]] = {split: {} for split in plan.splits}
+    counters: dict[str, int] = {}
+    for name, value in counts.items():
+        stage, _, counter_name = name.partition("/")
+        if stage == "packing" and counter_name.startswith("split."):
+            split, _, stat = counter_name.removeprefix("split.").partition(".")
+            splits.setdefault(split, {})[stat] = value
+        elif stage in ("articles", "packing"):
+            counters[counter_name] = value
+    counters["articles"] = counters.get("articles.parsed", 0) or counters.get("articles.packed", 0)
+    return {"splits": splits, "counters": dict(sorted(counters.items()))}
 
 
 def check_train_split(report: dict, config: CorpusBuildConfig) -> None:
@@ -466,13 +574,15 @@ def check_train_split(report: dict, config: CorpusBuildConfig) -> None:
     )
 
 
-def _metadata(config: CorpusBuildConfig, site, files, tokenizer_info: dict, report: dict, beam_summary) -> dict:
+def _metadata(
+    config: CorpusBuildConfig, site, files, tokenizer_info: dict, report: dict, tasks, ledger: dict, beam_summary
+) -> dict:
     vocab = load_entity_vocab(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
     splits = {}
-    for split, num_shards in config.plan.splits.items():
+    for split in config.plan.splits:
         stats = report["splits"].get(split, {})
         splits[split] = {
-            "shards": [shard_path(split, index, num_shards) for index in range(num_shards)],
+            "shards": [task.path for task in tasks if task.split == split],
             **{key: stats.get(key, 0) for key in ("sequences", "word_tokens", "mentions", "unk_mentions")},
         }
     return {
@@ -489,6 +599,7 @@ def _metadata(config: CorpusBuildConfig, site, files, tokenizer_info: dict, repo
         "input_files": [path for path, _ in files],
         "options": config.recorded_options(),
         "counters": report["counters"],
+        "ledger": ledger,
         "extraction_counters": beam_summary.to_dict() if beam_summary.metrics_supported else None,
         "created_by": f"luke-pipeline {__version__}",
         "versions": package_versions(),

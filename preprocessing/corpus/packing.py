@@ -142,6 +142,7 @@ def _finish(
     if not builder.mentions and not options.include_sentences_without_entities:
         counts["sentences_dropped.sequence_without_entities"] += len(builder.parts)
         return None
+    counts["sentences.packed"] += len(builder.parts)
     mentions = np.asarray(builder.mentions, dtype=np.int32).reshape(-1, 3)
     return PackedSequence(
         page_id=page_id,

@@ -1,6 +1,6 @@
-"""Writing one shard: rows sorted by (page id, sequence index) into an Arrow IPC file, atomically.
+"""Writing one shard: rows, in the order given, into an Arrow IPC file, atomically, a record batch at a time.
 
-The bytes depend only on the rows: the sort makes the order independent of how bundles arrived, record
+The bytes depend only on the rows and their order (the packing pass gives them in the input's order): record
 batches have a fixed number of rows, and the file appears under its final name only once complete (written
 to a temporary name, then renamed; deleted if the write fails), on any Beam filesystem.
 """
@@ -8,22 +8,29 @@ to a temporary name, then renamed; deleted if the write fails), on any Beam file
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
 
-from preprocessing.beam.atomic import atomic_create
+from preprocessing.beam.atomic import atomic_create, is_local
 from preprocessing.corpus.directory import LIST_COLUMNS, SCHEMA
 from preprocessing.corpus.packing import UNK_ENTITY_ID, PackedSequence
 
 ROWS_PER_BATCH = 4096
 
 
-def shard_table_batches(rows: Iterable[PackedSequence]) -> list[pa.RecordBatch]:
-    """The record batches of a shard holding ``rows`` (sorted here), in schema version 1."""
-    ordered = sorted(rows, key=lambda row: (row.page_id, row.index))
-    return [_batch(ordered[start : start + ROWS_PER_BATCH]) for start in range(0, len(ordered), ROWS_PER_BATCH)]
+def shard_table_batches(rows: Iterable[PackedSequence]) -> Iterator[pa.RecordBatch]:
+    """The record batches of a shard holding ``rows``, in schema version 1, made as the rows come."""
+    batch: list[PackedSequence] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == ROWS_PER_BATCH:
+            yield _batch(batch)
+            batch = []
+    if batch:
+        yield _batch(batch)
 
 
 def _batch(rows: list[PackedSequence]) -> pa.RecordBatch:
@@ -41,16 +48,37 @@ def shard_stats(rows: Iterable[PackedSequence]) -> Counter:
     """What a shard holds: sequences, word tokens, mentions and [UNK] mentions."""
     stats: Counter = Counter()
     for row in rows:
-        stats["sequences"] += 1
-        stats["word_tokens"] += len(row.word_ids)
-        stats["mentions"] += len(row.entity_ids)
-        stats["unk_mentions"] += int(np.count_nonzero(row.entity_ids == UNK_ENTITY_ID))
+        _add_row(stats, row)
     return stats
 
 
-def write_shard(path: str, rows: list[PackedSequence]) -> Counter:
+def _add_row(stats: Counter, row: PackedSequence) -> None:
+    stats["sequences"] += 1
+    stats["word_tokens"] += len(row.word_ids)
+    stats["mentions"] += len(row.entity_ids)
+    stats["unk_mentions"] += int(np.count_nonzero(row.entity_ids == UNK_ENTITY_ID))
+
+
+def write_shard(path: str, rows: Iterable[PackedSequence]) -> Counter:
     """Write ``rows`` to the Arrow IPC file ``path`` atomically; return :func:`shard_stats` of them."""
+    stats: Counter = Counter()
     with atomic_create(path) as stream, pa.ipc.new_file(stream, SCHEMA) as writer:
-        for batch in shard_table_batches(rows):
+        for batch in shard_table_batches(_counted(rows, stats)):
             writer.write_batch(batch)
-    return shard_stats(rows)
+    return stats
+
+
+def _counted(rows: Iterable[PackedSequence], stats: Counter) -> Iterator[PackedSequence]:
+    for row in rows:
+        _add_row(stats, row)
+        yield row
+
+
+def rows_in_shard(path: str) -> int:
+    """How many rows the shard file ``path`` holds, read back from the file (memory-mapped when local)."""
+    if is_local(path):
+        reader = pa.ipc.open_file(pa.memory_map(path, "r"))
+    else:
+        with FileSystems.open(path) as stream:
+            reader = pa.ipc.open_file(pa.py_buffer(stream.read()))
+    return sum(reader.get_batch(index).num_rows for index in range(reader.num_record_batches))

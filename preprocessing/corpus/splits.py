@@ -29,9 +29,9 @@ def sample_rank(page_id: int) -> int:
 class SplitPlan:
     """How pages are spread over splits and shards.
 
-    A page goes to validation when its split hash is below ``validation_fraction``; ``always_validation``
-    (the page with the smallest split hash among those with sequences, found by the job) goes there too,
-    so a positive fraction never leaves validation empty.
+    A page goes to validation when its split hash is below ``validation_fraction`` (the job moves one more page
+    there if none did, see ``moved_to_validation``). Each shard packs a contiguous run of the input's units
+    (``shard_units``): a page's shard is where it was read, so no sequence crosses a shuffle.
     """
 
     validation_fraction: float = 0.0
@@ -46,14 +46,36 @@ class SplitPlan:
 
     @property
     def splits(self) -> dict[str, int]:
-        """Split name → number of shards, for the splits this plan fills."""
+        """Split name → number of shards asked for, for the splits this plan fills."""
         if self.validation_fraction > 0:
             return {TRAIN: self.num_train_shards, VALIDATION: self.num_validation_shards}
         return {TRAIN: self.num_train_shards}
 
-    def assign(self, page_id: int, always_validation: int | None = None) -> tuple[str, int]:
-        """The (split, shard index) of every sequence of page ``page_id``."""
-        split_hash, shard_hash = page_hashes(page_id)
-        if self.validation_fraction > 0 and (split_hash < self.validation_fraction or page_id == always_validation):
-            return VALIDATION, shard_hash % self.num_validation_shards
-        return TRAIN, shard_hash % self.num_train_shards
+    def split_of(self, page_id: int) -> str:
+        """The split of every sequence of page ``page_id``."""
+        if self.validation_fraction > 0 and page_hashes(page_id)[0] < self.validation_fraction:
+            return VALIDATION
+        return TRAIN
+
+    def shard_units(self, units: int) -> dict[str, list[range]]:
+        """Per split, the units each shard packs: contiguous runs of as even a length as can be, at most one
+        shard per unit (fewer units than shards asked for give fewer shards), at least one shard."""
+        shards = {}
+        for split, wanted in self.splits.items():
+            count = max(1, min(wanted, units))
+            shards[split] = [range(units * index // count, units * (index + 1) // count) for index in range(count)]
+        return shards
+
+
+# An article with a mention, as a candidate to move to validation: (split hash, page id, unit index)
+Candidate = tuple[float, int, int]
+
+
+def moved_to_validation(smallest: list[Candidate], plan: SplitPlan) -> Candidate | None:
+    """The page that validation gets although its hash put it in train, from the two candidates of smallest
+    split hash: the smallest, when a positive fraction left validation without it (unless it is the only
+    article with a mention: training comes first)."""
+    if plan.validation_fraction == 0 or len(smallest) < 2:
+        return None
+    first = smallest[0]
+    return first if plan.split_of(first[1]) != VALIDATION else None

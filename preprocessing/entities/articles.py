@@ -1,26 +1,55 @@
-"""``ExtractArticles``: pages → articles of clean paragraphs whose links carry resolved entity titles.
+"""Pages → articles, in the two passes over the dump: titles first, then articles whose links are looked up.
 
-One wikiextractor pass per article page (``WikitextParser``); redirect pages and article titles feed the
-joins of ``resolution``; everything skipped is counted.
+- :class:`ReadTitles` (the title pass, Beam): each unit's article titles and redirects, no wikitext parsed; the
+  title table is built from them (``resolution.BuildTitleTable``).
+- :class:`ArticleExtractor` (the article pass, no Beam): one wikiextractor pass per article page
+  (``WikitextParser``), its links resolved by the title table (``resolution.LinkResolver``): articles are made
+  where their pages are read, and never cross a shuffle.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import apache_beam as beam
 
-from preprocessing.beam.metrics import FailureRecorder, counter
+from preprocessing.beam.combiners import Smallest
+from preprocessing.beam.metrics import FailureRecorder, record_counts
 from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.split import SplitByKind
-from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
-from preprocessing.entities.resolution import Redirect, ResolveLinks, ResolveRedirects
-from preprocessing.records import Article, Paragraph, WikiPage
+from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_REDIRECT_HOPS
+from preprocessing.entities.resolution import LinkResolver, Redirect
+from preprocessing.entities.title_table import TitleTable
+from preprocessing.records import Article, WikiPage
+from preprocessing.sources.reading import PageReader, SourceUnit
 from preprocessing.sources.siteinfo import SiteInfo
 from preprocessing.wikitext.parser import WikitextParser
 
 ARTICLE_NAMESPACE = 0
+TitledPage = tuple[int, str]  # an article page's id and title
+TitleCount = tuple[str, int]  # an entity title and how many kept links lead to it
+
+
+class UnitArticles(Protocol):
+    def articles(self, unit: SourceUnit, counts: Counter) -> Iterator[Article]: ...
+
+
+class ArticleSource(Protocol):
+    """What makes a unit's articles (``entities.articles.DumpArticles``, ``sources.documents.DocumentArticles``):
+    configuration that pickles, opened once per worker (``open`` runs in ``DoFn.setup``)."""
+
+    def open(self) -> UnitArticles: ...
+
+
+def entity_link_counts(article: Article, counts: Counter) -> None:
+    """Add the article's kept links to ``counts`` by entity title."""
+    for paragraph in article.paragraphs:
+        for link in paragraph.links:
+            counts[link.target] += 1
 
 
 @dataclass(frozen=True)
@@ -39,102 +68,169 @@ class ExtractionOptions:
     keep_section_links: bool = False
 
 
-class ExtractArticles(beam.PTransform):
-    """PCollection[WikiPage] → PCollection[Article] (main namespace, not redirects, with some text).
+@dataclass(frozen=True)
+class ReadingOptions:
+    """Which pages are read: ``max_pages`` (keep the article pages of smallest ids), ``abstract_only`` (cut each
+    article at its first heading), and the dump reading's limits."""
 
-    ``site`` is the wiki's ``<siteinfo>`` (``sources.reading.read_site_info``): its namespace names decide
-    which links point outside the articles. ``links_only`` (the entity vocabulary job, which reads nothing
-    else) leaves each paragraph's text out once parsed, its links' offsets pointing into text that is not
-    there: the link resolution's join by page then shuffles the links alone, not the whole text of the wiki.
-    Counters: ``pages.articles|redirects|other_namespace``,
-    ``pages_failed.extraction_error``, ``articles.without_text``, ``links_dropped.<reason>`` for
-    other_namespace, interwiki, invalid_title, section_link, empty_anchor (here) and those of ``ResolveLinks``.
-    """
+    max_pages: int | None = None
+    abstract_only: bool = False
+    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
+    allow_damaged: bool = False
 
-    def __init__(
-        self,
-        site: SiteInfo,
-        options: ExtractionOptions | None = None,
-        progress_dir: str | None = None,
-        links_only: bool = False,
-    ) -> None:
+
+def page_kind(page: WikiPage) -> str:
+    """``articles``, ``redirects`` or ``other_namespace``."""
+    if page.namespace != ARTICLE_NAMESPACE:
+        return "other_namespace"
+    return "redirects" if page.redirect is not None else "articles"
+
+
+class ReadTitles(beam.PTransform):
+    """PCollection[SourceUnit] → ``{"titles": PCollection[str], "redirects": PCollection[Redirect], "reports":
+    PCollection[dict]}``: every article title (of the ``max_pages`` articles of smallest page id, with that
+    option) and redirect of the units, and what each unit read (``pages.read``, ``pages.<kind>``,
+    ``pages_failed.<reason>``; with ``max_pages``: ``titles.kept``, ``titles.max_page_id``)."""
+
+    def __init__(self, reading: ReadingOptions, progress_dir: str | None = None) -> None:
         super().__init__()
-        self._site = site
-        self._options = options or ExtractionOptions()
-        self._progress_dir = progress_dir  # where workers report pages and articles read (beam.progress)
-        self._links_only = links_only
-
-    def expand(self, pages: beam.PCollection[WikiPage]) -> beam.PCollection[Article]:
-        parsed = (
-            pages
-            | "ParseWikitext"
-            >> beam.ParDo(
-                _ParseArticleFn(self._site, self._options.keep_section_links, self._progress_dir, self._links_only)
-            )
-            | "SplitPageKinds" >> SplitByKind({"articles": Article, "redirects": Redirect, "titles": str})
-        )
-        redirects = {
-            "redirects": parsed["redirects"],
-            "titles": parsed["titles"],
-        } | "ResolveRedirects" >> ResolveRedirects(self._options.max_redirect_hops)
-        return {
-            "articles": parsed["articles"],
-            "redirects": redirects,
-            "titles": parsed["titles"],
-        } | "ResolveLinks" >> ResolveLinks(self._options.keep_missing_targets)
-
-
-class _ParseArticleFn(beam.DoFn):
-    """Article pages → ("articles", Article with unresolved links) and ("titles", title); redirect pages →
-    ("redirects", (source, target))."""
-
-    def __init__(
-        self, site: SiteInfo, keep_section_links: bool, progress_dir: str | None = None, links_only: bool = False
-    ) -> None:
-        self._site = site
-        self._keep_section_links = keep_section_links
+        self._reading = reading
         self._progress_dir = progress_dir
-        self._links_only = links_only
+
+    def expand(self, units: beam.PCollection[SourceUnit]):
+        read = units | "ReadUnitTitles" >> beam.ParDo(_ReadTitlesFn(self._reading, self._progress_dir))
+        kinds = read | "SplitKinds" >> SplitByKind({"titles": TitledPage, "redirects": Redirect, "reports": dict})
+        titles = kinds["titles"]
+        reports = [kinds["reports"]]
+        if self._reading.max_pages is not None:
+            kept = titles | "SmallestPageIds" >> Smallest(self._reading.max_pages)
+            titles = kept | "KeptTitles" >> beam.FlatMap(_each_titled_page)
+            reports.append(kept | "KeptReport" >> beam.Map(_kept_report))
+        return {
+            "titles": titles | "Titles" >> beam.Map(_title_of),
+            "redirects": kinds["redirects"],
+            "reports": tuple(reports) | "AllReports" >> beam.Flatten(),
+        }
+
+
+def _each_titled_page(pages: list[TitledPage]) -> list[TitledPage]:
+    return pages
+
+
+def _title_of(page: TitledPage) -> str:
+    return page[1]
+
+
+def _kept_report(pages: list[TitledPage]) -> dict:
+    return {"titles.kept": len(pages), "titles.max_page_id": max((page_id for page_id, _ in pages), default=-1)}
+
+
+class _ReadTitlesFn(beam.DoFn):
+    def __init__(self, reading: ReadingOptions, progress_dir: str | None) -> None:
+        self._reading = reading
+        self._progress_dir = progress_dir
 
     def setup(self) -> None:
-        self._parser = WikitextParser(self._site, self._keep_section_links)
-        self._failures = FailureRecorder("pages_failed")
-        self._articles = counter("pages.articles")
-        self._redirects = counter("pages.redirects")
-        self._other_namespace = counter("pages.other_namespace")
-        self._without_text = counter("articles.without_text")
+        self._reader = PageReader(self._reading.max_page_bytes, self._reading.allow_damaged)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
+
+    def process(self, unit: SourceUnit) -> Iterator[tuple[str, TitledPage | Redirect | dict]]:
+        counts: Counter = Counter()
+        for page in self._reader.pages(unit, counts):
+            kind = page_kind(page)
+            counts[f"pages.{kind}"] += 1
+            if kind == "articles":
+                yield "titles", (page.page_id, page.title)
+            elif kind == "redirects":
+                yield "redirects", (page.title, page.redirect)
+        if self._progress is not None:
+            self._progress.add({"pages": counts["pages.read"]})
+        record_counts(counts)
+        yield "reports", dict(counts)
 
     def finish_bundle(self) -> None:
         if self._progress is not None:
             self._progress.flush()
 
-    def process(self, page: WikiPage) -> Iterator[tuple[str, Article | Redirect | str]]:
-        if self._progress is not None:
-            is_article = page.namespace == ARTICLE_NAMESPACE and page.redirect is None
-            self._progress.add({"pages": 1, "articles": int(is_article), "wikitext_mb": len(page.wikitext) / 1e6})
-        if page.namespace != ARTICLE_NAMESPACE:
-            self._other_namespace.inc()
-            return
-        if page.redirect is not None:
-            self._redirects.inc()
-            yield "redirects", (page.title, page.redirect)
-            return
-        self._articles.inc()
-        yield "titles", page.title
+
+class ArticleExtractor:
+    """A unit's pages → its articles (main namespace, not redirects, with some text), links resolved (no Beam;
+    create it in a DoFn's ``setup``: it records Beam metrics).
+
+    ``max_page_id``: article pages above it are skipped (``--max-pages``: the title pass's largest kept id).
+    Counts, in the ``counts`` given: those of ``PageReader``, ``pages.<kind>``, ``articles.beyond_max_pages``,
+    ``pages_failed.extraction_error``, ``articles.without_text``, ``articles.parsed``, ``links_dropped.<reason>``
+    for other_namespace, interwiki, invalid_title, section_link, empty_anchor (the parser), those of
+    ``LinkResolver``, and ``text.template_leftovers_removed``.
+    """
+
+    def __init__(
+        self,
+        site: SiteInfo,
+        resolver: LinkResolver,
+        reading: ReadingOptions,
+        keep_section_links: bool = False,
+        max_page_id: int | None = None,
+    ) -> None:
+        self._parser = WikitextParser(site, keep_section_links)
+        self._resolver = resolver
+        self._reader = PageReader(reading.max_page_bytes, reading.allow_damaged)
+        self._abstract_only = reading.abstract_only
+        self._max_page_id = max_page_id
+        self._failures = FailureRecorder("pages_failed")
+
+    def articles(self, unit: SourceUnit, counts: Counter) -> Iterator[Article]:
+        for page in self._reader.pages(unit, counts):
+            kind = page_kind(page)
+            counts[f"pages.{kind}"] += 1
+            if kind != "articles":
+                continue
+            if self._max_page_id is not None and page.page_id > self._max_page_id:
+                counts["articles.beyond_max_pages"] += 1
+                continue
+            article = self._parsed(lead_section(page) if self._abstract_only else page, counts)
+            if article is not None:
+                counts["articles.parsed"] += 1
+                yield self._resolver.resolve(article, counts)
+
+    def _parsed(self, page: WikiPage, counts: Counter) -> Article | None:
         try:
             parsed = self._parser.parse(page.page_id, page.title, page.wikitext)
         except Exception:  # wikiextractor's failure modes are many (recursion, regex, index errors)
-            self._failures.fail("extraction_error", page.page_id)
-            return
+            counts["pages_failed.extraction_error"] += 1
+            self._failures.sample("extraction_error", page.page_id)
+            return None
         for reason, count in parsed.dropped_links.items():
-            counter(f"links_dropped.{reason}").inc(count)
+            counts[f"links_dropped.{reason}"] += count
         if parsed.removed_leftovers:
-            counter("text.template_leftovers_removed").inc(parsed.removed_leftovers)
+            counts["text.template_leftovers_removed"] += parsed.removed_leftovers
         if not parsed.paragraphs:
-            self._without_text.inc()
-            return
-        paragraphs = parsed.paragraphs
-        if self._links_only:
-            paragraphs = tuple(Paragraph("", paragraph.links) for paragraph in paragraphs)
-        yield "articles", Article(page.page_id, page.title, paragraphs)
+            counts["articles.without_text"] += 1
+            return None
+        return Article(page.page_id, page.title, parsed.paragraphs)
+
+
+@dataclass(frozen=True)
+class DumpArticles:
+    """The articles of dump units, links looked up in the title table under ``table_dir`` (``table_parts``
+    files): the article pass's ``ArticleSource`` for dumps."""
+
+    site: SiteInfo
+    table_dir: str
+    table_parts: int
+    extraction: ExtractionOptions
+    reading: ReadingOptions
+    max_page_id: int | None = None
+
+    def open(self) -> ArticleExtractor:
+        resolver = LinkResolver(TitleTable(self.table_dir, self.table_parts), self.extraction.keep_missing_targets)
+        return ArticleExtractor(self.site, resolver, self.reading, self.extraction.keep_section_links, self.max_page_id)
+
+
+def lead_section(page: WikiPage) -> WikiPage:
+    """``page`` with the wikitext of an article cut at its first section heading (``== History ==``)."""
+    heading = _HEADING.search(page.wikitext)
+    return page if heading is None else replace(page, wikitext=page.wikitext[: heading.start()])
+
+
+_HEADING = re.compile(r"^=+[^=\n].*?=+[ \t]*$", re.MULTILINE)

@@ -1,15 +1,14 @@
-"""Redirects and link targets resolved with Beam joins keyed by title.
+"""Link targets resolved through the title table: redirects followed once per title, links looked up per article.
 
-Why joins and not a side-input dict: English Wikipedia has ~10M redirects and ~6.7M articles. As a
-Python dict that is ~1.5-2 GB in every worker process (titles are ~20-30 characters, and a dict entry
-with two str objects costs ~150-200 bytes), copied into each of the dozens of processes of a cluster. A
-``CoGroupByKey`` keyed by title instead shuffles each title once and holds, on any worker, only the
-entries of one key at a time, so memory per worker stays flat whatever the wiki's size.
+Only titles cross a shuffle, never article text. English Wikipedia has ~17M titles (~10M of them redirects): as
+a Python dict in every worker that is ~2-3 GB per process; the title table (``title_table``) is ~0.6 GB of
+files that every worker of a machine memory-maps once.
 
-- :class:`ResolveRedirects`: (redirect source → target) pairs → final target per source, following
-  chains hop by hop (one join per hop, ``max_hops`` of them), breaking loops.
-- :class:`ResolveLinks`: articles whose links carry normalised titles → the same articles whose links
-  carry resolved entity titles; links to missing pages, redirect loops and too-long chains dropped (or
+- :class:`ResolveRedirects`: (redirect source → target) pairs → final target per source, following chains hop
+  by hop (one join of titles per hop, ``max_hops`` of them), breaking loops.
+- :class:`BuildTitleTable`: article titles and redirects → the title table's parts, written by one worker each.
+- :class:`LinkResolver` (no Beam): an article whose links carry normalised titles → the same article whose
+  links carry resolved entity titles; links to missing pages, redirect loops and too-long chains dropped (or
   kept, for missing pages, with ``keep_missing_targets``), each occurrence counted.
 """
 
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import apache_beam as beam
 
@@ -25,6 +24,7 @@ from preprocessing.beam.join import JoinByKey
 from preprocessing.beam.metrics import counter
 from preprocessing.beam.split import SplitByKind
 from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
+from preprocessing.entities.title_table import TitleEntry, TitleKind, TitleTable, part_of, part_path, write_part
 from preprocessing.records import Article, Link, Paragraph
 
 
@@ -123,184 +123,116 @@ class _CheckFinalTitleFn(beam.DoFn):
                 yield source, Resolution(final, exists, None)
 
 
-class ResolveLinks(beam.PTransform):
-    """``{"articles": PCollection[Article], "redirects": PCollection[(source, Resolution)],
-    "titles": PCollection[str]}`` → PCollection[Article] with resolved, kept links only.
-
-    Two joins, the job's busiest shuffles (one input per distinct target of each article), written as
-    combines so that each worker merges its inputs per key before the shuffle (Beam's combiner lifting):
-    by title, each distinct target meets the pages linking to it, its redirect resolution and whether an
-    article has that title (one shuffled element per title and bundle, not per linking page); by page id,
-    each page's decisions are collected into one list (one element per page and bundle, not per target),
-    which meets the article in a ``GroupByKey``. Decisions are plain tuples, which Beam encodes without
-    pickling.
-
-    Counters: ``links.kept``, ``links.kept_missing_target`` (with ``keep_missing_targets``),
-    ``links.through_redirect``, ``links_dropped.missing_target|redirect_loop|redirect_chain_too_long``.
+class BuildTitleTable(beam.PTransform):
+    """``{"titles": PCollection[str], "redirects": PCollection[Redirect]}`` → PCollection[dict]: the title table
+    of the articles (main namespace, not redirects) and redirects written as ``parts`` files under
+    ``directory``, every part even if empty; each element says what one part holds (``title_table.write_part``).
     """
 
-    def __init__(self, keep_missing_targets: bool = False) -> None:
+    def __init__(self, directory: str, parts: int, max_hops: int = DEFAULT_MAX_REDIRECT_HOPS) -> None:
         super().__init__()
-        self._keep_missing_targets = keep_missing_targets
+        self._directory = directory
+        self._parts = parts
+        self._max_hops = max_hops
 
-    def expand(self, inputs) -> beam.PCollection[Article]:
-        articles = inputs["articles"]
-        by_title = (
-            articles | "DistinctTargets" >> beam.FlatMap(_distinct_targets),
-            inputs["redirects"] | "TagRedirects" >> beam.Map(_tagged_redirect),
-            inputs["titles"] | "TagTitles" >> beam.Map(_tagged_title),
-        )
-        decisions = (
-            by_title
-            | "UniteByTitle" >> beam.Flatten().with_output_types(tuple[str, tuple[int, Any]])
-            | "CombineByTitle" >> beam.CombinePerKey(_TitleFactsFn()).with_output_types(tuple[str, TitleFacts])
-            | "DecideTargets" >> beam.FlatMap(_decide_target, self._keep_missing_targets)
-            | "CollectByPage" >> beam.CombinePerKey(beam.combiners.ToListCombineFn())
-            | "TagDecisions" >> beam.Map(_tagged_decisions)
+    def expand(self, inputs) -> beam.PCollection[dict]:
+        resolutions = inputs | "ResolveRedirects" >> ResolveRedirects(self._max_hops)
+        every_part = inputs["titles"].pipeline | "EveryPart" >> beam.Create(
+            [(index, None) for index in range(self._parts)]
+        ).with_output_types(tuple[int, tuple[str, TitleEntry] | None])
+        entries = (
+            inputs["titles"] | "ArticleEntries" >> beam.Map(_article_entry, self._parts),
+            resolutions | "RedirectEntries" >> beam.Map(_redirect_entry, self._parts),
+            every_part,
         )
         return (
-            (articles | "KeyByPageId" >> beam.Map(_keyed_article), decisions)
-            | "UniteByPage" >> beam.Flatten().with_output_types(tuple[int, tuple[int, Any]])
-            | "GroupByPage" >> beam.GroupByKey()
-            | "RewriteLinks" >> beam.ParDo(_RewriteLinksFn())
+            entries
+            | "AllEntries" >> beam.Flatten().with_output_types(tuple[int, tuple[str, TitleEntry] | None])
+            | "GroupByPart" >> beam.GroupByKey()
+            | "WritePart" >> beam.Map(_write_part, self._directory, self._parts)
         )
 
 
-# Tags of the joined values, and a decision: (entity title or None when dropped, counter suffix, via redirect)
-_ARTICLE, _REDIRECT, _PAGE, _DECISION = 0, 1, 2, 3
-Decision = tuple[str | None, str | None, bool]
-# What the join by title gathers about one title: pages linking to it, its redirect resolutions, is an article
-TitleFacts = tuple[list[int], list[Resolution], bool]
+def _article_entry(title: str, parts: int) -> tuple[int, tuple[str, TitleEntry] | None]:
+    return part_of(title, parts), (title, (TitleKind.ARTICLE.value, None))
 
 
-def _distinct_targets(article: Article) -> Iterator[tuple[str, tuple[int, int]]]:
-    targets = {link.target for paragraph in article.paragraphs for link in paragraph.links}
-    for target in sorted(targets):
-        yield target, (_PAGE, article.page_id)
+_FAILURE_KINDS = {
+    "redirect_loop": TitleKind.REDIRECT_LOOP,
+    "redirect_chain_too_long": TitleKind.REDIRECT_CHAIN_TOO_LONG,
+}
 
 
-def _tagged_redirect(element: tuple[str, Resolution]) -> tuple[str, tuple[int, Resolution]]:
+def _redirect_entry(element: tuple[str, Resolution], parts: int) -> tuple[int, tuple[str, TitleEntry] | None]:
     source, resolution = element
-    return source, (_REDIRECT, resolution)
-
-
-def _tagged_title(title: str) -> tuple[str, tuple[int, None]]:
-    return title, (_ARTICLE, None)
-
-
-def _tagged_decisions(element: tuple[int, list[tuple[str, Decision]]]) -> tuple[int, tuple[int, list]]:
-    page_id, decided = element
-    return page_id, (_DECISION, decided)
-
-
-def _keyed_article(article: Article) -> tuple[int, tuple[int, Article]]:
-    return article.page_id, (_ARTICLE, article)
-
-
-class _TitleFactsFn(beam.CombineFn):
-    """Tagged values of one title → its :data:`TitleFacts` (lists in no particular order)."""
-
-    def create_accumulator(self) -> TitleFacts:
-        return [], [], False
-
-    def add_input(self, facts: TitleFacts, tagged: tuple[int, object]) -> TitleFacts:
-        pages, redirects, is_article = facts
-        tag, value = tagged
-        if tag == _PAGE:
-            pages.append(value)
-        elif tag == _REDIRECT:
-            redirects.append(value)
-        else:
-            is_article = True
-        return pages, redirects, is_article
-
-    def merge_accumulators(self, accumulators) -> TitleFacts:
-        pages, redirects, is_article = [], [], False
-        for more_pages, more_redirects, more_is_article in accumulators:
-            pages.extend(more_pages)
-            redirects.extend(more_redirects)
-            is_article = is_article or more_is_article
-        return pages, redirects, is_article
-
-    def extract_output(self, facts: TitleFacts) -> TitleFacts:
-        return facts
-
-
-def _decide_target(element: tuple[str, TitleFacts], keep_missing: bool) -> Iterator[tuple[int, tuple[str, Decision]]]:
-    target, (pages, redirects, is_article) = element
-    if not pages:
-        return
-    if is_article:
-        decision = (target, None, False)
-    elif redirects:
-        resolution = min(redirects, key=repr)  # one redirect page per title; min keeps duplicates deterministic
-        if resolution.failure:
-            decision = (None, resolution.failure, True)
-        elif resolution.exists:
-            decision = (resolution.title, None, True)
-        else:
-            decision = _missing(resolution.title, keep_missing, True)
+    if resolution.failure is not None:
+        entry = (_FAILURE_KINDS[resolution.failure].value, None)
     else:
-        decision = _missing(target, keep_missing, False)
-    for page_id in pages:
-        yield page_id, (target, decision)
+        kind = TitleKind.REDIRECT if resolution.exists else TitleKind.REDIRECT_TO_MISSING
+        entry = (kind.value, resolution.title)
+    return part_of(source, parts), (source, entry)
+
+
+def _write_part(element: tuple[int, Iterable[tuple[str, TitleEntry] | None]], directory: str, parts: int) -> dict:
+    index, entries = element
+    counts = write_part(part_path(directory, index, parts), (entry for entry in entries if entry is not None))
+    return {f"table.{name}": count for name, count in counts.items()}
+
+
+# A decision about one link target: (entity title or None when dropped, counter suffix, via redirect)
+Decision = tuple[str | None, str | None, bool]
+_FAILURES = {TitleKind.REDIRECT_LOOP: "redirect_loop", TitleKind.REDIRECT_CHAIN_TOO_LONG: "redirect_chain_too_long"}
+
+
+class LinkResolver:
+    """Articles with normalised link targets → articles with resolved, kept links (no Beam).
+
+    Counts, in the ``counts`` given: ``links.parsed`` (links in), ``links.kept``, ``links.kept_missing_target``
+    (with ``keep_missing_targets``), ``links.through_redirect``,
+    ``links_dropped.missing_target|redirect_loop|redirect_chain_too_long``.
+    """
+
+    def __init__(self, table: TitleTable, keep_missing_targets: bool = False) -> None:
+        self._table = table
+        self._keep_missing = keep_missing_targets
+
+    def resolve(self, article: Article, counts: Counter) -> Article:
+        targets = sorted({link.target for paragraph in article.paragraphs for link in paragraph.links})
+        entries = self._table.lookup(targets, counts)
+        decisions = {target: self._decide(target, entry) for target, entry in zip(targets, entries, strict=True)}
+        paragraphs = tuple(
+            Paragraph(paragraph.text, tuple(_resolve(paragraph.links, decisions, counts)))
+            for paragraph in article.paragraphs
+        )
+        return Article(article.page_id, article.title, paragraphs)
+
+    def _decide(self, target: str, entry: TitleEntry | None) -> Decision:
+        if entry is None:
+            return _missing(target, self._keep_missing, False)
+        kind, final = entry
+        if kind == TitleKind.ARTICLE:
+            return target, None, False
+        if kind == TitleKind.REDIRECT:
+            return final, None, True
+        if kind == TitleKind.REDIRECT_TO_MISSING:
+            return _missing(final, self._keep_missing, True)
+        return None, _FAILURES[TitleKind(kind)], True
 
 
 def _missing(title: str, keep_missing: bool, through_redirect: bool) -> Decision:
     return (title if keep_missing else None), "missing_target", through_redirect
 
 
-class _RewriteLinksFn(beam.DoFn):
-    """An article and the decisions about its targets → the article with kept, resolved links. Either side
-    missing means the runner lost an element (seen with the FnApiRunner's multi-process mode at 8 GB of XML): the
-    job fails naming the page rather than dropping the page or its links."""
-
-    def process(self, element: tuple[int, Iterable[tuple[int, Any]]]) -> Iterator[Article]:
-        page_id, values = element
-        values = list(values)  # read twice
-        decisions = {target: decision for tag, value in values if tag == _DECISION for target, decision in value}
-        articles = [value for tag, value in values if tag == _ARTICLE]
-        if decisions and not articles:  # decisions exist only for an article's targets
-            raise RuntimeError(
-                f"page {page_id}: its join by page brought {len(values)} decision list(s) for "
-                f"{len(decisions)} link target(s) but not the article; the runner lost it"
-            )
-        for article in articles:
-            tally: Counter = Counter()
-            try:
-                paragraphs = tuple(
-                    Paragraph(paragraph.text, tuple(_resolve(paragraph.links, decisions, tally)))
-                    for paragraph in article.paragraphs
-                )
-            except KeyError:
-                raise _undecided_targets(article, decisions, values) from None
-            for name, count in tally.items():  # one update per counter and article, not per link
-                counter(name).inc(count)
-            yield Article(article.page_id, article.title, paragraphs)
-
-
-def _undecided_targets(article: Article, decisions: dict[str, Decision], joined: list) -> RuntimeError:
-    """The error for an article with a target that has no decision, naming the page and what its join brought:
-    the joins lost an element (seen on the DirectRunner with 2 workers at 8 GB of synthetic XML)."""
-    targets = {link.target for paragraph in article.paragraphs for link in paragraph.links}
-    undecided = sorted(targets - decisions.keys())
-    lists = sum(tag == _DECISION for tag, _ in joined)
-    return RuntimeError(
-        f"page {article.page_id} ({article.title!r}): {len(undecided)} of its {len(targets)} link targets have no "
-        f"resolution, e.g. {undecided[:3]}; its join by page brought {len(joined) - lists} article(s) and "
-        f"{lists} decision list(s)"
-    )
-
-
-def _resolve(links: tuple[Link, ...], decisions: dict[str, Decision], tally: Counter) -> Iterator[Link]:
+def _resolve(links: tuple[Link, ...], decisions: dict[str, Decision], counts: Counter) -> Iterator[Link]:
     for link in links:
+        counts["links.parsed"] += 1
         title, reason, through_redirect = decisions[link.target]
         if title is None:
-            tally[f"links_dropped.{reason}"] += 1
+            counts[f"links_dropped.{reason}"] += 1
             continue
-        tally["links.kept"] += 1
+        counts["links.kept"] += 1
         if reason == "missing_target":
-            tally["links.kept_missing_target"] += 1
+            counts["links.kept_missing_target"] += 1
         if through_redirect:
-            tally["links.through_redirect"] += 1
+            counts["links.through_redirect"] += 1
         yield Link(link.start, link.end, title)

@@ -1,28 +1,32 @@
-"""``BuildEntityVocab``: articles → the entity vocabulary (one ``EntityVocab`` element), and its writer.
+"""``BuildEntityVocab``: link counts per entity title → the entity vocabulary (one ``EntityVocab`` element),
+and its writer.
 
-Link occurrences are counted per resolved title with a combiner (partial sums on each worker), then a
-top-K combiner keeps the K best by (count desc, title): only K entries per worker are ever held, so the
-step scales to the ~15M distinct link targets of English Wikipedia. (The top-K runs as a per-key combine
-over a single key rather than ``Top.Of``: Beam 2.77's DaskRunner returns an empty list from ``Top.Of``.)
+Each work item counts its links per resolved title; those counts are summed per title with a combiner (partial
+sums on each worker), then a top-K combiner keeps the K best by (count desc, title): only K entries per worker
+are ever held, so the step scales to the ~15M distinct link targets of English Wikipedia. (The top-K runs as a
+per-key combine over a single key rather than ``Top.Of``: Beam 2.77's DaskRunner returns an empty list from
+``Top.Of``.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import apache_beam as beam
 
 from preprocessing.beam.metrics import counter
 from preprocessing.defaults import DEFAULT_VOCAB_SIZE
 from preprocessing.entities.vocab import SPECIAL_ENTITIES, EntityVocab, rank_key
-from preprocessing.records import Article
 
 
 class BuildEntityVocab(beam.PTransform):
-    """PCollection[Article] → PCollection[EntityVocab] holding exactly one vocabulary.
+    """PCollection[(title, link count)] (several per title: they are summed) → ``{"vocab": PCollection[EntityVocab]
+    holding exactly one vocabulary, "reports": PCollection[dict]}``.
 
     ``size`` counts the special entries ([PAD], [UNK], [MASK]); titles linked fewer than ``min_count``
-    times are left out. Counters: ``entities.distinct``, ``entities.below_min_count``, ``entities.in_vocab``.
+    times are left out. The reports count, after the sum per title, ``entities.distinct``,
+    ``entities.links_counted`` (the ledger compares it with the links kept) and ``entities.below_min_count``;
+    the counter ``entities.in_vocab`` the vocabulary's entities.
     """
 
     def __init__(self, size: int = DEFAULT_VOCAB_SIZE, min_count: int = 1, language: str | None = None) -> None:
@@ -35,12 +39,12 @@ class BuildEntityVocab(beam.PTransform):
         self._min_count = min_count
         self._language = language
 
-    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[EntityVocab]:
+    def expand(self, link_counts: beam.PCollection[TitleCount]):
+        summed = link_counts | "CountLinks" >> beam.CombinePerKey(sum).with_output_types(TitleCount)
+        reports = summed | "CountReport" >> beam.Map(_count_report, self._min_count)
         top = (
-            articles
-            | "LinkTargets" >> beam.FlatMap(_link_targets)
-            | "CountLinks" >> beam.combiners.Count.PerElement()
-            | "AtLeastMinCount" >> beam.ParDo(_MinCountFn(self._min_count))
+            summed
+            | "AtLeastMinCount" >> beam.Filter(_at_least, self._min_count)
             | "OneKey" >> beam.Map(_under_one_key)
             | "TopEntities"
             >> beam.CombinePerKey(
@@ -48,41 +52,29 @@ class BuildEntityVocab(beam.PTransform):
             )
         )
         # An empty dump still yields a vocabulary (the special entries): the seed guarantees one group.
-        seed = articles.pipeline | "Seed" >> beam.Create([(_ONE_KEY, [])]).with_output_types(
+        seed = link_counts.pipeline | "Seed" >> beam.Create([(_ONE_KEY, [])]).with_output_types(
             tuple[int, list[TitleCount]]
         )
-        return (
+        vocab = (
             (top, seed)
             | "WithSeed" >> beam.Flatten()
             | "Gather" >> beam.GroupByKey()
             | "MakeVocab" >> beam.Map(_make_vocab, self._language)
         )
+        return {"vocab": vocab, "reports": reports}
 
 
 TitleCount = tuple[str, int]  # an entity title and how many links lead to it
 _ONE_KEY = 0  # of the top-K's per-key combine: every title under one (typed) key
 
 
-def _link_targets(article: Article) -> Iterator[str]:
-    for paragraph in article.paragraphs:
-        for link in paragraph.links:
-            yield link.target
+def _count_report(title_count: TitleCount, min_count: int) -> dict:
+    count = title_count[1]
+    return {"entities.distinct": 1, "entities.links_counted": count, "entities.below_min_count": int(count < min_count)}
 
 
-class _MinCountFn(beam.DoFn):
-    def __init__(self, min_count: int) -> None:
-        self._min_count = min_count
-
-    def setup(self) -> None:
-        self._distinct = counter("entities.distinct")
-        self._below = counter("entities.below_min_count")
-
-    def process(self, title_count: TitleCount) -> Iterator[TitleCount]:
-        self._distinct.inc()
-        if title_count[1] < self._min_count:
-            self._below.inc()
-            return
-        yield title_count
+def _at_least(title_count: TitleCount, min_count: int) -> bool:
+    return title_count[1] >= min_count
 
 
 def _under_one_key(title_count: TitleCount) -> tuple[int, TitleCount]:

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from preprocessing.beam.metrics import FailureRecorder, counter
+from preprocessing.beam.metrics import FailureRecorder, record_counts
 from preprocessing.records import Article, Link, Paragraph
 
 
@@ -116,13 +116,8 @@ def expand_document_patterns(patterns: Sequence[str]) -> list[tuple[str, int]]:
 
 
 class ReadDocuments(beam.PTransform):
-    """PBegin → PCollection[Article]: every valid document of the files matching ``patterns``, one reader
-    per file, then reshuffled so that tokenization spreads over all workers.
-
-    Counters: ``documents.read``, ``documents_failed.<reason>`` (invalid_encoding, not_json, not_an_object,
-    bad_id, bad_text, bad_title, bad_entities, empty_entity, span_outside_text, empty_span, overlapping_spans),
-    with ``file:line`` samples.
-    """
+    """PBegin → PCollection[Article]: every valid document of the files matching ``patterns``, one reader per
+    file (``document_articles``; counters there)."""
 
     def __init__(self, patterns: Sequence[str]) -> None:
         super().__init__()
@@ -133,35 +128,53 @@ class ReadDocuments(beam.PTransform):
             pbegin
             | "DocumentFiles" >> beam.Create(self._files, reshuffle=True)
             | "ReadDocumentFiles" >> beam.ParDo(_ReadDocumentFileFn())
-            | "SpreadDocuments" >> beam.Reshuffle()
         )
-
-
-@dataclass
-class _FileCounts:
-    valid: int = 0
-    bad: int = 0
 
 
 class _ReadDocumentFileFn(beam.DoFn):
     def setup(self) -> None:
-        self._read = counter("documents.read")
         self._failures = FailureRecorder("documents_failed")
 
     def process(self, path: str) -> Iterator[Article]:
-        counts = _FileCounts()
-        with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as stream:
-            for number, raw in enumerate(iter(stream.readline, b""), start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    article = parse_document(_decoded(raw))
-                except BadDocument as error:
-                    counts.bad += 1
-                    self._failures.fail(error.reason, f"{path}:{number}")
-                    continue
-                counts.valid += 1
-                self._read.inc()
-                yield article
-        if not counts.valid:
-            raise DocumentFileError(f"{path}: no valid document ({counts.bad} bad lines)")
+        counts: Counter = Counter()
+        yield from document_articles(path, counts, self._failures)
+        record_counts(counts)
+
+
+class DocumentArticles:
+    """The articles of documents files (``SourceUnit`` tasks are their paths): the article pass's
+    ``ArticleSource`` for ``--documents``."""
+
+    def open(self) -> DocumentArticles:
+        self._failures = FailureRecorder("documents_failed")
+        return self
+
+    def articles(self, unit, counts: Counter) -> Iterator[Article]:
+        yield from document_articles(unit.task, counts, self._failures)
+
+    def __getstate__(self) -> dict:
+        return {}
+
+
+def document_articles(path: str, counts: Counter, failures: FailureRecorder) -> Iterator[Article]:
+    """The valid documents of the file ``path``, as articles; raises :class:`DocumentFileError` for a file without
+    one. Counts ``documents.read`` and ``documents_failed.<reason>`` (invalid_encoding, not_json, not_an_object,
+    bad_id, bad_text, bad_title, bad_entities, empty_entity, span_outside_text, empty_span, overlapping_spans) in
+    ``counts``, and records ``file:line`` samples of the failures in ``failures``."""
+    valid = bad = 0
+    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as stream:
+        for number, raw in enumerate(iter(stream.readline, b""), start=1):
+            if not raw.strip():
+                continue
+            try:
+                article = parse_document(_decoded(raw))
+            except BadDocument as error:
+                bad += 1
+                counts[f"documents_failed.{error.reason}"] += 1
+                failures.sample(error.reason, f"{path}:{number}")
+                continue
+            valid += 1
+            counts["documents.read"] += 1
+            yield article
+    if not valid:
+        raise DocumentFileError(f"{path}: no valid document ({bad} bad lines)")

@@ -1,12 +1,13 @@
-"""``ReadDumpPages``: MediaWiki XML dump files → ``WikiPage`` records, read in parallel.
+"""Reading MediaWiki XML dump files in parallel work items (``SourceUnit``), without shuffling their pages.
 
-- Split dumps (``pages-articles1.xml-p1p41242.bz2``, ...) or plain ``.xml``: one reader per file, then the
-  pages are reshuffled so that the (expensive) wikitext parsing spreads over all workers.
+- Split dumps (``pages-articles1.xml-p1p41242.bz2``, ...) or plain ``.xml``: one unit per file.
 - A multistream dump with its index: the index is read on the driver when the pipeline is built and cut
-  into ranges of whole bz2 streams, created as the job's elements, so that every runner spreads them and
-  many workers read the same file at once. (The DaskRunner partitions a ``Create``'s elements, 128 a
-  partition unless ``--dask_partition_size`` says otherwise, but keeps whatever one element fans out to in
-  that element's partition: one worker would read the whole file.)
+  into ranges of whole bz2 streams, one unit each, so that many workers read the same file at once.
+
+The units are created as the jobs' elements on the driver, so that every runner spreads them (the DaskRunner
+partitions a ``Create``'s elements, 128 a partition unless ``--dask_partition_size`` says otherwise, but keeps
+whatever one element fans out to in that element's partition). Each unit's pages are then handled where they
+are read: the jobs never shuffle page text (``PageReader`` is the plain reader; ``ReadDumpPages`` the Beam one).
 
 Headers (``<siteinfo>``, encoding) and indexes are read on the driver when the pipeline is built: a file
 that is missing, unreadable or not a dump fails the job before it starts, with a message naming it. A file that
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 
-from preprocessing.beam.metrics import DAMAGED_FILES, FailureRecorder, counter
+from preprocessing.beam.metrics import DAMAGED_FILES, FailureRecorder, record_counts
 from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_STREAMS_PER_RANGE
 from preprocessing.records import WikiPage
 from preprocessing.sources.files import (
@@ -55,7 +56,27 @@ class FileTask:
     header: DumpHeader
 
 
-RangeTask = tuple[StreamRange, DumpHeader, int]  # a stream range, its file's header and the file's size
+@dataclass(frozen=True)
+class RangeTask:
+    """A range of whole bz2 streams of a multistream file, its file's header and the file's size."""
+
+    stream_range: StreamRange
+    header: DumpHeader
+    file_size: int
+
+
+@dataclass(frozen=True)
+class SourceUnit:
+    """One work item of the jobs: a whole dump file, a stream range of one, or (``--documents``) a documents
+    file; ``index`` is its place in the input, which names what the unit writes."""
+
+    index: int
+    task: FileTask | RangeTask | str
+
+    def describe(self) -> str:
+        if isinstance(self.task, RangeTask):
+            return f"{self.task.stream_range.path}@{self.task.stream_range.start}"
+        return self.task.file.path if isinstance(self.task, FileTask) else self.task
 
 
 def read_site_info(patterns: Sequence[str]) -> SiteInfo:
@@ -84,7 +105,7 @@ class ReadingPlan:
     def describe(self) -> list[str]:
         """One line per multistream file: how many ranges its index gave, or a warning that its index is missing
         (one worker then reads all of it)."""
-        ranges = Counter(stream_range.path for stream_range, _, _ in self.stream_ranges)
+        ranges = Counter(task.stream_range.path for task in self.stream_ranges)
         lines = [f"{path}: {count:,} stream ranges from its index, read in parallel" for path, count in ranges.items()]
         for file in self.files:
             index = multistream_index_path(file.path)
@@ -94,6 +115,12 @@ class ReadingPlan:
                     "the whole file (hours for English Wikipedia); put the index next to it to read it in parallel"
                 )
         return lines
+
+    @property
+    def units(self) -> list[SourceUnit]:
+        """The work items: the whole files, then the stream ranges, in the order of the input."""
+        tasks: list[FileTask | RangeTask] = [*self.whole_files, *self.stream_ranges]
+        return [SourceUnit(index, task) for index, task in enumerate(tasks)]
 
 
 def plan_reading(patterns: Sequence[str], streams_per_range: int = DEFAULT_STREAMS_PER_RANGE) -> ReadingPlan:
@@ -107,19 +134,14 @@ def plan_reading(patterns: Sequence[str], streams_per_range: int = DEFAULT_STREA
         if task.file.index_path is not None:
             offsets = read_stream_offsets(task.file.index_path)
             for stream_range in stream_ranges(task.file.path, offsets, task.file.size, streams_per_range):
-                ranges.append((stream_range, task.header, task.file.size))
+                ranges.append(RangeTask(stream_range, task.header, task.file.size))
     files = [task.file for task in tasks]
     return ReadingPlan(files, site, [task for task in tasks if task.file.index_path is None], ranges)
 
 
 class ReadDumpPages(beam.PTransform):
-    """PBegin → PCollection[WikiPage]: every page of the dump files of ``plan`` (:func:`plan_reading`).
-
-    Counters: ``pages.read``, ``pages_failed.<reason>`` (malformed_xml, invalid_encoding, page_too_large,
-    truncated_page), with sample page ids. A damaged file raises :class:`DamagedDumpError` in the worker
-    (the job fails); with ``allow_damaged`` it is counted instead, as ``files_damaged.<reason>``
-    (truncated_file, corrupt_file, xml_ends_early) with ``path@offset`` samples.
-    """
+    """PBegin → PCollection[WikiPage]: every page of the dump files of ``plan`` (:func:`plan_reading`), read unit
+    by unit (:class:`PageReader`; counters there)."""
 
     def __init__(
         self, plan: ReadingPlan, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES, allow_damaged: bool = False
@@ -130,48 +152,67 @@ class ReadDumpPages(beam.PTransform):
         self._allow_damaged = allow_damaged
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[WikiPage]:
-        outputs = []
-        if self._plan.whole_files:
-            outputs.append(
-                pbegin
-                | "WholeFiles" >> beam.Create(self._plan.whole_files, reshuffle=True).with_output_types(FileTask)
-                | "ReadWholeFiles" >> beam.ParDo(_ReadWholeFileFn(self._max_page_bytes, self._allow_damaged))
-                | "SpreadPages" >> beam.Reshuffle()
-            )
-        if self._plan.stream_ranges or not outputs:
-            outputs.append(
-                pbegin
-                | "StreamRanges" >> beam.Create(self._plan.stream_ranges, reshuffle=True).with_output_types(RangeTask)
-                | "ReadStreamRanges" >> beam.ParDo(_ReadStreamRangeFn(self._max_page_bytes, self._allow_damaged))
-            )
-        if len(outputs) == 1:
-            return outputs[0]
-        return tuple(outputs) | "AllPages" >> beam.Flatten()
+        return (
+            pbegin
+            | "Units" >> beam.Create(self._plan.units, reshuffle=True).with_output_types(SourceUnit)
+            | "ReadUnits" >> beam.ParDo(_ReadUnitFn(self._max_page_bytes, self._allow_damaged))
+        )
 
 
-class _PageReaderFn(beam.DoFn):
-    """Shared by both readers: bytes → pages, counting every failed page; a damaged file raises
-    :class:`DamagedDumpError` (the job fails, naming it) unless damage is allowed, then it is counted."""
-
+class _ReadUnitFn(beam.DoFn):
     def __init__(self, max_page_bytes: int, allow_damaged: bool) -> None:
         self._max_page_bytes = max_page_bytes
         self._allow_damaged = allow_damaged
 
     def setup(self) -> None:
-        self._pages_read = counter("pages.read")
+        self._reader = PageReader(self._max_page_bytes, self._allow_damaged)
+
+    def process(self, unit: SourceUnit) -> Iterator[WikiPage]:
+        counts: Counter = Counter()
+        yield from self._reader.pages(unit, counts)
+        record_counts(counts)
+
+
+class PageReader:
+    """A dump unit's bytes → its pages, counting every failed page; a damaged file raises
+    :class:`DamagedDumpError` (the job fails, naming it) unless damage is allowed, then it is counted. Create it
+    in a DoFn (it records Beam metrics).
+
+    Counts, in the ``counts`` given (``metrics.record_counts`` makes them counters): ``pages.read``,
+    ``pages_failed.<reason>`` (malformed_xml,
+    invalid_encoding, page_too_large, truncated_page; with sample page ids), ``files_damaged.<reason>``
+    (truncated_file, corrupt_file, xml_ends_early; with ``path@offset`` samples).
+    """
+
+    def __init__(self, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES, allow_damaged: bool = False) -> None:
+        self._max_page_bytes = max_page_bytes
+        self._allow_damaged = allow_damaged
         self._failures = FailureRecorder("pages_failed")
         self._damaged = FailureRecorder(DAMAGED_FILES)
 
-    def _pages(self, blocks: Iterator[bytes], header: DumpHeader, path: str, ends_file: bool) -> Iterator[WikiPage]:
+    def pages(self, unit: SourceUnit, counts: Counter) -> Iterator[WikiPage]:
+        task = unit.task
+        if isinstance(task, RangeTask):
+            blocks = iter_range_blocks(task.stream_range)
+            ends_file = task.stream_range.end == task.file_size
+            yield from self._pages(blocks, task.header, task.stream_range.path, ends_file, counts)
+        else:
+            blocks = iter_file_blocks(task.file, task.header.bom_length)
+            yield from self._pages(blocks, task.header, task.file.path, True, counts)
+
+    def _pages(
+        self, blocks: Iterator[bytes], header: DumpHeader, path: str, ends_file: bool, counts: Counter
+    ) -> Iterator[WikiPage]:
         """The pages in ``blocks``; ``ends_file`` when they run to the end of ``path`` (``</mediawiki>`` due)."""
         watched = _WatchedBlocks(blocks)
         first_letter_case = header.site.first_letter_case
         for item in split_pages(iter(watched), header.encoding, self._max_page_bytes):
             page = parse_page(item, header.encoding, first_letter_case) if isinstance(item, bytes) else item
             if isinstance(page, PageFailure):
-                self._failures.fail(page.reason, page.page_id)
+                counts[f"pages_failed.{page.reason}"] += 1
+                self._failures.sample(page.reason, page.page_id)
             else:
-                self._pages_read.inc()
+                counts["pages.read"] += 1
                 yield page
         damage = watched.damage
         if damage is None and ends_file and not ends_document(watched.tail, header.encoding):
@@ -184,20 +225,8 @@ class _PageReaderFn(beam.DoFn):
         if damage is not None:
             if not self._allow_damaged:
                 raise damage
-            self._damaged.fail(damage.reason, damage.where)
-
-
-class _ReadWholeFileFn(_PageReaderFn):
-    def process(self, task: FileTask) -> Iterator[WikiPage]:
-        blocks = iter_file_blocks(task.file, task.header.bom_length)
-        yield from self._pages(blocks, task.header, task.file.path, ends_file=True)
-
-
-class _ReadStreamRangeFn(_PageReaderFn):
-    def process(self, element: RangeTask) -> Iterator[WikiPage]:
-        stream_range, header, file_size = element
-        blocks = iter_range_blocks(stream_range)
-        yield from self._pages(blocks, header, stream_range.path, ends_file=stream_range.end == file_size)
+            counts[f"{DAMAGED_FILES}.{damage.reason}"] += 1
+            self._damaged.sample(damage.reason, damage.where)
 
 
 class _WatchedBlocks:

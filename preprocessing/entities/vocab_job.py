@@ -1,0 +1,82 @@
+"""``luke build-entity-vocab``'s job: the title pass, then an article pass that counts links by entity title and
+writes the top-K vocabulary; its ledger checked before the command reports success."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from preprocessing.beam.passes import PassRunner
+from preprocessing.beam.reports import WriteCounts, read_counts
+from preprocessing.entities.articles import DumpArticles, ExtractionOptions, ReadingOptions
+from preprocessing.entities.title_job import CountUnitLinks, build_title_table
+from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
+from preprocessing.ledger import (
+    LedgerError,
+    check_ledger,
+    dump_article_balances,
+    prefixed,
+    title_balances,
+    vocabulary_balances,
+)
+from preprocessing.sources.reading import ReadingPlan, SourceUnit
+
+COUNT_REPORT = "article_pass.json"
+
+
+@dataclass(frozen=True)
+class EntityVocabJob:
+    """The vocabulary of the dumps of ``plan`` written to ``output``; scratch files under ``build_dir``."""
+
+    plan: ReadingPlan
+    reading: ReadingOptions
+    extraction: ExtractionOptions
+    size: int
+    min_count: int
+    output: str
+    build_dir: str
+
+    def run(self, passes: PassRunner, xml_bytes: int) -> dict:
+        """Run both passes; return the ledger, or raise ``failures.JobError`` (one line) if a pass fails or the
+        counts do not balance."""
+        from preprocessing.beam.failures import JobError
+
+        units = self.plan.units
+        table = build_title_table(units, self.reading, self.extraction, self.build_dir, xml_bytes, passes)
+        source = DumpArticles(self.plan.site, table.directory, table.parts, self.extraction, self.reading)
+        passes.run(lambda pipeline: self._count_pass(pipeline, units, source, passes), "article", ("pages", "articles"))
+        counts = {**prefixed("titles", table.counts), **prefixed("articles", read_counts(self._report_path))}
+        balances = title_balances(False) + dump_article_balances() + vocabulary_balances()
+        try:
+            checked = check_ledger(balances, counts)
+        except LedgerError as error:
+            raise JobError(f"{error}; the vocabulary at {self.output} cannot be trusted") from error
+        return {"balances": checked, "counts": dict(sorted(counts.items()))}
+
+    @property
+    def _report_path(self) -> str:
+        return FileSystems.join(self.build_dir, COUNT_REPORT)
+
+    def _count_pass(
+        self, pipeline: beam.Pipeline, units: list[SourceUnit], source: DumpArticles, passes: PassRunner
+    ) -> None:
+        counted = (
+            pipeline
+            | "Units" >> beam.Create(units, reshuffle=True).with_output_types(SourceUnit)
+            | "CountUnitLinks" >> CountUnitLinks(source, passes.progress_dir("article"))
+        )
+        vocab = counted["entity_counts"] | "BuildEntityVocab" >> BuildEntityVocab(
+            self.size, self.min_count, self.plan.site.language
+        )
+        written = vocab["vocab"] | "WriteEntityVocab" >> WriteEntityVocab(self.output)
+        _ = (
+            (counted["reports"], vocab["reports"], written | "VocabWritten" >> beam.Map(_no_counts))
+            | "AllCounts" >> beam.Flatten()
+            | "WriteCounts" >> WriteCounts(self._report_path)
+        )
+
+
+def _no_counts(_: object) -> dict:
+    return {}
