@@ -8,8 +8,7 @@ from corpus_builders import build_sample_corpus
 
 from preprocessing.commands.build_corpus import corpus_notes
 from preprocessing.corpus import Corpus
-from preprocessing.corpus.build import BuildError, CorpusBuildConfig, check_train_split
-from preprocessing.corpus.build import shard_tasks
+from preprocessing.corpus.build import BuildError, CorpusBuildConfig, check_train_split, shard_tasks
 from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan, moved_to_validation, page_hashes
 
 PLAN = SplitPlan(validation_fraction=0.001, num_train_shards=4)
