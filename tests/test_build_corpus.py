@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from corpus_builders import IN_PROCESS, build_sample_corpus, read_dump_pages
+from dump_builders import write_multistream
 
 from preprocessing.corpus import Corpus
+from preprocessing.corpus.directory import LIST_COLUMNS
 from preprocessing.corpus.splits import SplitPlan
 from preprocessing.entities.vocab import EntityVocab
 from preprocessing.wikitext.sentences import SentenceSplitter
@@ -102,11 +104,14 @@ def test_enwiki_corpus_rows_hold_valid_mentions_that_decode_to_their_anchor(enwi
     assert metadata["counters"]["articles"] == sum(1 for paragraphs in enwiki_reading.paragraphs.values() if paragraphs)
     for split_name, split in metadata["splits"].items():
         assert split["unk_mentions"] == 0 and split["mentions"] > 0, split_name
-    # each page's sequences lie in one split, and one shard, as the split plan says
+    # each page's sequences lie in one split, as the split plan says (but the page moved to validation)
     plan = SplitPlan(0.05, 4, 1)
     for page_id, rows in rows_by_page.items():
-        assert {split for split, _ in rows} <= {plan.assign(page_id)[0], "validation"}
+        assert {split for split, _ in rows} <= {plan.split_of(page_id), "validation"}
         assert len({split for split, _ in rows}) == 1
+    # the sample is one unit: one train shard of the 4 asked for, and the ledger balanced
+    assert len(metadata["splits"]["train"]["shards"]) == 1
+    assert metadata["ledger"]["balances"] and all(balance["count"] >= 0 for balance in metadata["ledger"]["balances"])
 
 
 def test_a_page_reproduces_its_sentences_in_order(enwiki_corpus, enwiki_reading):
@@ -229,10 +234,23 @@ RUNNERS = {
 }
 
 
+def row_set(corpus_dir: Path) -> list[tuple]:
+    """Every row of the corpus, as comparable tuples, in sorted order (shard placement aside)."""
+    corpus = Corpus.open(corpus_dir)
+    rows = []
+    for name in corpus.split_names:
+        split = corpus.split(name)
+        for index in range(len(split)):
+            row = split[index]
+            rows.append((name, row["page_id"], *(tuple(row[column].tolist()) for column in LIST_COLUMNS)))
+    return sorted(rows)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("language", "runners", "options"),
     [
+        # the sample as a multistream dump of 21 ranges of 10 pages: 3 train shards of 7 ranges each
         ("en", ("in_memory", "multi_processing"), dict(max_pages=25, validation_fraction=0.2, num_shards=3)),
         # the DaskRunner does not fuse steps: minutes on the English sample, seconds on the Bulgarian one
         ("bg", ("in_memory", "multi_processing", "dask"), dict(validation_fraction=0.3, num_shards=2)),
@@ -242,8 +260,11 @@ def test_runners_give_byte_identical_shards(
     request, language, runners, options, bpe_tokenizer_dir, tmp_path, dask_scheduler_address
 ):
     """DirectRunner in-memory and multi-processing (2 workers) and DaskRunner (a local dask.distributed
-    cluster with 2 worker processes) write the same bytes."""
+    cluster with 2 worker processes) write the same bytes; read in ranges or whole, a dump gives the same rows."""
     dump = request.getfixturevalue(f"{language}wiki_dump")
+    if language == "en":
+        dump = write_multistream(dump, tmp_path, pages_per_stream=10)
+        options = {**options, "streams_per_range": 1}
     digests = {}
     for name in runners:
         beam_args = RUNNERS[name]
@@ -256,13 +277,20 @@ def test_runners_give_byte_identical_shards(
         splits = json.loads((output / "metadata.json").read_text())["splits"]
         assert sum(split["sequences"] for split in splits.values()) > 0
     assert all(digest == digests["in_memory"] for digest in digests.values())
-    assert len(digests["in_memory"]) == options["num_shards"] + 1 + 1
+    shards = options["num_shards"] if language == "en" else 1  # the Bulgarian sample is one unit: one shard
+    assert len(digests["in_memory"]) == shards + 1 + 1
+    if language == "en":
+        options.pop("streams_per_range")
+        whole = build_sample_corpus(
+            request.getfixturevalue("enwiki_dump"), tmp_path / "whole", tokenizer=str(bpe_tokenizer_dir), **options
+        )
+        assert row_set(whole) == row_set(tmp_path / "in_memory")
 
 
 def test_abstract_only_keeps_the_lead_sections(enwiki_dump, bpe_tokenizer_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from preprocessing.corpus.build import lead_section
+    from preprocessing.entities.articles import lead_section
     from preprocessing.records import WikiPage
     from preprocessing.sources.reading import read_site_info
     from preprocessing.wikitext.parser import WikitextParser

@@ -7,18 +7,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
-from beam_helpers import run_and_collect
+from beam_helpers import dump_articles, run_and_collect, run_vocab_job
 from click.testing import CliRunner
 from dump_builders import page_xml, sample_parts, write_dump, write_multistream
 
 from luke.cli import main
-from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
 from preprocessing.entities.vocab import EntityVocab
-from preprocessing.entities.vocab_building import BuildEntityVocab, LoadEntityVocab, WriteEntityVocab
-from preprocessing.records import WikiPage
-from preprocessing.sources.reading import ReadDumpPages, plan_reading, read_site_info
+from preprocessing.entities.vocab_building import LoadEntityVocab
 
 pytestmark = pytest.mark.slow
 
@@ -48,24 +44,18 @@ def job_inputs(enwiki_dump, tmp_path_factory):
     return directory, [str(enwiki_dump), str(extra)]
 
 
-def _vocab_job(pipeline, patterns, output, keep_missing=True):
-    plan = plan_reading(patterns)
-    extraction = ExtractionOptions(keep_missing_targets=keep_missing)
-    articles = pipeline | ReadDumpPages(plan) | ExtractArticles(plan.site, extraction)
-    _ = articles | BuildEntityVocab(size=2000, language=plan.site.language) | WriteEntityVocab(output)
-    return articles
-
-
 @pytest.fixture(scope="session")
 def in_memory_run(job_inputs):
     directory, patterns = job_inputs
     output = str(directory / "in-memory.jsonl")
-    articles, summary = run_and_collect(lambda pipeline: _vocab_job(pipeline, patterns, output))
-    return articles, summary, output
+    build_dir = str(directory / "in-memory.build")
+    ledger, summary = run_vocab_job(patterns, output, build_dir)
+    articles, _ = dump_articles(patterns, build_dir)
+    return articles, summary, output, ledger
 
 
 def test_known_redirects_resolve_and_links_count_under_their_target(in_memory_run):
-    articles, summary, output = in_memory_run
+    articles, summary, output, _ = in_memory_run
     vocab = EntityVocab.load(output)
     counts = {entry.title: entry.count for entry in vocab.entries}
     page = next(article for article in articles if article.page_id == 9100001)
@@ -90,7 +80,7 @@ def test_known_redirects_resolve_and_links_count_under_their_target(in_memory_ru
 
 
 def test_vocabulary_counts_equal_the_link_occurrences(in_memory_run):
-    articles, summary, output = in_memory_run
+    articles, summary, output, ledger = in_memory_run
     occurrences = Counter(
         link.target for article in articles for paragraph in article.paragraphs for link in paragraph.links
     )
@@ -99,8 +89,11 @@ def test_vocabulary_counts_equal_the_link_occurrences(in_memory_run):
     expected = sorted(occurrences.items(), key=lambda item: (-item[1], item[0]))[: 2000 - 3]
     assert [(entry.title, entry.count) for entry in vocab.entries[3:]] == expected
     assert summary.get("links.kept") == sum(occurrences.values())
-    assert summary.get("entities.distinct") == len(occurrences)
+    assert ledger["counts"]["articles/entities.distinct"] == len(occurrences)
     assert summary.get("pages.articles") == 107 and summary.get("pages.redirects") == 99 + 10
+    counts = ledger["counts"]
+    assert counts["titles/table.article"] == 107 and counts["titles/table.redirect_loop"] == 2
+    assert counts["articles/entities.links_counted"] == counts["articles/links.kept"] == sum(occurrences.values())
     for article in articles:
         for paragraph in article.paragraphs:
             for link in paragraph.links:
@@ -134,15 +127,17 @@ def test_cli_on_the_multiprocessing_direct_runner_writes_identical_bytes(
     assert "caution: ~0 GB of input on the DirectRunner's multi-process mode, which lost data" in result.output
     summary = json.loads(summary_path.read_text())
     assert summary["counters"] == in_memory_run[1].counters
+    assert summary["ledger"]["counts"] == in_memory_run[3]["counts"]
     assert summary["checksum"] == EntityVocab.load(str(output)).checksum()
     assert list(temporary.iterdir()) == []
+    assert not (directory / "cli.jsonl.build").exists()  # the title table and progress files are removed
 
 
 def test_multistream_dump_gives_the_same_vocabulary(in_memory_run, job_inputs, enwiki_dump, tmp_path):
     _, patterns = job_inputs
     multistream = write_multistream(enwiki_dump, tmp_path, pages_per_stream=7)
     output = str(tmp_path / "multistream.jsonl")
-    run_and_collect(lambda pipeline: _vocab_job(pipeline, [str(multistream), patterns[1]], output))
+    run_vocab_job([str(multistream), patterns[1]], output, str(tmp_path / "build"))
     assert Path(output).read_bytes() == Path(in_memory_run[2]).read_bytes()
 
 
@@ -157,18 +152,16 @@ def test_dask_runner_gives_identical_bytes(in_memory_run, job_inputs, tmp_path):
             "--runner=apache_beam.runners.dask.dask_runner.DaskRunner",
             f"--dask_client_address={cluster.scheduler_address}",
         ]
-        pipeline = beam.Pipeline(options=beam.options.pipeline_options.PipelineOptions(args))
-        _vocab_job(pipeline, patterns, output)
-        result = pipeline.run()
-        result.wait_until_finish()
-        result.client.close()  # the runner's own client; closed before the cluster goes
+        ledger, _ = run_vocab_job(patterns, output, str(tmp_path / "build"), beam_args=args)
     assert Path(output).read_bytes() == Path(in_memory_run[2]).read_bytes()
+    assert ledger["counts"] == in_memory_run[3]["counts"]  # the ledger comes from data: the DaskRunner has no metrics
 
 
 def test_red_links_are_dropped_and_counted_on_full_dumps(job_inputs, tmp_path):
     _, patterns = job_inputs
     output = str(tmp_path / "red.jsonl")
-    articles, summary = run_and_collect(lambda pipeline: _vocab_job(pipeline, patterns, output, keep_missing=False))
+    _, summary = run_vocab_job(patterns, output, str(tmp_path / "build"), keep_missing=False)
+    articles, _ = dump_articles(patterns, str(tmp_path / "build"), keep_missing=False)
     vocab = EntityVocab.load(output)
     titles = {article.title for article in articles}
     assert {entry.title for entry in vocab.entries[3:]} <= titles  # only pages of the dump
@@ -176,28 +169,37 @@ def test_red_links_are_dropped_and_counted_on_full_dumps(job_inputs, tmp_path):
     assert summary.get("links.kept") + summary.total("links_dropped") > 18000
 
 
-def test_a_page_that_breaks_the_parser_is_counted_and_the_job_goes_on(enwiki_dump):
-    site = read_site_info([str(enwiki_dump)])
-    pages = [
-        WikiPage(1, 0, "Fine", None, "A [[good link]] here."),
-        WikiPage(2, 0, "Broken", None, "A [[\udcff]] surrogate the parser cannot quote."),
-    ]
-    articles, summary = run_and_collect(
-        lambda pipeline: (
-            pipeline | beam.Create(pages) | ExtractArticles(site, ExtractionOptions(keep_missing_targets=True))
-        )
+def test_a_page_that_breaks_the_parser_is_counted_and_the_job_goes_on(enwiki_dump, tmp_path, monkeypatch):
+    from preprocessing.wikitext.parser import WikitextParser
+
+    header, _, _ = sample_parts(enwiki_dump)
+    dump = write_dump(
+        tmp_path / "pages.xml", header, [page_xml(1, "Fine", "A [[good link]] here."), page_xml(2, "Broken", "B.")]
     )
+    parse = WikitextParser.parse
+
+    def breaking(self, page_id, title, wikitext):
+        if title == "Broken":
+            raise RecursionError("maximum recursion depth exceeded")  # one of wikiextractor's failure modes
+        return parse(self, page_id, title, wikitext)
+
+    monkeypatch.setattr(WikitextParser, "parse", breaking)
+    ledger, summary = run_vocab_job([str(dump)], str(tmp_path / "v.jsonl"), str(tmp_path / "build"))
+    articles, _ = dump_articles([str(dump)], str(tmp_path / "build"))
     assert [article.title for article in articles] == ["Fine"]
     assert summary.get("pages_failed.extraction_error") == 1
     assert summary.failed_page_ids["pages_failed.extraction_error"] == ["2"]
+    assert ledger["counts"]["articles/articles.parsed"] == 1
 
 
 @pytest.mark.parametrize("keep_section_links", [False, True])
-def test_section_links_are_dropped_and_counted_unless_kept(enwiki_dump, keep_section_links):
-    site = read_site_info([str(enwiki_dump)])
-    pages = [WikiPage(1, 0, "Algorithm", None, "Steps [[#4|4]] and [[#Uses|its uses]] of an [[abacus]].")]
-    options = ExtractionOptions(keep_missing_targets=True, keep_section_links=keep_section_links)
-    articles, summary = run_and_collect(lambda pipeline: pipeline | beam.Create(pages) | ExtractArticles(site, options))
+def test_section_links_are_dropped_and_counted_unless_kept(enwiki_dump, keep_section_links, tmp_path):
+    header, _, _ = sample_parts(enwiki_dump)
+    text = "Steps [[#4|4]] and [[#Uses|its uses]] of an [[abacus]]."
+    dump = str(write_dump(tmp_path / "pages.xml", header, [page_xml(1, "Algorithm", text)]))
+    build = str(tmp_path / "build")
+    _, summary = run_vocab_job([dump], str(tmp_path / "v.jsonl"), build, keep_section_links=keep_section_links)
+    articles, _ = dump_articles([dump], build, keep_section_links=keep_section_links)
     (paragraph,) = articles[0].paragraphs
     assert paragraph.text == "Steps 4 and its uses of an abacus."
     targets = [link.target for link in paragraph.links]
@@ -231,31 +233,3 @@ def test_an_existing_vocabulary_is_reused_as_it_is(in_memory_run, tmp_path):
     assert [entry.title for entry in vocabs[0].entries] == [
         entry.title for entry in EntityVocab.load(in_memory_run[2]).entries
     ]
-
-
-def test_an_article_whose_join_lost_its_decisions_fails_naming_the_page():
-    from preprocessing.entities.resolution import _ARTICLE, _DECISION, _RewriteLinksFn
-    from preprocessing.records import Article, Link, Paragraph
-
-    article = Article(
-        7, "Anarchism", (Paragraph("Proudhon and Kropotkin", (Link(0, 8, "Proudhon"), Link(13, 22, "Kropotkin"))),)
-    )
-    decided = [(_ARTICLE, article), (_DECISION, [("Proudhon", ("Pierre-Joseph Proudhon", None, True))])]
-    with pytest.raises(
-        RuntimeError, match=r"page 7 \('Anarchism'\): 1 of its 2 link targets .*\['Kropotkin'\].* 1 article"
-    ):
-        list(_RewriteLinksFn().process((7, decided)))
-    complete = [*decided, (_DECISION, [("Kropotkin", ("Peter Kropotkin", None, False))])]
-    (rewritten,) = _RewriteLinksFn().process((7, complete))
-    assert [link.target for link in rewritten.paragraphs[0].links] == ["Pierre-Joseph Proudhon", "Peter Kropotkin"]
-
-
-def test_decisions_whose_join_lost_the_article_fail_naming_the_page():
-    from preprocessing.entities.resolution import _ARTICLE, _DECISION, _RewriteLinksFn
-    from preprocessing.records import Article, Paragraph
-
-    orphaned = [(_DECISION, [("Proudhon", ("Pierre-Joseph Proudhon", None, True))])]
-    with pytest.raises(RuntimeError, match=r"page 7: .*1 decision list\(s\) for 1 link target\(s\) but not the art"):
-        list(_RewriteLinksFn().process((7, orphaned)))
-    unlinked = Article(8, "Apple", (Paragraph("A fruit.", ()),))  # no links, so no decisions: kept as it is
-    assert list(_RewriteLinksFn().process((8, [(_ARTICLE, unlinked)]))) == [unlinked]

@@ -124,9 +124,7 @@ def test_a_disk_filling_up_during_the_job_ends_in_one_line_with_the_traceback_in
     corpus = tmp_path / "corpus"
     result = corpus_job(enwiki_dump, corpus, bpe_tokenizer_dir, *IN_MEMORY, fault="disk-full-on-write:shard-")
     line = error_line(result)
-    assert line.startswith(
-        "Error: the corpus job failed in step 'PackAndWriteShards/PackAndWrite': OSError: [Errno 28]"
-    )
+    assert line.startswith("Error: the packing pass failed in step 'PackShards/PackShard': OSError: [Errno 28]")
     assert f"'{corpus}/train/shard-0000" in line and f"(full traceback in {corpus}/error.log)" in line
     log = (corpus / "error.log").read_text()
     assert "Traceback (most recent call last)" in log and "No space left on device" in log

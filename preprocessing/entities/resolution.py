@@ -175,8 +175,13 @@ def _redirect_entry(element: tuple[str, Resolution], parts: int) -> tuple[int, t
 
 def _write_part(element: tuple[int, Iterable[tuple[str, TitleEntry] | None]], directory: str, parts: int) -> dict:
     index, entries = element
-    counts = write_part(part_path(directory, index, parts), (entry for entry in entries if entry is not None))
+    counts = write_part(part_path(directory, index, parts), _entries_of_part(entries))
     return {f"table.{name}": count for name, count in counts.items()}
+
+
+def _entries_of_part(grouped: Iterable[tuple[str, TitleEntry] | None]) -> Iterator[tuple[str, TitleEntry]]:
+    """A part's entries as its group brought them (``None`` marks the part's existence, see ``EveryPart``)."""
+    return (entry for entry in grouped if entry is not None)
 
 
 # A decision about one link target: (entity title or None when dropped, counter suffix, via redirect)

@@ -150,7 +150,11 @@ class DocumentArticles:
         return self
 
     def articles(self, unit, counts: Counter) -> Iterator[Article]:
-        yield from document_articles(unit.task, counts, self._failures)
+        """The unit's documents; counts them as ``articles.parsed`` and their entities as ``links.kept`` too."""
+        for article in document_articles(unit.task, counts, self._failures):
+            counts["articles.parsed"] += 1
+            counts["links.kept"] += sum(len(paragraph.links) for paragraph in article.paragraphs)
+            yield article
 
     def __getstate__(self) -> dict:
         return {}

@@ -1,0 +1,89 @@
+"""Nothing is lost silently: an element lost between two stages (a patched step) fails the job in one line naming
+the stage whose counts do not balance, and no metadata.json is written; the title table refuses colliding titles
+and never takes a title it does not hold for one it does."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from corpus_builders import build_sample_corpus
+
+from preprocessing.beam.failures import JobError
+from preprocessing.entities import title_table
+from preprocessing.entities.title_table import TitleCollisionError, TitleKind, TitleTable, part_path, write_part
+
+
+def _drop_first(function):
+    """``function`` whose first call yields one element less (the lost element)."""
+    state = {"dropped": False}
+
+    def losing(*args, **kwargs):
+        items = iter(function(*args, **kwargs))
+        if not state["dropped"]:
+            state["dropped"] = True
+            next(items, None)
+        yield from items
+
+    return losing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("target", "stage"),
+    [
+        # a title lost between the grouping by part and the table file
+        ("preprocessing.entities.resolution._entries_of_part", "title table: titles and redirects read"),
+        # an article lost between the article files and the packing pass
+        ("preprocessing.corpus.shard_packing.read_article_file", "packing pass: articles read = written"),
+        # a sequence lost between packing and the shard file
+        ("preprocessing.corpus.shard_packing.pack_sentences", "packing: mentions"),
+    ],
+)
+def test_an_element_lost_between_two_stages_fails_the_build_naming_the_stage(
+    enwiki_dump, bpe_tokenizer_dir, tmp_path, monkeypatch, target, stage
+):
+    module, name = target.rsplit(".", 1)
+    monkeypatch.setattr(f"{module}.{name}", _drop_first(getattr(__import__(module, fromlist=[name]), name)))
+    output = tmp_path / "corpus"
+    with pytest.raises(JobError, match=f"the counts do not balance at the {stage}") as error:
+        build_sample_corpus(
+            enwiki_dump, output, tokenizer=str(bpe_tokenizer_dir), max_pages=20, validation_fraction=0.1
+        )
+    assert "\n" not in str(error.value) and "holds no corpus (no metadata.json)" in str(error.value)
+    assert not (output / "metadata.json").exists()
+
+
+def test_the_table_refuses_two_titles_with_one_key(tmp_path, monkeypatch):
+    monkeypatch.setattr(title_table, "title_hash", lambda title: (7, hash(title) & 0xFFFF))
+    entries = [("Paris", (TitleKind.ARTICLE, None)), ("Lutetia", (TitleKind.REDIRECT, "Paris"))]
+    with pytest.raises(TitleCollisionError, match=r"the titles '(Paris|Lutetia)' and '(Paris|Lutetia)' have the same"):
+        write_part(str(tmp_path / "part.arrow"), entries)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_lookups_find_each_title_and_never_another_with_its_key(tmp_path, monkeypatch):
+    entries = [
+        ("Paris", (TitleKind.ARTICLE, None)),
+        ("Lutetia", (TitleKind.REDIRECT, "Paris")),
+        ("Atlantis", (TitleKind.REDIRECT_TO_MISSING, "Atlantis (island)")),
+        ("Loop", (TitleKind.REDIRECT_LOOP, None)),
+        ("Paris", (TitleKind.REDIRECT, "Paris (disambiguation)")),  # a duplicate page: the article wins
+    ]
+    counts = write_part(part_path(str(tmp_path), 0, 1), entries)
+    assert counts == {"article": 1, "redirect": 1, "redirect_to_missing": 1, "redirect_loop": 1, "duplicates": 1}
+    table = TitleTable(str(tmp_path), 1)
+    lookups: Counter = Counter()
+    found = table.lookup(["Paris", "Lutetia", "Atlantis", "Loop", "Rome"], lookups)
+    assert found == [
+        (TitleKind.ARTICLE, None),
+        (TitleKind.REDIRECT, "Paris"),
+        (TitleKind.REDIRECT_TO_MISSING, "Atlantis (island)"),
+        (TitleKind.REDIRECT_LOOP, None),
+        None,
+    ]
+    # a title whose 64-bit key is in the table but whose other 64 bits differ is not that entry
+    key, check = title_table.title_hash("Paris")
+    monkeypatch.setattr(title_table, "title_hash", lambda title: (key, check ^ 1) if title == "Not Paris" else (0, 0))
+    assert table.lookup(["Not Paris"], lookups) == [None]
+    assert lookups == {"links.table_check_mismatch": 1}
