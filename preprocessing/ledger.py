@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TITLE_KINDS = ("article", "redirect", "redirect_to_missing", "redirect_loop", "redirect_chain_too_long")
+TITLE_KINDS = ("article", "redirect")
 LINK_DROPS = ("missing_target", "redirect_loop", "redirect_chain_too_long")
 PACKING_SENTENCE_DROPS = ("too_short", "too_long", "sequence_without_entities")
 PACKING_MENTION_DROPS = ("too_long", "entity_not_in_vocab", "over_entity_limit", "in_dropped_sentence")

@@ -66,20 +66,19 @@ def test_lookups_find_each_title_and_never_another_with_its_key(tmp_path, monkey
     entries = [
         ("Paris", (TitleKind.ARTICLE, None)),
         ("Lutetia", (TitleKind.REDIRECT, "Paris")),
-        ("Atlantis", (TitleKind.REDIRECT_TO_MISSING, "Atlantis (island)")),
-        ("Loop", (TitleKind.REDIRECT_LOOP, None)),
+        ("Atlantis", (TitleKind.REDIRECT, "Atlantis (island)")),
         ("Paris", (TitleKind.REDIRECT, "Paris (disambiguation)")),  # a duplicate page: the article wins
+        ("Atlantis", (TitleKind.REDIRECT, "Atlantis (myth)")),  # two redirects: the smaller target
     ]
     counts = write_part(part_path(str(tmp_path), 0, 1), entries)
-    assert counts == {"article": 1, "redirect": 1, "redirect_to_missing": 1, "redirect_loop": 1, "duplicates": 1}
+    assert counts == {"article": 1, "redirect": 2, "duplicates": 2}
     table = TitleTable(str(tmp_path), 1)
     lookups: Counter = Counter()
-    found = table.lookup(["Paris", "Lutetia", "Atlantis", "Loop", "Rome"], lookups)
+    found = table.lookup(["Paris", "Lutetia", "Atlantis", "Rome"], lookups)
     assert found == [
         (TitleKind.ARTICLE, None),
         (TitleKind.REDIRECT, "Paris"),
-        (TitleKind.REDIRECT_TO_MISSING, "Atlantis (island)"),
-        (TitleKind.REDIRECT_LOOP, None),
+        (TitleKind.REDIRECT, "Atlantis (island)"),
         None,
     ]
     # a title whose 64-bit key is in the table but whose other 64 bits differ is not that entry

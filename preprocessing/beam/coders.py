@@ -40,7 +40,6 @@ def record_types() -> tuple[type, ...]:
     """The classes of the records that flow between the jobs' transforms."""
     from preprocessing.corpus.article_files import TokenizedArticle
     from preprocessing.corpus.shard_packing import ShardTask
-    from preprocessing.entities.resolution import Resolution
     from preprocessing.entities.vocab import EntityVocab
     from preprocessing.records import Article, WikiPage
     from preprocessing.sources.files import DumpHeader
@@ -51,7 +50,6 @@ def record_types() -> tuple[type, ...]:
     return (
         WikiPage,
         Article,
-        Resolution,
         TokenizedArticle,
         ShardTask,
         EntityVocab,

@@ -67,6 +67,10 @@ class ExtractionOptions:
     max_redirect_hops: int = DEFAULT_MAX_REDIRECT_HOPS
     keep_section_links: bool = False
 
+    def __post_init__(self) -> None:
+        if self.max_redirect_hops < 1:
+            raise ValueError(f"max_redirect_hops must be at least 1, got {self.max_redirect_hops}")
+
 
 @dataclass(frozen=True)
 class ReadingOptions:
@@ -223,7 +227,8 @@ class DumpArticles:
     max_page_id: int | None = None
 
     def open(self) -> ArticleExtractor:
-        resolver = LinkResolver(TitleTable(self.table_dir, self.table_parts), self.extraction.keep_missing_targets)
+        table = TitleTable(self.table_dir, self.table_parts)
+        resolver = LinkResolver(table, self.extraction.keep_missing_targets, self.extraction.max_redirect_hops)
         return ArticleExtractor(self.site, resolver, self.reading, self.extraction.keep_section_links, self.max_page_id)
 
 

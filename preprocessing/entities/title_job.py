@@ -64,7 +64,7 @@ def title_pass(
         | "Units" >> beam.Create(units, reshuffle=True).with_output_types(SourceUnit)
         | "ReadTitles" >> ReadTitles(reading, progress_dir)
     )
-    table = read | "BuildTitleTable" >> BuildTitleTable(table_dir, parts, extraction.max_redirect_hops)
+    table = read | "BuildTitleTable" >> BuildTitleTable(table_dir, parts)
     _ = (
         (read["reports"], table)
         | "AllCounts" >> beam.Flatten()

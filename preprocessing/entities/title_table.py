@@ -5,7 +5,7 @@ A title is found by a 128-bit blake2b hash: its first 64 bits are the sorted ``k
 last 64 the ``check`` compared on a hit. The table is cut into parts by ``key % parts`` (each written by one
 worker, from one group of a ``GroupByKey``), each part an Arrow IPC file sorted by key::
 
-    key uint64 | check uint64 | kind int8 | target string (a redirect's final title; null for an article)
+    key uint64 | check uint64 | kind int8 | target string (the title a redirect points to; null for an article)
 
 Two titles with the same key are a **collision**: the part writer raises :class:`TitleCollisionError` naming both
 (never merged; at 17M titles its odds are ~1e-5). A link target whose key is in the table but whose check
@@ -42,17 +42,14 @@ TITLES_PER_PART = 2_000_000  # ~70 MB of Arrow and ~0.5 GB of Python records to 
 
 
 class TitleKind(IntEnum):
-    """What a title is: an article, or a redirect and where its chain ends."""
+    """What a title is: an article, or a redirect (``target``: the title it points to)."""
 
     ARTICLE = 0
-    REDIRECT = 1  # to an article: ``target`` is its title
-    REDIRECT_TO_MISSING = 2  # to a page not in the dump: ``target`` is that title
-    REDIRECT_LOOP = 3
-    REDIRECT_CHAIN_TOO_LONG = 4
+    REDIRECT = 1
 
 
-# One title's row: its kind (a TitleKind value) and, for a redirect that ends somewhere, the final title. A plain
-# tuple: Beam encodes it with its standard coders (a NamedTuple would get a schema coder).
+# One title's row: its kind (a TitleKind value) and, for a redirect, the title it points to. A plain tuple: Beam
+# encodes it with its standard coders (a NamedTuple would get a schema coder).
 TitleEntry = tuple[int, str | None]
 
 
