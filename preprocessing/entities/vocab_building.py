@@ -40,7 +40,7 @@ class BuildEntityVocab(beam.PTransform):
         self._language = language
 
     def expand(self, link_counts: beam.PCollection[TitleCount]):
-        summed = link_counts | "CountLinks" >> beam.CombinePerKey(sum).with_output_types(TitleCount)
+        summed = link_counts | "CountLinks" >> beam.CombinePerKey(_SumFn()).with_output_types(TitleCount)
         reports = summed | "CountReport" >> beam.Map(_count_report, self._min_count)
         top = (
             summed
@@ -66,6 +66,23 @@ class BuildEntityVocab(beam.PTransform):
 
 TitleCount = tuple[str, int]  # an entity title and how many links lead to it
 _ONE_KEY = 0  # of the top-K's per-key combine: every title under one (typed) key
+
+
+class _SumFn(beam.CombineFn):
+    """A sum, as a ``CombineFn``: Beam's lifted combine then holds 100K titles a worker before it flushes, not the
+    million it allows the builtin ``sum``."""
+
+    def create_accumulator(self) -> int:
+        return 0
+
+    def add_input(self, total: int, count: int) -> int:
+        return total + count
+
+    def merge_accumulators(self, totals: Iterable[int]) -> int:
+        return sum(totals)
+
+    def extract_output(self, total: int) -> int:
+        return total
 
 
 def _count_report(title_count: TitleCount, min_count: int) -> dict:
