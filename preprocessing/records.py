@@ -38,30 +38,9 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Article:
-    """An article (namespace 0, not a redirect) as clean paragraphs with resolved links.
-
-    Pickled flat (it crosses the link-resolution shuffle): the paragraph texts and one
-    ``(paragraph index, start, end, target)`` tuple per link, which pickle encodes in C, rather than a
-    generic object record per paragraph and link.
-    """
+    """An article (namespace 0, not a redirect) as clean paragraphs with resolved links; made and consumed where
+    its unit is read (it crosses no shuffle)."""
 
     page_id: int
     title: str
     paragraphs: tuple[Paragraph, ...]
-
-    def __reduce__(self):
-        texts = tuple(paragraph.text for paragraph in self.paragraphs)
-        links = tuple(
-            (index, link.start, link.end, link.target)
-            for index, paragraph in enumerate(self.paragraphs)
-            for link in paragraph.links
-        )
-        return _rebuild_article, (self.page_id, self.title, texts, links)
-
-
-def _rebuild_article(page_id: int, title: str, texts: tuple[str, ...], links: tuple) -> Article:
-    by_paragraph: list[list[Link]] = [[] for _ in texts]
-    for index, start, end, target in links:
-        by_paragraph[index].append(Link(start, end, target))
-    paragraphs = tuple(Paragraph(text, tuple(found)) for text, found in zip(texts, by_paragraph, strict=True))
-    return Article(page_id, title, paragraphs)

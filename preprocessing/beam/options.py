@@ -82,8 +82,8 @@ def _runs_on_direct(options: PipelineOptions) -> bool:
 
 def local_runner_caution(options: PipelineOptions, xml_bytes: int) -> str | None:
     """A line for a job on the DirectRunner's multi-process mode with more than
-    :data:`LOCAL_MULTI_PROCESS_TESTED_XML_BYTES` of XML (where it has lost data, which the join by page then
-    reports), naming the options that avoid it; None otherwise."""
+    :data:`LOCAL_MULTI_PROCESS_TESTED_XML_BYTES` of XML (where it lost data when the jobs shuffled text; the ledger
+    would fail such a job, naming the stage), naming the options that avoid it; None otherwise."""
     direct = options.view_as(DirectOptions)
     if xml_bytes <= LOCAL_MULTI_PROCESS_TESTED_XML_BYTES or not _runs_on_direct(options):
         return None
@@ -91,6 +91,6 @@ def local_runner_caution(options: PipelineOptions, xml_bytes: int) -> str | None
         return None
     return (
         f"caution: ~{xml_bytes / 2**30:.0f} GB of input on the DirectRunner's multi-process mode, which lost data "
-        f"above {LOCAL_MULTI_PROCESS_TESTED_XML_BYTES >> 30} GB in our runs (the job then fails naming a page); "
-        "--direct_running_mode=in_memory --direct_num_workers=1 or a distributed --runner avoid it"
+        f"above {LOCAL_MULTI_PROCESS_TESTED_XML_BYTES >> 30} GB in our runs (the ledger then fails the job naming "
+        "the stage); --direct_running_mode=in_memory --direct_num_workers=1 or a distributed --runner avoid it"
     )

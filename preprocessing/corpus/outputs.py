@@ -1,16 +1,9 @@
-"""Beam transforms that write the rest of the corpus directory: a trained tokenizer and the build report.
-
-``WriteBuildReport`` sums the per-split statistics and the job's counters into a report that the driver
-folds into ``metadata.json`` (written last, by the driver). The shards are written by
-``sequence_building.PackAndWriteShards``.
-"""
+"""The tokenizer pass's transform: a SentencePiece tokenizer trained on a sample of the input, written to the
+corpus directory (the shards are written by ``shard_packing.PackShards``, ``metadata.json`` by the driver)."""
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -24,7 +17,6 @@ from preprocessing.tokenization.tokenizer import TrainedTokenizer, train_sentenc
 from preprocessing.wikitext.sentences import SentenceSplitter
 
 BUILD_DIR = "_build"  # the job's scratch space inside the output directory, removed at the end
-REPORT_FILE = "report.json"
 MAX_SAMPLE_PAGE_CHARS = 100_000  # bounds the memory of the tokenizer's training sample
 
 
@@ -108,73 +100,3 @@ def _write_tokenizer_dir(trained: TrainedTokenizer, output_dir: str) -> TrainedT
     for name, content in trained.files.items():
         write_bytes(FileSystems.join(output_dir, TOKENIZER_DIR, name), content)
     return trained
-
-
-class WriteBuildReport(beam.PTransform):
-    """``{"shards": PCollection[(split, shard statistics, counts)], ...}`` → writes
-    ``output_dir/_build/report.json`` (per-split statistics and the job's counters) once every input is
-    complete. Other inputs are only waited for (e.g. the entity vocabulary's write).
-
-    The report is the job's only sink, downstream of every other write, because Beam 2.77's DaskRunner
-    computes only the graph that leads to the last transform of the pipeline.
-    """
-
-    def __init__(self, output_dir: str) -> None:
-        super().__init__()
-        self._output_dir = output_dir
-
-    def expand(self, inputs) -> beam.PCollection[str]:
-        tagged = [
-            inputs[name] | f"Tag{name.title().replace('_', '')}" >> beam.Map(_tagged, name) for name in sorted(inputs)
-        ]
-        return (
-            tagged
-            | "AllInputs" >> beam.Flatten()
-            | "Summarise" >> beam.CombineGlobally(_ReportFn()).with_output_types(dict)
-            | "Write" >> beam.Map(_write_report, self._output_dir)
-        )
-
-
-def _tagged(element: Any, name: str) -> tuple[str, Any]:
-    return name, element
-
-
-class _ReportFn(beam.CombineFn):
-    """Sums shard statistics per split and counters; ignores everything else."""
-
-    def create_accumulator(self) -> dict:
-        return {"splits": {}, "counters": Counter()}
-
-    def add_input(self, accumulator: dict, element: tuple[str, Any]) -> dict:
-        name, value = element
-        if name == "shards":
-            split, stats, counts = value
-            accumulator["splits"].setdefault(split, Counter()).update(stats)
-            accumulator["counters"].update(counts)
-        return accumulator
-
-    def merge_accumulators(self, accumulators) -> dict:
-        merged = self.create_accumulator()
-        for accumulator in accumulators:
-            for split, stats in accumulator["splits"].items():
-                merged["splits"].setdefault(split, Counter()).update(stats)
-            merged["counters"].update(accumulator["counters"])
-        return merged
-
-    def extract_output(self, accumulator: dict) -> dict:
-        return {
-            "splits": {split: dict(sorted(stats.items())) for split, stats in sorted(accumulator["splits"].items())},
-            "counters": dict(sorted(accumulator["counters"].items())),
-        }
-
-
-def _write_report(report: dict, output_dir: str) -> str:
-    path = FileSystems.join(output_dir, BUILD_DIR, REPORT_FILE)
-    write_bytes(path, json.dumps(report, indent=2, sort_keys=True).encode("utf-8"))
-    return path
-
-
-def read_report(output_dir: str) -> dict:
-    """The report the job wrote (driver side)."""
-    with FileSystems.open(FileSystems.join(output_dir, BUILD_DIR, REPORT_FILE)) as stream:
-        return json.loads(stream.read().decode("utf-8"))
