@@ -6,8 +6,8 @@ fresh process (medians reported):
 
 - baseline: wikiextractor's own single-process path (``collect_pages`` + ``Extractor.extract`` with links,
   what ``WikiExtractor.py --no-templates --links`` does per page);
-- job: ``ReadDumpPages | ExtractArticles | BuildEntityVocab | WriteEntityVocab`` on the DirectRunner,
-  in-memory with one worker, i.e. one core;
+- job: ``luke build-entity-vocab``'s passes (the title pass, then the article pass counting links into
+  ``BuildEntityVocab``) on the DirectRunner, in-memory with one worker, i.e. one core;
 - job on the multi-processing DirectRunner with ``--workers`` processes (once): wall time and the peak
   RSS of the largest worker process.
 
@@ -77,25 +77,21 @@ def run_job(path: str, beam_args: list[str]) -> dict:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import create_pipeline
-    from preprocessing.entities.articles import ExtractArticles, ExtractionOptions
-    from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
-    from preprocessing.sources.reading import ReadDumpPages, plan_reading
+    from preprocessing.beam.passes import PassRunner
+    from preprocessing.defaults import DEFAULT_VOCAB_SIZE
+    from preprocessing.entities.articles import ExtractionOptions, ReadingOptions
+    from preprocessing.entities.vocab_job import EntityVocabJob
+    from preprocessing.sources.reading import plan_reading
 
     start = time.perf_counter()
     plan = plan_reading([path])
     with tempfile.TemporaryDirectory() as directory:
-        pipeline = create_pipeline(PipelineOptions(beam_args))
-        _ = (
-            pipeline
-            | ReadDumpPages(plan)
-            | ExtractArticles(plan.site, ExtractionOptions(keep_missing_targets=True))
-            | BuildEntityVocab(language=plan.site.language)
-            | WriteEntityVocab(str(Path(directory) / "entity_vocab.jsonl"))
-        )
-        result = pipeline.run()
-        result.wait_until_finish()
-    summary = read_summary(result)
+        extraction = ExtractionOptions(keep_missing_targets=True)
+        output, build_dir = str(Path(directory) / "entity_vocab.jsonl"), str(Path(directory) / "build")
+        job = EntityVocabJob(plan, ReadingOptions(), extraction, DEFAULT_VOCAB_SIZE, 1, output, build_dir)
+        passes = PassRunner(PipelineOptions(beam_args), f"{build_dir}/progress", f"{output}.error.log")
+        job.run(passes, xml_bytes=Path(path).stat().st_size)
+    summary = read_summary(passes.results["article"])
     return {
         "seconds": time.perf_counter() - start,
         "articles": summary.get("pages.articles"),
