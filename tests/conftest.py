@@ -85,17 +85,22 @@ def enwiki_corpus(enwiki_dump: Path, bpe_tokenizer_dir: Path, tmp_path_factory: 
     LUKE's defaults (max_seq_length 512, max_entity_length 128, max_mention_length 30, sentences of ≥ 5
     tokens, sequences without entities and [UNK] entities skipped), the byte-level BPE tokenizer of
     `bpe_tokenizer_dir` (RoBERTa's kind), the entity vocabulary built from the dump (links to pages missing
-    from the slice kept), validation fraction 0.05, 4 train shards + 1 validation shard. About 1,500
-    sequences. Open it with `preprocessing.corpus.Corpus.open`; do not modify it (copy it first).
+    from the slice kept), validation fraction 0.05, 4 train shards + 1 validation shard: the sample is read as a
+    multistream dump of 21 ranges of 10 pages, so that the shards are runs of ranges (the same rows as the whole
+    file gives). About 1,500 sequences. Open it with `preprocessing.corpus.Corpus.open`; do not modify it (copy
+    it first).
     """
     from corpus_builders import build_sample_corpus
+    from dump_builders import write_multistream
 
+    directory = tmp_path_factory.mktemp("enwiki-corpus")
     return build_sample_corpus(
-        enwiki_dump,
-        tmp_path_factory.mktemp("enwiki-corpus") / "corpus",
+        write_multistream(enwiki_dump, directory, pages_per_stream=10),
+        directory / "corpus",
         tokenizer=str(bpe_tokenizer_dir),
         validation_fraction=0.05,
         num_shards=4,
+        streams_per_range=1,
     )
 
 
