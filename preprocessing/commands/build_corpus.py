@@ -1,4 +1,4 @@
-"""``luke build-corpus``: Wikipedia dumps → a corpus directory of tokenized Arrow shards (one Beam job)."""
+"""``luke build-corpus``: Wikipedia dumps → a corpus directory of tokenized Arrow shards (Beam passes)."""
 
 from __future__ import annotations
 
@@ -134,8 +134,9 @@ from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKEN
     "--num-shards",
     type=click.IntRange(min=1),
     default=None,
-    help="Shards of the train split. [default: one per 16 MiB of shards estimated from the input's size, 1 to "
-    "64: the sample gets 1, English Wikipedia 64]",
+    help="Shards of the train split, each a contiguous run of the input's work items (stream ranges, files), so "
+    "at most one per work item: a dump file without its multistream index gives one. [default: one per 16 MiB of "
+    "shards estimated from the input's size, 1 to 64: the sample gets 1, English Wikipedia 64]",
 )
 @click.option(
     "--num-validation-shards",
@@ -148,12 +149,12 @@ from preprocessing.defaults import DEFAULT_TOKENIZER_SAMPLE_PAGES, DEFAULT_TOKEN
 @click.option("--overwrite", is_flag=True, help="Replace a corpus (or an unfinished build) already in --output.")
 @click.pass_context
 def build_corpus_command(ctx: click.Context, dumps: Sequence[str], output: str, **options) -> None:
-    """Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (one Beam job).
+    """Turn Wikipedia dumps into a corpus directory of tokenized Arrow shards (Beam passes).
 
     DUMPS are MediaWiki XML dump files or globs (.xml, .xml.bz2, .xml.gz; split files, or a multistream
     file whose -index.txt.bz2 lies next to it); --documents reads your own annotated documents instead.
-    The job parses each article once, builds the entity vocabulary (unless --entity-vocab), trains the
-    tokenizer if asked, splits sentences, tokenizes, packs sequences and writes
+    The job's passes read titles and redirects, then parse each article once, build the entity vocabulary (unless
+    --entity-vocab), train the tokenizer if asked, split sentences, tokenize, pack sequences and write
     DIR/{train,validation}/shard-*.arrow, DIR/entity_vocab.jsonl, DIR/tokenizer/ and, last, DIR/metadata.json.
     A summary table ends the run; if the job fails, one line says why and DIR/error.log holds the job's output
     and traceback (no metadata.json: the directory reads as an unfinished build).
