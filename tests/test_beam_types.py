@@ -156,7 +156,7 @@ def test_the_corpus_jobs_are_typed_everywhere(
     else:
         units, source = document_units(config), DocumentArticles()
     train_tokenizer_pipeline(training, config, site, plan, max_page_id=100)
-    if vocabulary == "given":  # LoadEntityVocab reads it on the driver
+    if vocabulary == "given":  # the packing pass reads it from the corpus directory
         (tmp_path / "corpus").mkdir()
         EntityVocab.from_counts([("Aspirin", 1)], size=4).save(str(tmp_path / "corpus" / "entity_vocab.jsonl"))
     article_pass(articles, config, units, source, "en", tokenizer_json="{}")

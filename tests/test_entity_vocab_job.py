@@ -8,13 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from beam_helpers import dump_articles, run_and_collect, run_vocab_job
+from beam_helpers import dump_articles, run_vocab_job
 from click.testing import CliRunner
 from dump_builders import page_xml, sample_parts, write_dump, write_multistream
 
 from luke.cli import main
 from preprocessing.entities.vocab import EntityVocab
-from preprocessing.entities.vocab_building import LoadEntityVocab
 
 pytestmark = pytest.mark.slow
 
@@ -224,12 +223,3 @@ def test_cli_refuses_a_file_that_is_not_a_dump(tmp_path):
     result = CliRunner().invoke(main, ["build-entity-vocab", str(path), "--output", str(tmp_path / "v.jsonl")])
     assert result.exit_code != 0
     assert "notes.txt is not a MediaWiki XML dump" in result.output
-
-
-def test_an_existing_vocabulary_is_reused_as_it_is(in_memory_run, tmp_path):
-    tsv = str(tmp_path / "reused.tsv")
-    EntityVocab.load(in_memory_run[2]).save(tsv)
-    vocabs, _ = run_and_collect(lambda pipeline: pipeline | LoadEntityVocab(tsv))
-    assert [entry.title for entry in vocabs[0].entries] == [
-        entry.title for entry in EntityVocab.load(in_memory_run[2]).entries
-    ]

@@ -55,7 +55,7 @@ from preprocessing.defaults import (
     DEFAULT_TOKENIZER_VOCAB_SIZE,
     DEFAULT_VOCAB_SIZE,
 )
-from preprocessing.entities.articles import ExtractionOptions, ReadingOptions
+from preprocessing.entities.articles import ArticleSource, ExtractionOptions, ReadingOptions
 from preprocessing.ledger import (
     LedgerError,
     check_ledger,
@@ -290,12 +290,12 @@ def article_pass(
     pipeline: beam.Pipeline,
     config: CorpusBuildConfig,
     units: list[SourceUnit],
-    source,
+    source: ArticleSource,
     language: str,
     tokenizer_json: str,
 ) -> None:
     """The article pass: units → article files, the entity vocabulary (unless given), the candidates to move to
-    validation (``candidates.json``) and the counts (``articles.json``), all under the scratch directory."""
+    validation (:data:`CANDIDATES_FILE`) and the counts (:data:`ARTICLE_REPORT`), all in the scratch directory."""
     from preprocessing.beam.reports import WriteCounts
     from preprocessing.corpus.tokenizing import TokenizeUnits
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
@@ -358,7 +358,7 @@ def shard_tasks(plan: SplitPlan, units: int, moved: Candidate | None) -> list[Sh
 
 
 def packing_pass(pipeline: beam.Pipeline, config: CorpusBuildConfig, tasks: list[ShardTask]) -> None:
-    """The packing pass: every shard of ``tasks`` written, the counts in ``packing.json``."""
+    """The packing pass: every shard of ``tasks`` written, the counts in :data:`PACKING_REPORT`."""
     from preprocessing.beam.reports import WriteCounts
 
     build_dir = FileSystems.join(config.output, BUILD_DIR)

@@ -119,19 +119,3 @@ class WriteEntityVocab(beam.PTransform):
 def _write(vocab: EntityVocab, path: str) -> str:
     vocab.save(path)
     return path
-
-
-class LoadEntityVocab(beam.PTransform):
-    """PBegin → PCollection[EntityVocab] holding the vocabulary read from ``path`` (LUKE jsonl or tsv).
-
-    Stands in for :class:`BuildEntityVocab` when an existing vocabulary is reused. The file is read and
-    validated on the driver when the pipeline is built, so a malformed file fails before the job starts.
-    """
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self._path = path
-
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[EntityVocab]:
-        vocab = EntityVocab.load(self._path)
-        return pbegin | "EntityVocab" >> beam.Create([vocab], reshuffle=False)
