@@ -116,7 +116,7 @@ def test_the_entity_vocabulary_job_is_typed_everywhere(
     plan = plan_reading([str(enwiki_dump)])
     reading, extraction = ReadingOptions(), ExtractionOptions(keep_missing_targets=True)
     titles, counting = _pipeline(), _pipeline()
-    title_pass(titles, plan.units, reading, extraction, str(tmp_path), parts=2)
+    title_pass(titles, plan.units, reading, str(tmp_path), parts=2)
     job = EntityVocabJob(plan, reading, extraction, 100, 1, str(tmp_path / "vocab.jsonl"), str(tmp_path))
     source = DumpArticles(plan.site, str(tmp_path), 2, extraction, reading)
     job._count_pass(counting, plan.units, source, _Passes())
@@ -151,7 +151,7 @@ def test_the_corpus_jobs_are_typed_everywhere(
     pipelines = [_pipeline() for _ in range(4)]
     titles, training, articles, packing = pipelines
     if plan is not None:
-        title_pass(titles, plan.units, config.reading, config.extraction, str(tmp_path), parts=2)
+        title_pass(titles, plan.units, config.reading, str(tmp_path), parts=2)
         units, source = plan.units, DumpArticles(site, str(tmp_path), 2, config.extraction, config.reading, 100)
     else:
         units, source = document_units(config), DocumentArticles()

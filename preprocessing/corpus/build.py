@@ -468,7 +468,7 @@ def build_corpus(
     units = plan.units if plan is not None else document_units(config)
     counts: dict[str, int] = {}
     if plan is not None:
-        table = build_title_table(units, config.reading, config.extraction, build_dir, xml_bytes(files), passes)
+        table = build_title_table(units, config.reading, build_dir, xml_bytes(files), passes)
         counts.update(prefixed("titles", table.counts))
         source = DumpArticles(site, table.directory, table.parts, config.extraction, config.reading, table.max_page_id)
     else:

@@ -3,15 +3,27 @@ writes the top-K vocabulary; its ledger checked before the command reports succe
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.passes import PassRunner
+from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.reports import WriteCounts, read_counts
-from preprocessing.entities.articles import DumpArticles, ExtractionOptions, ReadingOptions
-from preprocessing.entities.title_job import CountUnitLinks, build_title_table
+from preprocessing.beam.split import SplitByKind
+from preprocessing.entities.articles import (
+    ArticleSource,
+    DumpArticles,
+    ExtractionOptions,
+    ReadingOptions,
+    TitleCount,
+    entity_link_counts,
+)
+from preprocessing.entities.title_job import build_title_table
 from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
 from preprocessing.ledger import (
     LedgerError,
@@ -44,7 +56,7 @@ class EntityVocabJob:
         from preprocessing.beam.failures import JobError
 
         units = self.plan.units
-        table = build_title_table(units, self.reading, self.extraction, self.build_dir, xml_bytes, passes)
+        table = build_title_table(units, self.reading, self.build_dir, xml_bytes, passes)
         source = DumpArticles(self.plan.site, table.directory, table.parts, self.extraction, self.reading)
         passes.run(lambda pipeline: self._count_pass(pipeline, units, source, passes), "article", ("pages", "articles"))
         counts = {**prefixed("titles", table.counts), **prefixed("articles", read_counts(self._report_path))}
@@ -80,3 +92,49 @@ class EntityVocabJob:
 
 def _no_counts(_: object) -> dict:
     return {}
+
+
+class CountUnitLinks(beam.PTransform):
+    """PCollection[SourceUnit] → ``{"reports": PCollection[dict], "entity_counts": PCollection[TitleCount]}``:
+    the vocabulary job's article pass, which parses and resolves the links of each unit's articles and counts
+    them by entity title (no sentences, no tokens, nothing written)."""
+
+    def __init__(self, source: ArticleSource, progress_dir: str | None = None) -> None:
+        super().__init__()
+        self._fn = _CountUnitLinksFn(source, progress_dir)
+
+    def expand(self, units: beam.PCollection[SourceUnit]):
+        return (
+            units
+            | "CountUnitLinks" >> beam.ParDo(self._fn)
+            | "SplitOutputs" >> SplitByKind({"reports": dict, "entity_counts": TitleCount})
+        )
+
+
+class _CountUnitLinksFn(beam.DoFn):
+    def __init__(self, source: ArticleSource, progress_dir: str | None) -> None:
+        self._source = source
+        self._progress_dir = progress_dir
+
+    def setup(self) -> None:
+        self._articles = self._source.open()
+        self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
+
+    def process(self, unit: SourceUnit) -> Iterator[tuple[str, dict | TitleCount]]:
+        counts: Counter = Counter()
+        entities: Counter = Counter()
+        for article in self._articles.articles(unit, counts):
+            entity_link_counts(article, entities)
+        if self._progress is not None:
+            self._progress.add({"pages": counts["pages.read"], "articles": counts["articles.parsed"]})
+        record_counts(counts)
+        yield "reports", dict(counts)
+        for title_count in entities.items():
+            yield "entity_counts", title_count
+
+    def finish_bundle(self) -> None:
+        if self._progress is not None:
+            self._progress.flush()
+
+    def __getstate__(self) -> dict:
+        return {"_source": self._source, "_progress_dir": self._progress_dir}
