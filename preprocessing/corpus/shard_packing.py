@@ -51,7 +51,9 @@ class PackShards(beam.PTransform):
     rows_written: read back from the file) and what packing kept and dropped (``packing``'s counts,
     ``articles.packed``, ``sentences.in``, ``mentions.in``)."""
 
-    def __init__(self, output_dir: str, build_dir: str, vocab_path: str, options: PackingOptions, progress_dir=None):
+    def __init__(
+        self, output_dir: str, build_dir: str, vocab_path: str, options: PackingOptions, progress_dir: str | None = None
+    ):
         super().__init__()
         self._fn = _PackShardFn(output_dir, build_dir, vocab_path, options, progress_dir)
 
