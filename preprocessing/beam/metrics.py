@@ -28,7 +28,8 @@ def counter(name: str):
 
 
 class FailureRecorder:
-    """Counts per-page failures by reason and records the first few page ids of each reason.
+    """Records the first few page ids of each failure reason (the failures themselves are counted as data and
+    reach the counters through :func:`record_counts`).
 
     One instance per DoFn instance (never module-level): the cap bounds what one worker adds to the
     string-set metric, whatever the number of failures.
@@ -37,11 +38,6 @@ class FailureRecorder:
     def __init__(self, prefix: str) -> None:
         self._prefix = prefix
         self._recorded: dict[str, int] = {}
-
-    def fail(self, reason: str, page_id: int | str | None) -> None:
-        """Count one failure and record its id among the samples."""
-        Metrics.counter(NAMESPACE, f"{self._prefix}.{reason}").inc()
-        self.sample(reason, page_id)
 
     def sample(self, reason: str, page_id: int | str | None) -> None:
         """Record the id of a failure counted elsewhere (``record_counts``) among the samples."""

@@ -53,6 +53,11 @@ class WriteCounts(beam.PTransform):
         )
 
 
+def no_counts(_: object) -> dict:
+    """An empty count, for a step whose output the counts only wait for (a written file's path)."""
+    return {}
+
+
 def _write(counts: dict, path: str) -> str:
     write_bytes(path, json.dumps(counts, indent=1, sort_keys=True).encode("utf-8"))
     return path

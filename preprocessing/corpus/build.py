@@ -296,7 +296,7 @@ def article_pass(
 ) -> None:
     """The article pass: units → article files, the entity vocabulary (unless given), the candidates to move to
     validation (:data:`CANDIDATES_FILE`) and the counts (:data:`ARTICLE_REPORT`), all in the scratch directory."""
-    from preprocessing.beam.reports import WriteCounts
+    from preprocessing.beam.reports import WriteCounts, no_counts
     from preprocessing.corpus.tokenizing import TokenizeUnits
     from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
 
@@ -315,22 +315,18 @@ def article_pass(
         written = vocab["vocab"] | "WriteEntityVocab" >> WriteEntityVocab(
             FileSystems.join(config.output, ENTITY_VOCAB_FILE)
         )
-        reports += [vocab["reports"], written | "VocabWritten" >> beam.Map(_no_counts)]
+        reports += [vocab["reports"], written | "VocabWritten" >> beam.Map(no_counts)]
     candidates = (
         made["candidates"]
         | "SmallestSplitHashes" >> Smallest(2)
         | "WriteCandidates" >> beam.Map(_write_json, FileSystems.join(build_dir, CANDIDATES_FILE))
     )
-    reports.append(candidates | "CandidatesWritten" >> beam.Map(_no_counts))
+    reports.append(candidates | "CandidatesWritten" >> beam.Map(no_counts))
     _ = (
         tuple(reports)
         | "AllCounts" >> beam.Flatten()
         | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, ARTICLE_REPORT))
     )
-
-
-def _no_counts(_: object) -> dict:
-    return {}
 
 
 def _write_json(value: object, path: str) -> str:

@@ -23,9 +23,9 @@ from preprocessing.corpus.directory import shard_path
 from preprocessing.corpus.packing import PackedSequence, PackingOptions, pack_sentences
 from preprocessing.corpus.shard_writing import rows_in_shard, write_shard
 from preprocessing.corpus.splits import TRAIN
-from preprocessing.entities.vocab import EntityVocab
+from preprocessing.entities.vocab import SPECIAL_ENTITIES, EntityVocab
 
-FIRST_ENTITY_ID = 3  # after [PAD], [UNK], [MASK]
+FIRST_ENTITY_ID = len(SPECIAL_ENTITIES)  # after [PAD], [UNK], [MASK]
 
 
 @dataclass(frozen=True)

@@ -44,14 +44,6 @@ def _batch(rows: list[PackedSequence]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
 
 
-def shard_stats(rows: Iterable[PackedSequence]) -> Counter:
-    """What a shard holds: sequences, word tokens, mentions and [UNK] mentions."""
-    stats: Counter = Counter()
-    for row in rows:
-        _add_row(stats, row)
-    return stats
-
-
 def _add_row(stats: Counter, row: PackedSequence) -> None:
     stats["sequences"] += 1
     stats["word_tokens"] += len(row.word_ids)
@@ -60,7 +52,8 @@ def _add_row(stats: Counter, row: PackedSequence) -> None:
 
 
 def write_shard(path: str, rows: Iterable[PackedSequence]) -> Counter:
-    """Write ``rows`` to the Arrow IPC file ``path`` atomically; return :func:`shard_stats` of them."""
+    """Write ``rows`` to the Arrow IPC file ``path`` atomically; return what they hold: sequences, word tokens,
+    mentions and [UNK] mentions."""
     stats: Counter = Counter()
     with atomic_create(path) as stream, pa.ipc.new_file(stream, SCHEMA) as writer:
         for batch in shard_table_batches(_counted(rows, stats)):

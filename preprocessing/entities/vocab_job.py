@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.passes import PassRunner
 from preprocessing.beam.progress import ProgressReporter
-from preprocessing.beam.reports import WriteCounts, read_counts
+from preprocessing.beam.reports import WriteCounts, no_counts, read_counts
 from preprocessing.beam.split import SplitByKind
 from preprocessing.entities.articles import (
     ArticleSource,
@@ -84,14 +84,10 @@ class EntityVocabJob:
         )
         written = vocab["vocab"] | "WriteEntityVocab" >> WriteEntityVocab(self.output)
         _ = (
-            (counted["reports"], vocab["reports"], written | "VocabWritten" >> beam.Map(_no_counts))
+            (counted["reports"], vocab["reports"], written | "VocabWritten" >> beam.Map(no_counts))
             | "AllCounts" >> beam.Flatten()
             | "WriteCounts" >> WriteCounts(self._report_path)
         )
-
-
-def _no_counts(_: object) -> dict:
-    return {}
 
 
 class CountUnitLinks(beam.PTransform):
