@@ -5,7 +5,8 @@ Each pass carries its counts as data (``beam.reports``), so they reach the drive
 two sides are counted in different places (often on different sides of a shuffle, or in different passes), so
 an element lost in between — by a runner or by our code — breaks one of them. :func:`check_ledger` raises
 :class:`LedgerError` naming the first balance that fails, and returns every balance for ``metadata.json``.
-Count names are ``<pass>/<count>``: ``titles/``, ``articles/``, ``packing/``.
+Count names are ``<pass>/<count>``: ``titles/`` (title and table passes), ``articles/``, ``vocabulary/``,
+``packing/``.
 """
 
 from __future__ import annotations
@@ -38,9 +39,8 @@ def _names(prefix: str, *names: str) -> tuple[str, ...]:
     return tuple(f"{prefix}{name}" for name in names)
 
 
-def title_balances(max_pages: bool) -> list[Balance]:
-    """The title pass: pages by kind; every title read is in the table (across the grouping by part)."""
-    titles = "titles/titles.kept" if max_pages else "titles/pages.articles"
+def title_balances() -> list[Balance]:
+    """The title pass: pages by kind; every title read is in the table (across the runs merged by part)."""
     return [
         Balance(
             "title pass: pages by kind",
@@ -49,8 +49,8 @@ def title_balances(max_pages: bool) -> list[Balance]:
         ),
         Balance(
             "title table: titles and redirects read = titles in its parts",
-            (titles, "titles/pages.redirects"),
-            (*_names("titles/table.", *TITLE_KINDS), "titles/table.duplicates"),
+            ("titles/pages.articles", "titles/pages.redirects"),
+            _names("titles/table.", *TITLE_KINDS, "duplicates", "beyond_max_pages"),
         ),
     ]
 
@@ -84,8 +84,10 @@ def dump_article_balances() -> list[Balance]:
 
 
 def vocabulary_balances() -> list[Balance]:
-    """The vocabulary counted every kept link (across the sum per title)."""
-    return [Balance("entity vocabulary: links counted", ("articles/links.kept",), ("articles/entities.links_counted",))]
+    """The vocabulary counted every kept link (across the runs summed by part)."""
+    return [
+        Balance("entity vocabulary: links counted", ("articles/links.kept",), ("vocabulary/entities.links_counted",))
+    ]
 
 
 def corpus_balances(splits: list[str]) -> list[Balance]:

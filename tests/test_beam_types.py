@@ -28,8 +28,9 @@ from preprocessing.corpus.build import (
     train_tokenizer_pipeline,
 )
 from preprocessing.entities.articles import DumpArticles, ExtractionOptions, ReadingOptions
-from preprocessing.entities.title_job import title_pass
+from preprocessing.entities.title_job import table_pass, title_pass
 from preprocessing.entities.vocab import EntityVocab
+from preprocessing.entities.vocab_building import LinkCountRuns, vocabulary_pass
 from preprocessing.entities.vocab_job import EntityVocabJob
 from preprocessing.sources.documents import DocumentArticles
 from preprocessing.sources.reading import plan_reading
@@ -115,13 +116,17 @@ def test_the_entity_vocabulary_job_is_typed_everywhere(
 ) -> None:
     plan = plan_reading([str(enwiki_dump)])
     reading, extraction = ReadingOptions(), ExtractionOptions(keep_missing_targets=True)
-    titles, counting = _pipeline(), _pipeline()
+    pipelines = [_pipeline() for _ in range(4)]
+    titles, table, counting, vocabulary = pipelines
     title_pass(titles, plan.units, reading, str(tmp_path), parts=2)
+    table_pass(table, plan.units, str(tmp_path), parts=2, max_page_id=None)
     job = EntityVocabJob(plan, reading, extraction, 100, 1, str(tmp_path / "vocab.jsonl"), str(tmp_path))
     source = DumpArticles(plan.site, str(tmp_path), 2, extraction, reading)
-    job._count_pass(counting, plan.units, source, _Passes())
-    assert type_problems(titles) == []
-    assert type_problems(counting) == []
+    runs = LinkCountRuns(str(tmp_path / "runs"), 2)
+    job._count_pass(counting, plan.units, source, runs, _Passes())
+    vocabulary_pass(vocabulary, runs, [0], str(tmp_path), str(tmp_path / "vocab.jsonl"), 100)
+    for pipeline in pipelines:
+        assert type_problems(pipeline) == []
     assert not [record.message for record in caplog.records if "type hint" in record.message]
 
 
@@ -148,10 +153,11 @@ def test_the_corpus_jobs_are_typed_everywhere(
     )
     plan = plan_reading(list(dumps)) if dumps else None
     site = plan.site if plan is not None else None
-    pipelines = [_pipeline() for _ in range(4)]
-    titles, training, articles, packing = pipelines
+    pipelines = [_pipeline() for _ in range(6)]
+    titles, table, training, articles, vocabulary, packing = pipelines
     if plan is not None:
         title_pass(titles, plan.units, config.reading, str(tmp_path), parts=2)
+        table_pass(table, plan.units, str(tmp_path), parts=2, max_page_id=100)
         units, source = plan.units, DumpArticles(site, str(tmp_path), 2, config.extraction, config.reading, 100)
     else:
         units, source = document_units(config), DocumentArticles()
@@ -159,7 +165,10 @@ def test_the_corpus_jobs_are_typed_everywhere(
     if vocabulary == "given":  # the packing pass reads it from the corpus directory
         (tmp_path / "corpus").mkdir()
         EntityVocab.from_counts([("Aspirin", 1)], size=4).save(str(tmp_path / "corpus" / "entity_vocab.jsonl"))
-    article_pass(articles, config, units, source, "en", tokenizer_json="{}")
+    runs = LinkCountRuns(str(tmp_path / "runs"), 2) if vocabulary == "built" else None
+    article_pass(articles, config, units, source, "en", tokenizer_json="{}", link_counts=runs)
+    if runs is not None:
+        vocabulary_pass(vocabulary, runs, [0], str(tmp_path), str(tmp_path / "vocab.jsonl"), 100)
     packing_pass(packing, config, shard_tasks(config.plan, len(units), None))
     for pipeline in pipelines:
         assert type_problems(pipeline) == []

@@ -88,11 +88,11 @@ def test_vocabulary_counts_equal_the_link_occurrences(in_memory_run):
     expected = sorted(occurrences.items(), key=lambda item: (-item[1], item[0]))[: 2000 - 3]
     assert [(entry.title, entry.count) for entry in vocab.entries[3:]] == expected
     assert summary.get("links.kept") == sum(occurrences.values())
-    assert ledger["counts"]["articles/entities.distinct"] == len(occurrences)
+    assert ledger["counts"]["vocabulary/entities.distinct"] == len(occurrences)
     assert summary.get("pages.articles") == 107 and summary.get("pages.redirects") == 99 + 10
     counts = ledger["counts"]
     assert counts["titles/table.article"] == 107 and counts["titles/table.redirect"] == 99 + 10
-    assert counts["articles/entities.links_counted"] == counts["articles/links.kept"] == sum(occurrences.values())
+    assert counts["vocabulary/entities.links_counted"] == counts["articles/links.kept"] == sum(occurrences.values())
     for article in articles:
         for paragraph in article.paragraphs:
             for link in paragraph.links:

@@ -130,3 +130,18 @@ def test_a_disk_filling_up_during_the_job_ends_in_one_line_with_the_traceback_in
     assert "Traceback (most recent call last)" in log and "No space left on device" in log
     assert not (corpus / "metadata.json").exists()
     assert not list(corpus.rglob("*.tmp-*"))  # the shard being written is deleted
+
+
+@pytest.mark.parametrize(
+    ("tag", "step"),
+    [("title_runs/", "the title pass failed in step 'ReadTitles/"), ("title_table/", "the table pass failed in step")],
+)
+def test_a_disk_filling_up_while_titles_are_exchanged_ends_in_one_line_naming_the_file(
+    enwiki_dump, bpe_tokenizer_dir, tmp_path, tag, step
+):
+    corpus = tmp_path / "corpus"
+    line = error_line(corpus_job(enwiki_dump, corpus, bpe_tokenizer_dir, *IN_MEMORY, fault=f"disk-full-on-write:{tag}"))
+    assert line.startswith(f"Error: {step}") and "OSError: [Errno 28]" in line, line
+    assert f"'{corpus}/_build/{tag}" in line and f"(full traceback in {corpus}/error.log)" in line
+    assert not (corpus / "metadata.json").exists()
+    assert not list(corpus.rglob("*.tmp-*"))

@@ -6,24 +6,38 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pyarrow as pa
 import pytest
 from corpus_builders import build_sample_corpus
 
 from preprocessing.beam.failures import JobError
 from preprocessing.entities import title_table
-from preprocessing.entities.title_table import TitleCollisionError, TitleKind, TitleTable, part_path, write_part
+from preprocessing.entities.title_table import (
+    RUN_SCHEMA,
+    TitleCollisionError,
+    TitleKind,
+    TitleTable,
+    part_path,
+    write_part,
+    write_title_run,
+)
+from preprocessing.part_runs import read_part
 
 
 def _drop_first(function):
-    """``function`` whose first call yields one element less (the lost element)."""
+    """``function`` whose first call that gives something gives one element (or table row) less."""
     state = {"dropped": False}
 
     def losing(*args, **kwargs):
-        items = iter(function(*args, **kwargs))
-        if not state["dropped"]:
-            state["dropped"] = True
-            next(items, None)
-        yield from items
+        result = function(*args, **kwargs)
+        if state["dropped"]:
+            return result
+        if isinstance(result, pa.Table):
+            state["dropped"] = result.num_rows > 0
+            return result.slice(1)
+        items = list(result)
+        state["dropped"] = bool(items)
+        return items[1:]
 
     return losing
 
@@ -32,8 +46,10 @@ def _drop_first(function):
 @pytest.mark.parametrize(
     ("target", "stage"),
     [
-        # a title lost between the grouping by part and the table file
-        ("preprocessing.entities.resolution._entries_of_part", "title table: titles and redirects read"),
+        # a title lost between the title pass's runs and the table file
+        ("preprocessing.entities.resolution.read_part", "title table: titles and redirects read"),
+        # a link count lost between the article pass's runs and the vocabulary
+        ("preprocessing.entities.vocab_building.read_part", "entity vocabulary: links counted"),
         # an article lost between the article files and the packing pass
         ("preprocessing.corpus.shard_packing.read_article_file", "packing pass: articles read = written"),
         # a sequence lost between packing and the shard file
@@ -54,12 +70,21 @@ def test_an_element_lost_between_two_stages_fails_the_build_naming_the_stage(
     assert not (output / "metadata.json").exists()
 
 
+def _merged_rows(directory, entries) -> pa.Table:
+    """``(title, entry)`` pairs written as two units' runs (alternately) and read back as the table's one part."""
+    runs = [str(directory / f"run-{unit}.arrow") for unit in range(2)]
+    for unit, run in enumerate(runs):
+        write_title_run(run, [(title, entry, 10 + index) for index, (title, entry) in enumerate(entries)][unit::2], 1)
+    return read_part(runs, 0, RUN_SCHEMA)
+
+
 def test_the_table_refuses_two_titles_with_one_key(tmp_path, monkeypatch):
     monkeypatch.setattr(title_table, "title_hash", lambda title: (7, hash(title) & 0xFFFF))
     entries = [("Paris", (TitleKind.ARTICLE, None)), ("Lutetia", (TitleKind.REDIRECT, "Paris"))]
+    rows = _merged_rows(tmp_path, entries)
     with pytest.raises(TitleCollisionError, match=r"the titles '(Paris|Lutetia)' and '(Paris|Lutetia)' have the same"):
-        write_part(str(tmp_path / "part.arrow"), entries)
-    assert not list(tmp_path.iterdir())  # nothing written
+        write_part(str(tmp_path / "part.arrow"), rows)
+    assert not (tmp_path / "part.arrow").exists()  # nothing written
 
 
 def test_lookups_find_each_title_and_never_another_with_its_key(tmp_path, monkeypatch):
@@ -70,7 +95,7 @@ def test_lookups_find_each_title_and_never_another_with_its_key(tmp_path, monkey
         ("Paris", (TitleKind.REDIRECT, "Paris (disambiguation)")),  # a duplicate page: the article wins
         ("Atlantis", (TitleKind.REDIRECT, "Atlantis (myth)")),  # two redirects: the smaller target
     ]
-    counts = write_part(part_path(str(tmp_path), 0, 1), entries)
+    counts = write_part(part_path(str(tmp_path), 0, 1), _merged_rows(tmp_path, entries))
     assert counts == {"article": 1, "redirect": 2, "duplicates": 2}
     table = TitleTable(str(tmp_path), 1)
     lookups: Counter = Counter()
@@ -86,3 +111,18 @@ def test_lookups_find_each_title_and_never_another_with_its_key(tmp_path, monkey
     monkeypatch.setattr(title_table, "title_hash", lambda title: (key, check ^ 1) if title == "Not Paris" else (0, 0))
     assert table.lookup(["Not Paris"], lookups) == [None]
     assert lookups == {"links.table_check_mismatch": 1}
+
+
+@pytest.mark.slow
+def test_a_run_that_never_reaches_the_next_pass_fails_the_build_naming_it(
+    enwiki_dump, bpe_tokenizer_dir, tmp_path, monkeypatch
+):
+    """A unit's title run lost between the title and table passes (a scratch disk cleaned, a write lost)."""
+    monkeypatch.setattr("preprocessing.entities.articles.write_title_run", lambda path, titles, parts: None)
+    output = tmp_path / "corpus"
+    with pytest.raises(JobError) as error:
+        build_sample_corpus(enwiki_dump, output, tokenizer=str(bpe_tokenizer_dir), max_pages=20)
+    assert "\n" not in str(error.value)
+    assert str(error.value).startswith("the table pass failed")
+    assert f"{output}/_build/title_runs/unit-000000.arrow" in str(error.value)
+    assert not (output / "metadata.json").exists()

@@ -43,6 +43,14 @@ class ProgressReporter:
             pass
 
 
+def report_once(directory: str | None, counts: dict[str, int]) -> None:
+    """Report ``counts`` as a finished work item's own file (a short item, such as a part of a table)."""
+    if directory is not None:
+        reporter = ProgressReporter(directory, interval=float("inf"))
+        reporter.add(counts)
+        reporter.flush()
+
+
 def read_progress(directory: str) -> Counter:
     """The sum of every worker's latest report under ``directory``."""
     totals: Counter = Counter()

@@ -1,16 +1,20 @@
 """``build_corpus``: the preprocessing as passes over the input, none of which shuffles text, and the driver
 steps around them.
 
-1. The title pass (dumps only, ``entities.title_job``): titles and redirects → the title table files.
+1. The title and table passes (dumps only, ``entities.title_job``): titles and redirects → each unit's run →
+   the title table files, merged per part.
 2. (``--train-tokenizer``) the tokenizer pass: a bounded sample of pages → ``tokenizer/``.
 3. The article pass (``corpus.tokenizing``): each unit's articles parsed once (wikiextractor, the dominant
    cost), links looked up in the table, split into sentences and tokenized, written to the unit's article
-   files; the entity vocabulary is a combine of the units' link counts.
-4. The packing pass (``corpus.shard_packing``): each shard packs the article files of its run of units with
+   files; its link counts per entity title written as the unit's run.
+4. (no ``--entity-vocab``) the vocabulary pass (``entities.vocab_building``): the runs summed per part → the
+   top-K entity vocabulary.
+5. The packing pass (``corpus.shard_packing``): each shard packs the article files of its run of units with
    the vocabulary's ids and writes itself.
 
-What crosses a shuffle is small per page: titles, link counts, counts. Every pass carries its counts as data;
-the driver checks them against each other (``ledger``) before it writes ``metadata.json``.
+Units and parts exchange their rows through files (``part_runs``): what crosses a shuffle is counts, a few
+per unit or part. Every pass carries its counts as data; the driver checks them against each other
+(``ledger``) before it writes ``metadata.json``.
 
 Driver steps: check the output directory (refuse one holding a different corpus unless ``overwrite``, one
 that is not writable or, on a local disk, lacks room for an estimate of the corpus), load a given entity
@@ -56,6 +60,7 @@ from preprocessing.defaults import (
     DEFAULT_VOCAB_SIZE,
 )
 from preprocessing.entities.articles import ArticleSource, ExtractionOptions, ReadingOptions
+from preprocessing.entities.vocab_building import LinkCountRuns, build_entity_vocab
 from preprocessing.ledger import (
     LedgerError,
     check_ledger,
@@ -65,6 +70,7 @@ from preprocessing.ledger import (
     title_balances,
     vocabulary_balances,
 )
+from preprocessing.part_runs import parts_for_input
 from preprocessing.records import Article, WikiPage
 from preprocessing.sources.reading import SourceUnit
 from preprocessing.tokenization.tokenizer import (
@@ -81,6 +87,7 @@ TRAINING_FACTS_FILE = "tokenizer_training.json"
 ARTICLE_REPORT = "article_pass.json"  # the article pass's counts, in the scratch directory
 PACKING_REPORT = "packing_pass.json"
 CANDIDATES_FILE = "validation_candidates.json"
+LINK_COUNTS_DIR = "link_counts"  # the article pass's link counts per unit (``vocab_building.LinkCountRuns``)
 ERROR_LOG = "error.log"  # a failed job's output and traceback
 OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, ERROR_LOG, *SPLITS)
 # measured on the whole enwiki sample with a 4,000-token byte-level BPE: 3,717,282 bytes of shards from
@@ -293,37 +300,29 @@ def article_pass(
     source: ArticleSource,
     language: str,
     tokenizer_json: str,
+    link_counts: LinkCountRuns | None,
 ) -> None:
-    """The article pass: units → article files, the entity vocabulary (unless given), the candidates to move to
-    validation (:data:`CANDIDATES_FILE`) and the counts (:data:`ARTICLE_REPORT`), all in the scratch directory."""
+    """The article pass: units → article files, the link counts (``link_counts``, when the vocabulary is built),
+    the candidates to move to validation (:data:`CANDIDATES_FILE`) and the counts (:data:`ARTICLE_REPORT`), all in
+    the scratch directory."""
     from preprocessing.beam.reports import WriteCounts, no_counts
     from preprocessing.corpus.tokenizing import TokenizeUnits
-    from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
 
     build_dir = FileSystems.join(config.output, BUILD_DIR)
     progress_dir = FileSystems.join(build_dir, PROGRESS_DIR, "article")
     made = (
         pipeline
         | "Units" >> beam.Create(units, reshuffle=True).with_output_types(SourceUnit)
-        | "TokenizeUnits" >> TokenizeUnits(source, language, tokenizer_json, build_dir, config.plan, progress_dir)
+        | "TokenizeUnits"
+        >> TokenizeUnits(source, language, tokenizer_json, build_dir, config.plan, link_counts, progress_dir)
     )
-    reports = [made["reports"]]
-    if config.entity_vocab is None:
-        vocab = made["entity_counts"] | "BuildEntityVocab" >> BuildEntityVocab(
-            config.entity_vocab_size, config.min_entity_count, language
-        )
-        written = vocab["vocab"] | "WriteEntityVocab" >> WriteEntityVocab(
-            FileSystems.join(config.output, ENTITY_VOCAB_FILE)
-        )
-        reports += [vocab["reports"], written | "VocabWritten" >> beam.Map(no_counts)]
     candidates = (
         made["candidates"]
         | "SmallestSplitHashes" >> Smallest(2)
         | "WriteCandidates" >> beam.Map(_write_json, FileSystems.join(build_dir, CANDIDATES_FILE))
     )
-    reports.append(candidates | "CandidatesWritten" >> beam.Map(no_counts))
     _ = (
-        tuple(reports)
+        (made["reports"], candidates | "CandidatesWritten" >> beam.Map(no_counts))
         | "AllCounts" >> beam.Flatten()
         | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, ARTICLE_REPORT))
     )
@@ -486,12 +485,26 @@ def build_corpus(
 
     language = corpus_language(config, site)
     tokenizer_json = tokenizer.backend_tokenizer.to_str()
+    parts = table.parts if table is not None else parts_for_input(xml_bytes(files))
+    link_counts = LinkCountRuns(FileSystems.join(build_dir, LINK_COUNTS_DIR), parts) if entity_vocab is None else None
     passes.run(
-        lambda pipeline: article_pass(pipeline, config, units, source, language, tokenizer_json),
+        lambda pipeline: article_pass(pipeline, config, units, source, language, tokenizer_json, link_counts),
         "article",
         ("articles", "sentences"),
     )
     counts.update(prefixed("articles", read_counts(FileSystems.join(build_dir, ARTICLE_REPORT))))
+    if link_counts is not None:
+        vocabulary = build_entity_vocab(
+            passes,
+            link_counts,
+            [unit.index for unit in units],
+            build_dir,
+            FileSystems.join(config.output, ENTITY_VOCAB_FILE),
+            config.entity_vocab_size,
+            config.min_entity_count,
+            language,
+        )
+        counts.update(prefixed("vocabulary", vocabulary))
     tasks = shard_tasks(config.plan, len(units), _moved_page(build_dir, config.plan))
     passes.run(lambda pipeline: packing_pass(pipeline, config, tasks), "packing", ("articles", "sequences"))
     counts.update(prefixed("packing", read_counts(FileSystems.join(build_dir, PACKING_REPORT))))
@@ -529,7 +542,7 @@ def check_corpus_ledger(config: CorpusBuildConfig, counts: dict[str, int]) -> di
 
     balances = []
     if config.dumps:
-        balances += title_balances(config.max_pages is not None) + dump_article_balances()
+        balances += title_balances() + dump_article_balances()
     if config.entity_vocab is None:
         balances += vocabulary_balances()
     balances += corpus_balances(list(config.plan.splits))
@@ -541,7 +554,7 @@ def check_corpus_ledger(config: CorpusBuildConfig, counts: dict[str, int]) -> di
 
 
 def corpus_report(counts: dict[str, int], plan: SplitPlan) -> dict:
-    """Per-split statistics and the counters of the article and packing passes (unprefixed)."""
+    """Per-split statistics and the counters of the article, vocabulary and packing passes (unprefixed)."""
     splits: dict[str, dict[str, int]] = {split: {} for split in plan.splits}
     counters: dict[str, int] = {}
     for name, value in counts.items():
@@ -549,7 +562,7 @@ def corpus_report(counts: dict[str, int], plan: SplitPlan) -> dict:
         if stage == "packing" and counter_name.startswith("split."):
             split, _, stat = counter_name.removeprefix("split.").partition(".")
             splits.setdefault(split, {})[stat] = value
-        elif stage in ("articles", "packing"):
+        elif stage in ("articles", "vocabulary", "packing"):
             counters[counter_name] = value
     counters["articles"] = counters.get("articles.parsed", 0) or counters.get("articles.packed", 0)
     return {"splits": splits, "counters": dict(sorted(counters.items()))}

@@ -3,8 +3,9 @@
 ``TokenizeUnits``: one work item per unit (a stream range, a dump file, a documents file). Its articles
 (``ArticleSource``: dump pages with links looked up in the title table, or documents) are split into sentences
 (``wikitext.sentences``) and tokenized (``tokenization.mentions``; mentions keep their entity title), then written
-to the unit's article files (``article_files``) by split. What leaves the worker is small: the unit's counts,
-its link counts per entity title (the vocabulary's input) and its two candidates to move to validation.
+to the unit's article files (``article_files``) by split, its link counts per entity title (the vocabulary's
+input) to its run of ``LinkCountRuns``. What leaves the worker is small: the unit's counts and its two
+candidates to move to validation.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.split import SplitByKind
 from preprocessing.corpus.article_files import ArticleFileWriter, TokenizedArticle
 from preprocessing.corpus.splits import Candidate, SplitPlan, page_hashes
-from preprocessing.entities.articles import ArticleSource, TitleCount, entity_link_counts
+from preprocessing.entities.articles import ArticleSource, entity_link_counts
+from preprocessing.entities.vocab_building import LinkCountRuns
 from preprocessing.records import Article
 from preprocessing.sources.reading import SourceUnit
 from preprocessing.tokenization.mentions import MentionTokenizer
@@ -40,8 +42,8 @@ def article_sentences(article: Article, splitter: SentenceSplitter, counts: Coun
 
 
 class TokenizeUnits(beam.PTransform):
-    """PCollection[SourceUnit] → ``{"reports": PCollection[dict], "entity_counts": PCollection[TitleCount],
-    "candidates": PCollection[Candidate]}``; the article files written under ``build_dir``.
+    """PCollection[SourceUnit] → ``{"reports": PCollection[dict], "candidates": PCollection[Candidate]}``; the
+    article files written under ``build_dir``, the link counts to ``link_counts`` (when a vocabulary is built).
 
     Counts per unit (besides the source's): ``sentences``, ``links`` (in sentences), ``mentions``,
     ``mentions_dropped.blank_anchor|boundary_inside_token|unknown_token``, ``articles.written.<split>``.
@@ -54,16 +56,17 @@ class TokenizeUnits(beam.PTransform):
         tokenizer_json: str,
         build_dir: str,
         plan: SplitPlan,
+        link_counts: LinkCountRuns | None = None,
         progress_dir: str | None = None,
     ) -> None:
         super().__init__()
-        self._fn = _TokenizeUnitFn(source, language, tokenizer_json, build_dir, plan, progress_dir)
+        self._fn = _TokenizeUnitFn(source, language, tokenizer_json, build_dir, plan, link_counts, progress_dir)
 
     def expand(self, units: beam.PCollection[SourceUnit]):
         return (
             units
             | "TokenizeUnit" >> beam.ParDo(self._fn)
-            | "SplitOutputs" >> SplitByKind({"reports": dict, "entity_counts": TitleCount, "candidates": Candidate})
+            | "SplitOutputs" >> SplitByKind({"reports": dict, "candidates": Candidate})
         )
 
 
@@ -75,6 +78,7 @@ class _TokenizeUnitFn(beam.DoFn):
         tokenizer_json: str,
         build_dir: str,
         plan: SplitPlan,
+        link_counts: LinkCountRuns | None,
         progress_dir: str | None,
     ) -> None:
         self._source = source
@@ -82,6 +86,7 @@ class _TokenizeUnitFn(beam.DoFn):
         self._tokenizer_json = tokenizer_json
         self._build_dir = build_dir
         self._plan = plan
+        self._link_counts = link_counts
         self._progress_dir = progress_dir
 
     def setup(self) -> None:
@@ -90,7 +95,7 @@ class _TokenizeUnitFn(beam.DoFn):
         self._tokenizer = MentionTokenizer(self._tokenizer_json)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
-    def process(self, unit: SourceUnit) -> Iterator[tuple[str, dict | TitleCount | Candidate]]:
+    def process(self, unit: SourceUnit) -> Iterator[tuple[str, dict | Candidate]]:
         counts: Counter = Counter()
         entities: Counter = Counter()
         candidates: list[Candidate] = []
@@ -105,10 +110,10 @@ class _TokenizeUnitFn(beam.DoFn):
                     candidates.append((page_hashes(article.page_id)[0], article.page_id, unit.index))
                 if self._progress is not None:
                     self._progress.add({"articles": 1, "sentences": tokenized.num_sentences})
+        if self._link_counts is not None:
+            self._link_counts.write(unit.index, entities)
         record_counts(counts)
         yield "reports", dict(counts)
-        for title_count in entities.items():
-            yield "entity_counts", title_count
         for candidate in heapq.nsmallest(2, candidates):
             yield "candidates", candidate
 
@@ -125,5 +130,5 @@ class _TokenizeUnitFn(beam.DoFn):
             self._progress.flush()
 
     def __getstate__(self) -> dict:  # some runners pickle DoFns after setup: keep only the configuration
-        names = ("_source", "_language", "_tokenizer_json", "_build_dir", "_plan", "_progress_dir")
+        names = ("_source", "_language", "_tokenizer_json", "_build_dir", "_plan", "_link_counts", "_progress_dir")
         return {name: self.__dict__[name] for name in names}

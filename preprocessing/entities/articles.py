@@ -1,7 +1,7 @@
 """Pages → articles, in the two passes over the dump: titles first, then articles whose links are looked up.
 
-- :class:`ReadTitles` (the title pass, Beam): each unit's article titles and redirects, no wikitext parsed; the
-  title table is built from them (``resolution.BuildTitleTable``).
+- :class:`ReadTitles` (the title pass, Beam): each unit's article titles and redirects, no wikitext parsed,
+  written as the unit's run of the title table (merged per part by ``resolution.BuildTitleTable``).
 - :class:`ArticleExtractor` (the article pass, no Beam): one wikiextractor pass per article page
   (``WikitextParser``), its links resolved by the title table (``resolution.LinkResolver``): articles are made
   where their pages are read, and never cross a shuffle.
@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -22,16 +23,15 @@ from preprocessing.beam.metrics import FailureRecorder, record_counts
 from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.split import SplitByKind
 from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_REDIRECT_HOPS
-from preprocessing.entities.resolution import LinkResolver, Redirect
-from preprocessing.entities.title_table import TitleTable
+from preprocessing.entities.resolution import LinkResolver
+from preprocessing.entities.title_table import TitleEntry, TitleKind, TitleTable, write_title_run
+from preprocessing.part_runs import run_path
 from preprocessing.records import Article, WikiPage
 from preprocessing.sources.reading import PageReader, SourceUnit
 from preprocessing.sources.siteinfo import SiteInfo
 from preprocessing.wikitext.parser import WikitextParser
 
 ARTICLE_NAMESPACE = 0
-TitledPage = tuple[int, str]  # an article page's id and title
-TitleCount = tuple[str, int]  # an entity title and how many kept links lead to it
 
 
 class UnitArticles(Protocol):
@@ -91,66 +91,59 @@ def page_kind(page: WikiPage) -> str:
 
 
 class ReadTitles(beam.PTransform):
-    """PCollection[SourceUnit] → ``{"titles": PCollection[str], "redirects": PCollection[Redirect], "reports":
-    PCollection[dict]}``: every article title (of the ``max_pages`` articles of smallest page id, with that
-    option) and redirect of the units, and what each unit read (``pages.read``, ``pages.<kind>``,
-    ``pages_failed.<reason>``; with ``max_pages``: ``titles.kept``, ``titles.max_page_id``)."""
+    """PCollection[SourceUnit] → PCollection[dict]: each unit's article titles and redirects written as its run of
+    the title table's ``parts`` under ``runs_dir`` (``title_table.write_title_run``), and what each unit read
+    (``pages.read``, ``pages.<kind>``, ``pages_failed.<reason>``; with ``max_pages``, once: ``titles.max_page_id``,
+    the largest of the ``max_pages`` smallest article page ids)."""
 
-    def __init__(self, reading: ReadingOptions, progress_dir: str | None = None) -> None:
+    def __init__(self, reading: ReadingOptions, runs_dir: str, parts: int, progress_dir: str | None = None) -> None:
         super().__init__()
         self._reading = reading
-        self._progress_dir = progress_dir
+        self._fn = _ReadTitlesFn(reading, runs_dir, parts, progress_dir)
 
-    def expand(self, units: beam.PCollection[SourceUnit]):
-        read = units | "ReadUnitTitles" >> beam.ParDo(_ReadTitlesFn(self._reading, self._progress_dir))
-        kinds = read | "SplitKinds" >> SplitByKind({"titles": TitledPage, "redirects": Redirect, "reports": dict})
-        titles = kinds["titles"]
-        reports = [kinds["reports"]]
-        if self._reading.max_pages is not None:
-            kept = titles | "SmallestPageIds" >> Smallest(self._reading.max_pages)
-            titles = kept | "KeptTitles" >> beam.FlatMap(_each_titled_page)
-            reports.append(kept | "KeptReport" >> beam.Map(_kept_report))
-        return {
-            "titles": titles | "Titles" >> beam.Map(_title_of),
-            "redirects": kinds["redirects"],
-            "reports": tuple(reports) | "AllReports" >> beam.Flatten(),
-        }
+    def expand(self, units: beam.PCollection[SourceUnit]) -> beam.PCollection[dict]:
+        read = units | "ReadUnitTitles" >> beam.ParDo(self._fn)
+        kinds = read | "SplitKinds" >> SplitByKind({"reports": dict, "page_ids": int})
+        if self._reading.max_pages is None:
+            return kinds["reports"]
+        kept = kinds["page_ids"] | "SmallestPageIds" >> Smallest(self._reading.max_pages)
+        return (kinds["reports"], kept | "KeptReport" >> beam.Map(_kept_report)) | "AllReports" >> beam.Flatten()
 
 
-def _each_titled_page(pages: list[TitledPage]) -> list[TitledPage]:
-    return pages
-
-
-def _title_of(page: TitledPage) -> str:
-    return page[1]
-
-
-def _kept_report(pages: list[TitledPage]) -> dict:
-    return {"titles.kept": len(pages), "titles.max_page_id": max((page_id for page_id, _ in pages), default=-1)}
+def _kept_report(page_ids: list[int]) -> dict:
+    return {"titles.max_page_id": max(page_ids, default=-1)}
 
 
 class _ReadTitlesFn(beam.DoFn):
-    def __init__(self, reading: ReadingOptions, progress_dir: str | None) -> None:
+    def __init__(self, reading: ReadingOptions, runs_dir: str, parts: int, progress_dir: str | None) -> None:
         self._reading = reading
+        self._runs_dir = runs_dir
+        self._parts = parts
         self._progress_dir = progress_dir
 
     def setup(self) -> None:
         self._reader = PageReader(self._reading.max_page_bytes, self._reading.allow_damaged)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
-    def process(self, unit: SourceUnit) -> Iterator[tuple[str, TitledPage | Redirect | dict]]:
+    def process(self, unit: SourceUnit) -> Iterator[tuple[str, dict | int]]:
         counts: Counter = Counter()
+        titles: list[tuple[str, TitleEntry, int]] = []
         for page in self._reader.pages(unit, counts):
             kind = page_kind(page)
             counts[f"pages.{kind}"] += 1
             if kind == "articles":
-                yield "titles", (page.page_id, page.title)
+                titles.append((page.title, (TitleKind.ARTICLE.value, None), page.page_id))
             elif kind == "redirects":
-                yield "redirects", (page.title, page.redirect)
+                titles.append((page.title, (TitleKind.REDIRECT.value, page.redirect), -1))
+        write_title_run(run_path(self._runs_dir, unit.index), titles, self._parts)
         if self._progress is not None:
             self._progress.add({"pages": counts["pages.read"]})
         record_counts(counts)
         yield "reports", dict(counts)
+        if self._reading.max_pages is not None:
+            page_ids = (page_id for _, (kind, _), page_id in titles if kind == TitleKind.ARTICLE)
+            for page_id in heapq.nsmallest(self._reading.max_pages, page_ids):
+                yield "page_ids", page_id
 
     def finish_bundle(self) -> None:
         if self._progress is not None:

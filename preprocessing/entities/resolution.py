@@ -1,11 +1,11 @@
 """Link targets resolved through the title table: looked up per article, redirect chains followed by lookup.
 
-Only titles cross a shuffle, once, never article text. English Wikipedia has ~17M titles (~10M of them
+No title crosses a shuffle: they travel through files (``part_runs``). English Wikipedia has ~17M titles (~10M of them
 redirects): as a Python dict in every worker that is ~2-3 GB per process; the title table (``title_table``) is
 ~0.6 GB of files that every worker of a machine memory-maps once. The table holds each redirect's own target;
 chains are followed when a link meets one (~1 % of links lead to a redirect), not with a join per hop.
 
-- :class:`BuildTitleTable`: article titles and redirects → the title table's parts, written by one worker each.
+- :class:`BuildTitleTable`: the title pass's runs → the title table's parts, merged by one work item each.
 - :class:`LinkResolver` (no Beam): an article whose links carry normalised titles → the same article whose
   links carry resolved entity titles; links to missing pages, redirect loops and too-long chains dropped (or
   kept, for missing pages, with ``keep_missing_targets``), each occurrence counted.
@@ -14,62 +14,51 @@ chains are followed when a link meets one (~1 % of links lead to a redirect), no
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import apache_beam as beam
 
+from preprocessing.beam.progress import report_once
 from preprocessing.defaults import DEFAULT_MAX_REDIRECT_HOPS
-from preprocessing.entities.title_table import TitleEntry, TitleKind, TitleTable, part_of, part_path, write_part
+from preprocessing.entities.title_table import RUN_SCHEMA, TitleEntry, TitleKind, TitleTable, part_path, write_part
+from preprocessing.part_runs import read_part
 from preprocessing.records import Article, Link, Paragraph
-
-Redirect = tuple[str, str]  # a redirect page: (its title, the title it points to)
 
 
 class BuildTitleTable(beam.PTransform):
-    """``{"titles": PCollection[str], "redirects": PCollection[Redirect]}`` → PCollection[dict]: the title table
-    of the articles (main namespace, not redirects) and redirects, written as ``parts`` files under ``directory``,
-    every part even if empty; each element says what one part holds (``title_table.write_part``)."""
+    """PCollection[int] (part indexes) → PCollection[dict]: each part of the title table merged from that part of
+    every run in ``runs`` (``title_table.write_part``; articles above ``max_page_id`` left out) and written under
+    ``directory``; each element says what one part holds (``table.<kind>``, ``table.duplicates``,
+    ``table.beyond_max_pages``)."""
 
-    def __init__(self, directory: str, parts: int) -> None:
+    def __init__(
+        self,
+        runs: list[str],
+        directory: str,
+        parts: int,
+        max_page_id: int | None = None,
+        progress_dir: str | None = None,
+    ) -> None:
         super().__init__()
+        self._runs = runs
         self._directory = directory
         self._parts = parts
+        self._max_page_id = max_page_id
+        self._progress_dir = progress_dir
 
-    def expand(self, inputs) -> beam.PCollection[dict]:
-        every_part = inputs["titles"].pipeline | "EveryPart" >> beam.Create(
-            [(index, None) for index in range(self._parts)]
-        ).with_output_types(tuple[int, tuple[str, TitleEntry] | None])
-        entries = (
-            inputs["titles"] | "ArticleEntries" >> beam.Map(_article_entry, self._parts),
-            inputs["redirects"] | "RedirectEntries" >> beam.Map(_redirect_entry, self._parts),
-            every_part,
-        )
-        return (
-            entries
-            | "AllEntries" >> beam.Flatten().with_output_types(tuple[int, tuple[str, TitleEntry] | None])
-            | "GroupByPart" >> beam.GroupByKey()
-            | "WritePart" >> beam.Map(_write_part, self._directory, self._parts)
-        )
+    def expand(self, indexes: beam.PCollection[int]) -> beam.PCollection[dict]:
+        return indexes | "WritePart" >> beam.Map(
+            _write_part, self._runs, self._directory, self._parts, self._max_page_id, self._progress_dir
+        ).with_output_types(dict)
 
 
-def _article_entry(title: str, parts: int) -> tuple[int, tuple[str, TitleEntry] | None]:
-    return part_of(title, parts), (title, (TitleKind.ARTICLE.value, None))
-
-
-def _redirect_entry(redirect: Redirect, parts: int) -> tuple[int, tuple[str, TitleEntry] | None]:
-    source, target = redirect
-    return part_of(source, parts), (source, (TitleKind.REDIRECT.value, target))
-
-
-def _write_part(element: tuple[int, Iterable[tuple[str, TitleEntry] | None]], directory: str, parts: int) -> dict:
-    index, entries = element
-    counts = write_part(part_path(directory, index, parts), _entries_of_part(entries))
+def _write_part(
+    index: int, runs: list[str], directory: str, parts: int, max_page_id: int | None, progress_dir: str | None
+) -> dict:
+    rows = read_part(runs, index, RUN_SCHEMA)
+    counts = write_part(part_path(directory, index, parts), rows, max_page_id)
+    report_once(progress_dir, {"parts": 1})
     return {f"table.{name}": count for name, count in counts.items()}
-
-
-def _entries_of_part(grouped: Iterable[tuple[str, TitleEntry] | None]) -> Iterator[tuple[str, TitleEntry]]:
-    """A part's entries as its group brought them (``None`` marks the part's existence, see ``EveryPart``)."""
-    return (entry for entry in grouped if entry is not None)
 
 
 # A decision about one link target: (entity title or None when dropped, counter suffix, via redirect)

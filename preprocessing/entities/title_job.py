@@ -1,8 +1,10 @@
-"""The title pass, the first job of both commands: the dump's titles and redirects → the title table files.
+"""The title pass and the table pass, the first jobs of both commands: the dump's titles and redirects → the
+title table files.
 
-It reads every page but parses no wikitext; what crosses its shuffle is titles (grouped once into table parts).
-The driver then knows the table (:class:`TitleTableInfo`) that the article pass looks links up in, and what the
-pass read (its counts, checked by ``preprocessing.ledger``).
+The title pass reads every page but parses no wikitext; each unit writes its titles as a run (``part_runs``).
+The table pass merges each part of the runs into the table; nothing crosses a shuffle but counts. The driver then
+knows the table (:class:`TitleTableInfo`) that the article pass looks links up in, and what both passes counted
+(checked by ``preprocessing.ledger``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from preprocessing.beam.passes import PassRunner
 from preprocessing.beam.reports import WriteCounts, read_counts
 from preprocessing.entities.articles import ReadingOptions, ReadTitles
 from preprocessing.entities.resolution import BuildTitleTable
-from preprocessing.entities.title_table import part_count
+from preprocessing.part_runs import parts_for_input, run_path
 from preprocessing.sources.reading import SourceUnit
 
 TABLE_DIR = "title_table"
+RUNS_DIR = "title_runs"
 TITLE_REPORT = "title_pass.json"
-XML_BYTES_PER_TITLE = 5_000  # English Wikipedia: ~17M titles in ~95 GB of XML (errs towards more parts)
+TABLE_REPORT = "table_pass.json"
 
 
 @dataclass(frozen=True)
@@ -43,25 +46,34 @@ def title_pass(
     parts: int,
     progress_dir: str | None = None,
 ) -> None:
-    """Build the title pass into ``pipeline``: the table's parts under ``build_dir/title_table``, the counts in
+    """Build the title pass into ``pipeline``: each unit's run under ``build_dir/title_runs``, the counts in
     ``build_dir/title_pass.json``."""
-    table_dir = FileSystems.join(build_dir, TABLE_DIR)
-    read = (
+    _ = (
         pipeline
         | "Units" >> beam.Create(units, reshuffle=True).with_output_types(SourceUnit)
-        | "ReadTitles" >> ReadTitles(reading, progress_dir)
-    )
-    table = read | "BuildTitleTable" >> BuildTitleTable(table_dir, parts)
-    _ = (
-        (read["reports"], table)
-        | "AllCounts" >> beam.Flatten()
+        | "ReadTitles" >> ReadTitles(reading, FileSystems.join(build_dir, RUNS_DIR), parts, progress_dir)
         | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, TITLE_REPORT))
     )
 
 
-def table_parts(xml_bytes: int) -> int:
-    """How many parts the table of a dump of ``xml_bytes`` gets (``title_table.TITLES_PER_PART`` titles each)."""
-    return part_count(xml_bytes // XML_BYTES_PER_TITLE)
+def table_pass(
+    pipeline: beam.Pipeline,
+    units: list[SourceUnit],
+    build_dir: str,
+    parts: int,
+    max_page_id: int | None,
+    progress_dir: str | None = None,
+) -> None:
+    """Build the table pass into ``pipeline``: the table's parts under ``build_dir/title_table``, the counts in
+    ``build_dir/table_pass.json``."""
+    runs = [run_path(FileSystems.join(build_dir, RUNS_DIR), unit.index) for unit in units]
+    _ = (
+        pipeline
+        | "Parts" >> beam.Create(range(parts), reshuffle=True).with_output_types(int)
+        | "BuildTitleTable"
+        >> BuildTitleTable(runs, FileSystems.join(build_dir, TABLE_DIR), parts, max_page_id, progress_dir)
+        | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, TABLE_REPORT))
+    )
 
 
 def build_title_table(
@@ -71,8 +83,8 @@ def build_title_table(
     xml_bytes: int,
     passes: PassRunner,
 ) -> TitleTableInfo:
-    """Run the title pass with ``passes`` and describe the table it wrote."""
-    parts = table_parts(xml_bytes)
+    """Run the title and table passes with ``passes`` and describe the table they wrote."""
+    parts = parts_for_input(xml_bytes)
     progress_dir = passes.progress_dir("title")
     passes.run(
         lambda pipeline: title_pass(pipeline, units, reading, build_dir, parts, progress_dir),
@@ -81,4 +93,10 @@ def build_title_table(
     )
     counts = read_counts(FileSystems.join(build_dir, TITLE_REPORT))
     max_page_id = counts.get("titles.max_page_id") if reading.max_pages is not None else None
+    table_progress = passes.progress_dir("table")
+    passes.run(
+        lambda pipeline: table_pass(pipeline, units, build_dir, parts, max_page_id, table_progress), "table", ("parts",)
+    )
+    counts |= read_counts(FileSystems.join(build_dir, TABLE_REPORT))
+    FileSystems.delete([FileSystems.join(build_dir, RUNS_DIR)])
     return TitleTableInfo(FileSystems.join(build_dir, TABLE_DIR), parts, max_page_id, counts)

@@ -2,13 +2,14 @@
 every worker memory-maps (one copy per machine, shared through the page cache) instead of a join per link.
 
 A title is found by a 128-bit blake2b hash: its first 64 bits are the sorted ``key`` searched with NumPy, the
-last 64 the ``check`` compared on a hit. The table is cut into parts by ``key % parts`` (each written by one
-worker, from one group of a ``GroupByKey``), each part an Arrow IPC file sorted by key::
+last 64 the ``check`` compared on a hit. The table is cut into parts by ``key % parts``; each unit of the title
+pass writes its titles as a run (``part_runs``, :data:`RUN_SCHEMA`) and one work item per part merges that part
+of every run (:func:`write_part`) into an Arrow IPC file sorted by key::
 
     key uint64 | check uint64 | kind int8 | target string (the title a redirect points to; null for an article)
 
-Two titles with the same key are a **collision**: the part writer raises :class:`TitleCollisionError` naming both
-(never merged; at 17M titles its odds are ~1e-5). A link target whose key is in the table but whose check
+Two titles with the same key are a **collision**: :func:`write_part` raises :class:`TitleCollisionError` naming
+both (never merged; at 17M titles its odds are ~1e-5). A link target whose key is in the table but whose check
 differs is a title the table does not hold (its odds: 2^-64 a lookup): :meth:`TitleTable.lookup` treats it as
 missing and counts it (``links.table_check_mismatch``).
 """
@@ -20,14 +21,16 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from enum import IntEnum
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam.atomic import atomic_create, is_local
+from preprocessing.part_runs import write_run
 
 SCHEMA = pa.schema(
     [
@@ -37,7 +40,9 @@ SCHEMA = pa.schema(
         pa.field("target", pa.string()),
     ]
 )
-TITLES_PER_PART = 250_000  # ~9 MB of Arrow; ~100 MB of Python records sorted by the worker that writes the part
+# a unit's titles as the title pass writes them: the table's columns, the title itself (to name a collision) and
+# an article's page id (``--max-pages`` keeps the articles of smallest page id; -1 for a redirect)
+RUN_SCHEMA = pa.schema([*SCHEMA, pa.field("title", pa.string(), nullable=False), pa.field("page_id", pa.int64())])
 
 
 class TitleKind(IntEnum):
@@ -47,8 +52,7 @@ class TitleKind(IntEnum):
     REDIRECT = 1
 
 
-# One title's row: its kind (a TitleKind value) and, for a redirect, the title it points to. A plain tuple: Beam
-# encodes it with its standard coders (a NamedTuple would get a schema coder).
+# One title's entry: its kind (a TitleKind value) and, for a redirect, the title it points to.
 TitleEntry = tuple[int, str | None]
 
 
@@ -62,51 +66,63 @@ def title_hash(title: str) -> tuple[int, int]:
     return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
 
 
-def part_of(title: str, parts: int) -> int:
-    return title_hash(title)[0] % parts
-
-
-def part_count(titles: int) -> int:
-    """Parts for about ``titles`` titles: one per :data:`TITLES_PER_PART`, at least one."""
-    return max(1, -(-titles // TITLES_PER_PART))
-
-
 def part_path(directory: str, index: int, parts: int) -> str:
     return FileSystems.join(directory, f"titles-{index:05d}-of-{parts:05d}.arrow")
 
 
-def write_part(path: str, entries: Iterable[tuple[str, TitleEntry]]) -> Counter:
-    """Write one part from ``(title, entry)`` pairs; return how many titles of each kind it holds and how many
-    duplicate pairs it merged (``duplicates``). A title given twice keeps its article entry, else the smallest
-    redirect entry (one page per title; the rule keeps duplicate pages deterministic). Raises
+def write_title_run(path: str, titles: Sequence[tuple[str, TitleEntry, int]], parts: int) -> None:
+    """Write a unit's ``(title, entry, page id)`` triples as its run of the title table's ``parts``."""
+    hashes = np.array([title_hash(title) for title, _, _ in titles], dtype=np.uint64).reshape(-1, 2)
+    rows = pa.table(
+        [
+            pa.array(hashes[:, 0], pa.uint64()),
+            pa.array(hashes[:, 1], pa.uint64()),
+            pa.array([kind for _, (kind, _), _ in titles], pa.int8()),
+            pa.array([target for _, (_, target), _ in titles], pa.string()),
+            pa.array([title for title, _, _ in titles], pa.string()),
+            pa.array([page_id for _, _, page_id in titles], pa.int64()),
+        ],
+        schema=RUN_SCHEMA,
+    )
+    write_run(path, rows, hashes[:, 0], parts)
+
+
+def write_part(path: str, rows: pa.Table, max_page_id: int | None = None) -> Counter:
+    """Write one part from its rows of every run (:data:`RUN_SCHEMA`); return how many titles of each kind it
+    holds, how many duplicate rows it merged (``duplicates``) and, with ``max_page_id``, how many articles above
+    it it left out (``beyond_max_pages``). A title given twice keeps its article entry, else the smallest
+    redirect target (one page per title; the rule keeps duplicate pages deterministic). Raises
     :class:`TitleCollisionError` naming two titles with one key."""
     counts: Counter = Counter()
-    hashed: list[tuple[tuple[int, int], str, TitleEntry]] = []
-    # sorted by key, then title, then entry: a title's entries are adjacent, its article (kind 0) first
-    for (key, check), title, entry in sorted((title_hash(title), title, entry) for title, entry in entries):
-        if hashed and hashed[-1][0][0] == key:
-            if hashed[-1][1] != title:
-                raise TitleCollisionError(
-                    f"the titles {hashed[-1][1]!r} and {title!r} have the same 64-bit key {key:#018x}: the title "
-                    "table cannot tell them apart (report it: the hash needs widening)"
-                )
-            counts["duplicates"] += 1
-            continue
-        hashed.append(((key, check), title, entry))
-    for _, _, (kind, _) in hashed:
-        counts[TitleKind(kind).name.lower()] += 1
-    table = pa.table(
-        [
-            pa.array([key for (key, _), _, _ in hashed], pa.uint64()),
-            pa.array([check for (_, check), _, _ in hashed], pa.uint64()),
-            pa.array([kind for _, _, (kind, _) in hashed], pa.int8()),
-            pa.array([target for _, _, (_, target) in hashed], pa.string()),
-        ],
-        schema=SCHEMA,
-    )
+    if max_page_id is not None:
+        beyond = pc.and_(pc.equal(rows["kind"], TitleKind.ARTICLE.value), pc.greater(rows["page_id"], max_page_id))
+        counts["beyond_max_pages"] = pc.sum(beyond).as_py() or 0
+        rows = rows.filter(pc.invert(beyond))
+    # sorted by key, then title, kind and target: a title's rows are adjacent, its article (kind 0) first
+    rows = rows.sort_by([("key", "ascending"), ("title", "ascending"), ("kind", "ascending"), ("target", "ascending")])
+    keys = rows["key"].to_numpy()
+    repeated = keys[1:] == keys[:-1]
+    _refuse_collisions(rows["title"], np.flatnonzero(repeated), keys)
+    counts["duplicates"] = int(repeated.sum())
+    table = rows.filter(pa.array(np.concatenate([[True], ~repeated])[: len(keys)])).select(SCHEMA.names)
+    kinds = np.bincount(table["kind"].to_numpy(), minlength=len(TitleKind))
+    counts.update({kind.name.lower(): int(kinds[kind.value]) for kind in TitleKind})
     with atomic_create(path) as stream, pa.ipc.new_file(stream, SCHEMA) as writer:
         writer.write_table(table)
-    return counts
+    return +counts
+
+
+def _refuse_collisions(titles: pa.ChunkedArray, repeated: np.ndarray, keys: np.ndarray) -> None:
+    """Raise :class:`TitleCollisionError` if rows ``repeated`` and the ones after them differ in title."""
+    first, second = titles.take(pa.array(repeated)), titles.take(pa.array(repeated + 1))
+    differing = np.flatnonzero(pc.not_equal(first, second).to_numpy(zero_copy_only=False))
+    if len(differing):
+        row = differing[0]
+        raise TitleCollisionError(
+            f"the titles {first[row].as_py()!r} and {second[row].as_py()!r} have the same 64-bit key "
+            f"{int(keys[repeated[row]]):#018x}: the title table cannot tell them apart (report it: the hash needs "
+            "widening)"
+        )
 
 
 class _Part:

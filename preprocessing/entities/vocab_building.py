@@ -1,121 +1,193 @@
-"""``BuildEntityVocab``: link counts per entity title → the entity vocabulary (one ``EntityVocab`` element),
-and its writer.
+"""The entity vocabulary from link counts that travel through files, never through a shuffle.
 
-Each work item counts its links per resolved title; those counts are summed per title with a combiner (partial
-sums on each worker), then a top-K combiner keeps the K best by (count desc, title): only K entries per worker
-are ever held, so the step scales to the ~15M distinct link targets of English Wikipedia. (The top-K runs as a
-per-key combine over a single key rather than ``Top.Of``: Beam 2.77's DaskRunner returns an empty list from
-``Top.Of``.)
+Each unit of the article pass writes its link counts per entity title as a run (:class:`LinkCountRuns`, cut
+into parts by title hash). The vocabulary pass (:class:`BuildEntityVocab`) then sums one part per work item over
+every run (Arrow's group-by) and keeps that part's best K by (count desc, title) in a file; one work item merges
+those sorted files, a batch at a time, into the K best of all. Memory is one part's titles, then the K
+entries, whatever the size of the dump (English Wikipedia: ~15M distinct link targets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.io.filesystems import FileSystems
 
+from preprocessing.beam.atomic import atomic_create
 from preprocessing.beam.metrics import counter
-from preprocessing.defaults import DEFAULT_VOCAB_SIZE
+from preprocessing.beam.passes import PassRunner
+from preprocessing.beam.progress import report_once
+from preprocessing.beam.reports import WriteCounts, read_counts
+from preprocessing.entities.title_table import title_hash
 from preprocessing.entities.vocab import SPECIAL_ENTITIES, EntityVocab, rank_key
+from preprocessing.part_runs import open_run, read_part, run_path, write_run
+
+COUNT_SCHEMA = pa.schema([pa.field("title", pa.string(), nullable=False), pa.field("count", pa.int64())])
+TOP_BATCH_ROWS = 8_192  # a part's best titles are merged a batch at a time: ~1 MB a part held
+VOCAB_REPORT = "vocabulary_pass.json"
+VOCAB_PARTS_DIR = "vocab_parts"
+TitleCount = tuple[str, int]  # an entity title and how many links lead to it
+
+
+@dataclass(frozen=True)
+class LinkCountRuns:
+    """Where each unit's link counts per entity title go: a run per unit under ``directory``, in ``parts``."""
+
+    directory: str
+    parts: int
+
+    def write(self, unit_index: int, entities: Counter) -> None:
+        titles = list(entities)
+        rows = pa.table([pa.array(titles, pa.string()), pa.array(entities.values(), pa.int64())], schema=COUNT_SCHEMA)
+        keys = np.array([title_hash(title)[0] for title in titles], dtype=np.uint64)
+        write_run(run_path(self.directory, unit_index), rows, keys, self.parts)
+
+    def paths(self, unit_indexes: Iterable[int]) -> list[str]:
+        return [run_path(self.directory, index) for index in unit_indexes]
 
 
 class BuildEntityVocab(beam.PTransform):
-    """PCollection[(title, link count)] (several per title: they are summed) → ``{"vocab": PCollection[EntityVocab]
-    holding exactly one vocabulary, "reports": PCollection[dict]}``.
+    """PCollection[int] (part indexes) → PCollection[dict]: the vocabulary of the link counts in ``runs`` written
+    to ``output``; each part's best titles kept under ``scratch_dir`` on the way.
 
-    ``size`` counts the special entries ([PAD], [UNK], [MASK]); titles linked fewer than ``min_count``
-    times are left out. The reports count, after the sum per title, ``entities.distinct``,
-    ``entities.links_counted`` (the ledger compares it with the links kept) and ``entities.below_min_count``;
-    the counter ``entities.in_vocab`` the vocabulary's entities.
+    ``size`` counts the special entries ([PAD], [UNK], [MASK]); titles linked fewer than ``min_count`` times are
+    left out. The reports count, after the sum per title, ``entities.distinct``, ``entities.links_counted`` (the
+    ledger compares it with the links kept) and ``entities.below_min_count``, and ``entities.in_vocab``.
     """
 
-    def __init__(self, size: int = DEFAULT_VOCAB_SIZE, min_count: int = 1, language: str | None = None) -> None:
+    def __init__(
+        self,
+        runs: list[str],
+        scratch_dir: str,
+        output: str,
+        size: int,
+        min_count: int = 1,
+        language: str | None = None,
+        progress_dir: str | None = None,
+    ) -> None:
         super().__init__()
         if size < len(SPECIAL_ENTITIES):
             raise ValueError(f"the entity vocabulary size must be at least {len(SPECIAL_ENTITIES)}, got {size}")
         if min_count < 1:
             raise ValueError(f"min_count must be at least 1, got {min_count}")
+        self._runs = runs
+        self._scratch_dir = scratch_dir
+        self._output = output
         self._size = size
         self._min_count = min_count
         self._language = language
+        self._progress_dir = progress_dir
 
-    def expand(self, link_counts: beam.PCollection[TitleCount]):
-        summed = link_counts | "CountLinks" >> beam.CombinePerKey(_SumFn()).with_output_types(TitleCount)
-        reports = summed | "CountReport" >> beam.Map(_count_report, self._min_count)
-        top = (
+    def expand(self, indexes: beam.PCollection[int]) -> beam.PCollection[dict]:
+        best = self._size - len(SPECIAL_ENTITIES)
+        summed = indexes | "SumPart" >> beam.Map(
+            _sum_part, self._runs, self._scratch_dir, self._min_count, best, self._progress_dir
+        ).with_output_types(tuple[int, dict])
+        written = (
             summed
-            | "AtLeastMinCount" >> beam.Filter(_at_least, self._min_count)
-            | "OneKey" >> beam.Map(_under_one_key)
-            | "TopEntities"
-            >> beam.CombinePerKey(
-                beam.combiners.TopCombineFn(self._size - len(SPECIAL_ENTITIES), key=rank_key, reverse=True)
-            )
+            | "OneKey" >> beam.Map(_under_one_key).with_output_types(tuple[int, int])
+            | "AllParts" >> beam.GroupByKey()
+            | "WriteVocab"
+            >> beam.Map(_write_vocab, self._scratch_dir, self._output, best, self._language).with_output_types(dict)
         )
-        # An empty dump still yields a vocabulary (the special entries): the seed guarantees one group.
-        seed = link_counts.pipeline | "Seed" >> beam.Create([(_ONE_KEY, [])]).with_output_types(
-            tuple[int, list[TitleCount]]
-        )
-        vocab = (
-            (top, seed)
-            | "WithSeed" >> beam.Flatten()
-            | "Gather" >> beam.GroupByKey()
-            | "MakeVocab" >> beam.Map(_make_vocab, self._language)
-        )
-        return {"vocab": vocab, "reports": reports}
+        return (summed | "PartReports" >> beam.Values(), written) | "AllReports" >> beam.Flatten()
 
 
-TitleCount = tuple[str, int]  # an entity title and how many links lead to it
-_ONE_KEY = 0  # of the top-K's per-key combine: every title under one (typed) key
+def _top_path(scratch_dir: str, index: int) -> str:
+    return FileSystems.join(scratch_dir, f"best-{index:05d}.arrow")
 
 
-class _SumFn(beam.CombineFn):
-    """A sum, as a ``CombineFn``: Beam's lifted combine then holds 100K titles a worker before it flushes, not the
-    million it allows the builtin ``sum``."""
-
-    def create_accumulator(self) -> int:
-        return 0
-
-    def add_input(self, total: int, count: int) -> int:
-        return total + count
-
-    def merge_accumulators(self, totals: Iterable[int]) -> int:
-        return sum(totals)
-
-    def extract_output(self, total: int) -> int:
-        return total
-
-
-def _count_report(title_count: TitleCount, min_count: int) -> dict:
-    count = title_count[1]
-    return {"entities.distinct": 1, "entities.links_counted": count, "entities.below_min_count": int(count < min_count)}
+def _sum_part(
+    index: int, runs: list[str], scratch_dir: str, min_count: int, best: int, progress_dir: str | None
+) -> tuple[int, dict]:
+    """Sum part ``index`` of the runs per title; write its ``best`` titles of at least ``min_count`` links, ranked."""
+    grouped = read_part(runs, index, COUNT_SCHEMA).group_by("title").aggregate([("count", "sum")])
+    totals = pa.table({"title": grouped["title"], "count": grouped["count_sum"]}).cast(COUNT_SCHEMA)
+    kept = totals.filter(pc.greater_equal(totals["count"], min_count))
+    ranked = kept.sort_by([("count", "descending"), ("title", "ascending")]).slice(0, best)
+    with atomic_create(_top_path(scratch_dir, index)) as stream, pa.ipc.new_file(stream, COUNT_SCHEMA) as writer:
+        writer.write_table(ranked, max_chunksize=TOP_BATCH_ROWS)
+    report = {
+        "entities.distinct": totals.num_rows,
+        "entities.links_counted": pc.sum(totals["count"]).as_py() or 0,
+        "entities.below_min_count": totals.num_rows - kept.num_rows,
+    }
+    report_once(progress_dir, {"parts": 1})
+    return index, report
 
 
-def _at_least(title_count: TitleCount, min_count: int) -> bool:
-    return title_count[1] >= min_count
+def _under_one_key(part: tuple[int, dict]) -> tuple[int, int]:
+    return 0, part[0]
 
 
-def _under_one_key(title_count: TitleCount) -> tuple[int, TitleCount]:
-    return _ONE_KEY, title_count
+def _ranked(path: str) -> Iterator[TitleCount]:
+    """A part's best titles, in rank order, a batch at a time."""
+    with open_run(path) as run:
+        for batch in range(run.num_record_batches):
+            columns = run.get_batch(batch).to_pydict()
+            yield from zip(columns["title"], columns["count"], strict=True)
 
 
-def _make_vocab(grouped: tuple[int, Iterable[list[TitleCount]]], language: str | None) -> EntityVocab:
-    top = [title_count for part in grouped[1] for title_count in part]
+def _write_vocab(grouped: tuple[int, Iterable[int]], scratch_dir: str, output: str, best: int, language: str | None):
+    parts = sorted(grouped[1])
+    ranked = heapq.merge(*(_ranked(_top_path(scratch_dir, index)) for index in parts), key=rank_key)
+    top = list(itertools.islice(ranked, best))
     vocab = EntityVocab.from_counts(top, size=len(top) + len(SPECIAL_ENTITIES), language=language)
-    counter("entities.in_vocab").inc(len(vocab) - len(SPECIAL_ENTITIES))
-    return vocab
+    vocab.save(output)
+    counter("entities.in_vocab").inc(len(top))
+    return {"entities.in_vocab": len(top)}
 
 
-class WriteEntityVocab(beam.PTransform):
-    """PCollection[EntityVocab] (one element) → writes it to ``path`` (jsonl, or tsv for ``.tsv``)."""
+def vocabulary_pass(
+    pipeline: beam.Pipeline,
+    runs: LinkCountRuns,
+    unit_indexes: Iterable[int],
+    build_dir: str,
+    output: str,
+    size: int,
+    min_count: int = 1,
+    language: str | None = None,
+    progress_dir: str | None = None,
+) -> None:
+    """Build the vocabulary pass into ``pipeline``: the vocabulary of the article pass's ``runs`` written to
+    ``output``, the parts' best titles under ``build_dir/vocab_parts``, the counts in
+    ``build_dir/vocabulary_pass.json``."""
+    scratch_dir = FileSystems.join(build_dir, VOCAB_PARTS_DIR)
+    _ = (
+        pipeline
+        | "Parts" >> beam.Create(range(runs.parts), reshuffle=True).with_output_types(int)
+        | "BuildEntityVocab"
+        >> BuildEntityVocab(runs.paths(unit_indexes), scratch_dir, output, size, min_count, language, progress_dir)
+        | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, VOCAB_REPORT))
+    )
 
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self._path = path
 
-    def expand(self, vocab: beam.PCollection[EntityVocab]) -> beam.PCollection[str]:
-        return vocab | "Write" >> beam.Map(_write, self._path)
-
-
-def _write(vocab: EntityVocab, path: str) -> str:
-    vocab.save(path)
-    return path
+def build_entity_vocab(
+    passes: PassRunner,
+    runs: LinkCountRuns,
+    unit_indexes: list[int],
+    build_dir: str,
+    output: str,
+    size: int,
+    min_count: int = 1,
+    language: str | None = None,
+) -> dict[str, int]:
+    """Run the vocabulary pass with ``passes``; return its counts (the runs and the parts' files removed)."""
+    progress_dir = passes.progress_dir("vocabulary")
+    passes.run(
+        lambda pipeline: vocabulary_pass(
+            pipeline, runs, unit_indexes, build_dir, output, size, min_count, language, progress_dir
+        ),
+        "vocabulary",
+        ("parts",),
+    )
+    FileSystems.delete([runs.directory, FileSystems.join(build_dir, VOCAB_PARTS_DIR)])
+    return read_counts(FileSystems.join(build_dir, VOCAB_REPORT))

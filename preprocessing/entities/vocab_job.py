@@ -1,5 +1,6 @@
-"""``luke build-entity-vocab``'s job: the title pass, then an article pass that counts links by entity title and
-writes the top-K vocabulary; its ledger checked before the command reports success."""
+"""``luke build-entity-vocab``'s job: the title and table passes, an article pass that counts links by entity title
+(each unit's counts written as a run), then the vocabulary pass that writes the top-K vocabulary; its ledger
+checked before the command reports success."""
 
 from __future__ import annotations
 
@@ -13,18 +14,16 @@ from apache_beam.io.filesystems import FileSystems
 from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.passes import PassRunner
 from preprocessing.beam.progress import ProgressReporter
-from preprocessing.beam.reports import WriteCounts, no_counts, read_counts
-from preprocessing.beam.split import SplitByKind
+from preprocessing.beam.reports import WriteCounts, read_counts
 from preprocessing.entities.articles import (
     ArticleSource,
     DumpArticles,
     ExtractionOptions,
     ReadingOptions,
-    TitleCount,
     entity_link_counts,
 )
 from preprocessing.entities.title_job import build_title_table
-from preprocessing.entities.vocab_building import BuildEntityVocab, WriteEntityVocab
+from preprocessing.entities.vocab_building import LinkCountRuns, build_entity_vocab
 from preprocessing.ledger import (
     LedgerError,
     check_ledger,
@@ -36,6 +35,7 @@ from preprocessing.ledger import (
 from preprocessing.sources.reading import ReadingPlan, SourceUnit
 
 COUNT_REPORT = "article_pass.json"
+COUNT_RUNS_DIR = "link_counts"
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,33 @@ class EntityVocabJob:
     build_dir: str
 
     def run(self, passes: PassRunner, xml_bytes: int) -> dict:
-        """Run both passes; return the ledger, or raise ``failures.JobError`` (one line) if a pass fails or the
+        """Run the passes; return the ledger, or raise ``failures.JobError`` (one line) if a pass fails or the
         counts do not balance."""
         from preprocessing.beam.failures import JobError
 
         units = self.plan.units
         table = build_title_table(units, self.reading, self.build_dir, xml_bytes, passes)
         source = DumpArticles(self.plan.site, table.directory, table.parts, self.extraction, self.reading)
-        passes.run(lambda pipeline: self._count_pass(pipeline, units, source, passes), "article", ("pages", "articles"))
-        counts = {**prefixed("titles", table.counts), **prefixed("articles", read_counts(self._report_path))}
-        balances = title_balances(False) + dump_article_balances() + vocabulary_balances()
+        runs = LinkCountRuns(FileSystems.join(self.build_dir, COUNT_RUNS_DIR), table.parts)
+        passes.run(
+            lambda pipeline: self._count_pass(pipeline, units, source, runs, passes), "article", ("pages", "articles")
+        )
+        vocabulary = build_entity_vocab(
+            passes,
+            runs,
+            [unit.index for unit in units],
+            self.build_dir,
+            self.output,
+            self.size,
+            self.min_count,
+            self.plan.site.language,
+        )
+        counts = {
+            **prefixed("titles", table.counts),
+            **prefixed("articles", read_counts(self._report_path)),
+            **prefixed("vocabulary", vocabulary),
+        }
+        balances = title_balances() + dump_article_balances() + vocabulary_balances()
         try:
             checked = check_ledger(balances, counts)
         except LedgerError as error:
@@ -72,65 +89,58 @@ class EntityVocabJob:
         return FileSystems.join(self.build_dir, COUNT_REPORT)
 
     def _count_pass(
-        self, pipeline: beam.Pipeline, units: list[SourceUnit], source: DumpArticles, passes: PassRunner
+        self,
+        pipeline: beam.Pipeline,
+        units: list[SourceUnit],
+        source: DumpArticles,
+        runs: LinkCountRuns,
+        passes: PassRunner,
     ) -> None:
-        counted = (
+        _ = (
             pipeline
             | "Units" >> beam.Create(units, reshuffle=True).with_output_types(SourceUnit)
-            | "CountUnitLinks" >> CountUnitLinks(source, passes.progress_dir("article"))
-        )
-        vocab = counted["entity_counts"] | "BuildEntityVocab" >> BuildEntityVocab(
-            self.size, self.min_count, self.plan.site.language
-        )
-        written = vocab["vocab"] | "WriteEntityVocab" >> WriteEntityVocab(self.output)
-        _ = (
-            (counted["reports"], vocab["reports"], written | "VocabWritten" >> beam.Map(no_counts))
-            | "AllCounts" >> beam.Flatten()
+            | "CountUnitLinks" >> CountUnitLinks(source, runs, passes.progress_dir("article"))
             | "WriteCounts" >> WriteCounts(self._report_path)
         )
 
 
 class CountUnitLinks(beam.PTransform):
-    """PCollection[SourceUnit] → ``{"reports": PCollection[dict], "entity_counts": PCollection[TitleCount]}``:
-    the vocabulary job's article pass, which parses and resolves the links of each unit's articles and counts
-    them by entity title (no sentences, no tokens, nothing written)."""
+    """PCollection[SourceUnit] → PCollection[dict] (each unit's counts): the vocabulary job's article pass, which
+    parses and resolves the links of each unit's articles and writes their counts by entity title to ``runs``
+    (no sentences, no tokens)."""
 
-    def __init__(self, source: ArticleSource, progress_dir: str | None = None) -> None:
+    def __init__(self, source: ArticleSource, runs: LinkCountRuns, progress_dir: str | None = None) -> None:
         super().__init__()
-        self._fn = _CountUnitLinksFn(source, progress_dir)
+        self._fn = _CountUnitLinksFn(source, runs, progress_dir)
 
-    def expand(self, units: beam.PCollection[SourceUnit]):
-        return (
-            units
-            | "CountUnitLinks" >> beam.ParDo(self._fn)
-            | "SplitOutputs" >> SplitByKind({"reports": dict, "entity_counts": TitleCount})
-        )
+    def expand(self, units: beam.PCollection[SourceUnit]) -> beam.PCollection[dict]:
+        return units | "CountUnitLinks" >> beam.ParDo(self._fn).with_output_types(dict)
 
 
 class _CountUnitLinksFn(beam.DoFn):
-    def __init__(self, source: ArticleSource, progress_dir: str | None) -> None:
+    def __init__(self, source: ArticleSource, runs: LinkCountRuns, progress_dir: str | None) -> None:
         self._source = source
+        self._runs = runs
         self._progress_dir = progress_dir
 
     def setup(self) -> None:
         self._articles = self._source.open()
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
-    def process(self, unit: SourceUnit) -> Iterator[tuple[str, dict | TitleCount]]:
+    def process(self, unit: SourceUnit) -> Iterator[dict]:
         counts: Counter = Counter()
         entities: Counter = Counter()
         for article in self._articles.articles(unit, counts):
             entity_link_counts(article, entities)
+        self._runs.write(unit.index, entities)
         if self._progress is not None:
             self._progress.add({"pages": counts["pages.read"], "articles": counts["articles.parsed"]})
         record_counts(counts)
-        yield "reports", dict(counts)
-        for title_count in entities.items():
-            yield "entity_counts", title_count
+        yield dict(counts)
 
     def finish_bundle(self) -> None:
         if self._progress is not None:
             self._progress.flush()
 
     def __getstate__(self) -> dict:
-        return {"_source": self._source, "_progress_dir": self._progress_dir}
+        return {"_source": self._source, "_runs": self._runs, "_progress_dir": self._progress_dir}
