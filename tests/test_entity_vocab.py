@@ -66,6 +66,55 @@ def test_multilingual_jsonl_maps_every_title_to_its_id(tmp_path):
     assert vocab["Japan"] == vocab["日本"] == 3
 
 
+@pytest.mark.parametrize("name", ["vocab.jsonl", "vocab.tsv"])
+def test_a_vocabulary_written_a_block_at_a_time_is_the_one_save_writes(tmp_path, name, monkeypatch):
+    monkeypatch.setattr("preprocessing.entities.vocab.WRITE_BLOCK_ENTRIES", 2)  # several blocks
+    saved, streamed = tmp_path / "saved", tmp_path / "streamed"
+    saved.mkdir(), streamed.mkdir()
+    vocab = EntityVocab.from_counts(COUNTS, size=10, language="en")
+    vocab.save(str(saved / name))
+    ranked = [entry.entities[0][0] for entry in vocab.entries[3:]]
+    assert EntityVocab.write_ranked(
+        str(streamed / name), [(title, vocab.entries[vocab[title]].count) for title in ranked], "en"
+    ) == len(vocab)
+    assert (streamed / name).read_bytes() == (saved / name).read_bytes()
+    loaded = EntityVocab.load(str(saved / name))
+    assert EntityVocab.file_summary(str(saved / name)) == (len(loaded), loaded.checksum())
+
+
+def test_packing_looks_every_title_up_by_its_hash_and_finds_no_other(tmp_path, monkeypatch):
+    from preprocessing.corpus.entity_ids import EntityIds
+    from preprocessing.entities import title_table
+
+    path = tmp_path / "mluke.jsonl"
+    vocab = EntityVocab.from_counts([("Tokyo", 9), ("Kyoto", 4), ("Nara", 1)], size=6, language="en")
+    multilingual = (
+        vocab.to_jsonl()
+        + json.dumps({"id": 6, "entities": [["Japan", "en"], ["日本", "ja"]], "count": 1}, ensure_ascii=False)
+        + "\n"
+    )
+    path.write_text(multilingual, encoding="utf-8")
+    ids = EntityIds(str(path), first_id=3)
+    assert len(ids) == 5
+    assert {title: ids.get(title) for title in ["Tokyo", "Kyoto", "Nara", "Japan", "日本", "Osaka", "[UNK]"]} == {
+        "Tokyo": 3,
+        "Kyoto": 4,
+        "Nara": 5,
+        "Japan": 6,
+        "日本": 6,
+        "Osaka": None,
+        "[UNK]": None,
+    }
+    key, check = title_table.title_hash("Tokyo")  # another title with Tokyo's key but not its check: not Tokyo
+    monkeypatch.setattr("preprocessing.corpus.entity_ids.title_hash", lambda title: (key, check ^ 1))
+    assert ids.get("Not Tokyo") is None
+    monkeypatch.setattr("preprocessing.corpus.entity_ids.title_hash", lambda title: (7, len(title)))
+    with pytest.raises(
+        title_table.TitleCollisionError, match=r"mluke.jsonl: the titles of ids \d and \d have the same"
+    ):
+        EntityIds(str(path), first_id=3)
+
+
 def test_checksum_depends_on_content_only():
     first = EntityVocab.from_counts(COUNTS, size=10, language="en")
     again = EntityVocab.from_counts(list(reversed(COUNTS)), size=10, language="en")

@@ -79,7 +79,7 @@ def build_entity_vocab_command(
     from preprocessing.beam.output_checks import check_output, check_output_file, parent_directory, xml_bytes
     from preprocessing.beam.passes import PassRunner
     from preprocessing.entities.articles import ExtractionOptions, ReadingOptions
-    from preprocessing.entities.vocab import EntityVocab, EntityVocabError, estimated_file_bytes
+    from preprocessing.entities.vocab import EntityVocab, estimated_file_bytes
     from preprocessing.entities.vocab_job import EntityVocabJob
     from preprocessing.sources.files import DumpFileError
     from preprocessing.sources.reading import plan_reading
@@ -120,16 +120,16 @@ def build_entity_vocab_command(
             FileSystems.delete([build_dir])
     summary = read_summary(passes.results["article"])
     try:
-        vocab = EntityVocab.load(output)
-    except EntityVocabError as error:
-        raise click.ClickException(f"the job finished but its output is unreadable: {error}") from error
+        entries, checksum = EntityVocab.file_summary(output)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"the job finished but its output is unreadable: {output}: {error}") from error
     click.echo(summary.format_table())
-    click.echo(f"wrote {len(vocab):,} entries ({len(vocab) - 3:,} entities) to {output}, {vocab.checksum()}")
+    click.echo(f"wrote {entries:,} entries ({entries - 3:,} entities) to {output}, {checksum}")
     if summary_json is not None:
         payload = {
             "output": output,
-            "entries": len(vocab),
-            "checksum": vocab.checksum(),
+            "entries": entries,
+            "checksum": checksum,
             **summary.to_dict(),
             "ledger": ledger,
         }

@@ -586,7 +586,9 @@ def check_train_split(report: dict, config: CorpusBuildConfig) -> None:
 def _metadata(
     config: CorpusBuildConfig, site, files, tokenizer_info: dict, report: dict, tasks, ledger: dict, beam_summary
 ) -> dict:
-    vocab = load_entity_vocab(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
+    from preprocessing.entities.vocab import EntityVocab
+
+    entries, checksum = EntityVocab.file_summary(FileSystems.join(config.output, ENTITY_VOCAB_FILE))
     splits = {}
     for split in config.plan.splits:
         stats = report["splits"].get(split, {})
@@ -604,7 +606,7 @@ def _metadata(
         "language": corpus_language(config, site),
         "wiki": site.dbname if site is not None else None,
         "tokenizer": tokenizer_info,
-        "entity_vocab": {"file": ENTITY_VOCAB_FILE, "entries": len(vocab), "checksum": vocab.checksum()},
+        "entity_vocab": {"file": ENTITY_VOCAB_FILE, "entries": entries, "checksum": checksum},
         "input_files": [path for path, _ in files],
         "options": config.recorded_options(),
         "counters": report["counters"],

@@ -4,7 +4,8 @@ entity vocabulary's ids, written where they are made (no sequence crosses a shuf
 ``PackShards``: one work item per shard (``ShardTask``, planned on the driver from ``SplitPlan.shard_units``).
 Articles are packed (``packing``) in the order of the input, the page moved to validation (if any) is skipped in
 its train shard and packed after its unit's validation articles, and the rows are written a record batch at a time
-(``shard_writing``). The vocabulary (title → id) is read from the corpus directory once per worker process.
+(``shard_writing``). The vocabulary (title → id) is read from the corpus directory once per worker process, as
+sorted title hashes (``entity_ids``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.progress import ProgressReporter
 from preprocessing.corpus.article_files import TokenizedArticle, read_article_file
 from preprocessing.corpus.directory import shard_path
+from preprocessing.corpus.entity_ids import EntityIds
 from preprocessing.corpus.packing import PackedSequence, PackingOptions, pack_sentences
 from preprocessing.corpus.shard_writing import rows_in_shard, write_shard
 from preprocessing.corpus.splits import TRAIN
-from preprocessing.entities.vocab import SPECIAL_ENTITIES, EntityVocab
+from preprocessing.entities.vocab import SPECIAL_ENTITIES
 
 FIRST_ENTITY_ID = len(SPECIAL_ENTITIES)  # after [PAD], [UNK], [MASK]
 
@@ -72,10 +74,7 @@ class _PackShardFn(beam.DoFn):
         self._progress_dir = progress_dir
 
     def setup(self) -> None:
-        vocab = EntityVocab.load(self._vocab_path)
-        self._ids = {
-            title: entity_id for title, entity_id in vocab.title_to_id().items() if entity_id >= FIRST_ENTITY_ID
-        }
+        self._ids = EntityIds(self._vocab_path, FIRST_ENTITY_ID)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
     def process(self, task: ShardTask) -> Iterator[dict]:

@@ -13,6 +13,7 @@ same counts always give the same bytes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ PAD_ID, UNK_ID, MASK_ID = 0, 1, 2
 # the jsonl vocabulary of the whole enwiki sample: 16,827 entries in 1,137,313 bytes (68 a line), from
 # 6,089,746 bytes of XML
 JSONL_BYTES_PER_ENTRY = 68
+WRITE_BLOCK_ENTRIES = 4_096  # lines joined into one write by EntityVocab.write_ranked
 JSONL_BYTES_PER_XML_BYTE = 0.19
 
 
@@ -122,20 +124,10 @@ class EntityVocab:
         return dict(self._ids)
 
     def to_jsonl(self) -> str:
-        lines = (
-            json.dumps(
-                {"id": entity_id, "entities": [list(pair) for pair in entry.entities], "count": entry.count},
-                ensure_ascii=False,
-            )
-            for entity_id, entry in enumerate(self._entries)
-        )
-        return "".join(line + "\n" for line in lines)
+        return "".join(_jsonl_line(entity_id, entry) for entity_id, entry in enumerate(self._entries))
 
     def to_tsv(self) -> str:
-        for entry in self._entries:
-            if any(ch in entry.title for ch in "\t\n"):
-                raise EntityVocabError(f"title {entry.title!r} cannot be written to a tsv vocabulary")
-        return "".join(f"{entry.title}\t{entry.count}\n" for entry in self._entries)
+        return "".join([_tsv_line(entity_id, entry) for entity_id, entry in enumerate(self._entries)])
 
     def checksum(self) -> str:
         """``sha256:<hex>`` of the jsonl serialisation: equal for equal vocabularies, whatever the file format."""
@@ -146,6 +138,39 @@ class EntityVocab:
         from preprocessing.beam.atomic import write_bytes  # Beam (gs://, s3://, ...) imported when used
 
         write_bytes(path, (self.to_tsv() if path.endswith(".tsv") else self.to_jsonl()).encode("utf-8"))
+
+    @staticmethod
+    def write_ranked(path: str, ranked: Iterable[tuple[str, int]], language: str | None = None) -> int:
+        """Write the special entries, then ``ranked`` ``(title, count)`` pairs in their order (distinct titles), as
+        :meth:`save` would write the vocabulary of those entries, a block of lines at a time; return the number of
+        entries. What a vocabulary too large to hold as objects is written with."""
+        from preprocessing.beam.atomic import atomic_create  # Beam imported when used
+
+        line = _tsv_line if path.endswith(".tsv") else _jsonl_line
+        specials = (VocabEntry(((special, None),), 0) for special in SPECIAL_ENTITIES)
+        entries = itertools.chain(specials, (VocabEntry(((title, language),), count) for title, count in ranked))
+        written = 0
+        with atomic_create(path) as stream:
+            while block := list(itertools.islice(entries, WRITE_BLOCK_ENTRIES)):
+                stream.write("".join(line(written + index, entry) for index, entry in enumerate(block)).encode())
+                written += len(block)
+        return written
+
+    @staticmethod
+    def file_summary(path: str) -> tuple[int, str]:
+        """``(len, checksum())`` of the vocabulary in a file that :meth:`save` or :meth:`write_ranked` wrote, read a
+        line at a time instead of loaded (a tsv file's entries have no language, as when loaded)."""
+        from apache_beam.io.filesystems import FileSystems  # Beam imported when used
+
+        digest, entries = hashlib.sha256(), 0
+        with FileSystems.open(path) as stream:
+            for line in stream:
+                if path.endswith(".tsv"):
+                    title, count = line.decode("utf-8").rstrip("\n").rsplit("\t", 1)
+                    line = _jsonl_line(entries, VocabEntry(((title, None),), int(count))).encode("utf-8")
+                digest.update(line)
+                entries += 1
+        return entries, "sha256:" + digest.hexdigest()
 
     @classmethod
     def load(cls, path: str) -> EntityVocab:
@@ -191,6 +216,17 @@ def rank_key(title_count: tuple[str, int]) -> tuple[int, str]:
     """Vocabulary order: count descending, then title."""
     title, count = title_count
     return -count, title
+
+
+def _jsonl_line(entity_id: int, entry: VocabEntry) -> str:
+    item = {"id": entity_id, "entities": [list(pair) for pair in entry.entities], "count": entry.count}
+    return json.dumps(item, ensure_ascii=False) + "\n"
+
+
+def _tsv_line(_: int, entry: VocabEntry) -> str:
+    if any(ch in entry.title for ch in "\t\n"):
+        raise EntityVocabError(f"title {entry.title!r} cannot be written to a tsv vocabulary")
+    return f"{entry.title}\t{entry.count}\n"
 
 
 def _parse_jsonl(lines: list[str], path: str) -> list[VocabEntry]:

@@ -3,8 +3,9 @@
 Each unit of the article pass writes its link counts per entity title as a run (:class:`LinkCountRuns`, cut
 into parts by title hash). The vocabulary pass (:class:`BuildEntityVocab`) then sums one part per work item over
 every run (Arrow's group-by) and keeps that part's best K by (count desc, title) in a file; one work item merges
-those sorted files, a batch at a time, into the K best of all. Memory is one part's titles, then the K
-entries, whatever the size of the dump (English Wikipedia: ~15M distinct link targets).
+those sorted files, a batch at a time, and writes the K best of all as it merges them. Memory is one part's
+titles, then a batch per part, whatever the size of the dump (English Wikipedia: ~15M distinct link targets)
+or of K.
 """
 
 from __future__ import annotations
@@ -139,11 +140,9 @@ def _ranked(path: str) -> Iterator[TitleCount]:
 def _write_vocab(grouped: tuple[int, Iterable[int]], scratch_dir: str, output: str, best: int, language: str | None):
     parts = sorted(grouped[1])
     ranked = heapq.merge(*(_ranked(_top_path(scratch_dir, index)) for index in parts), key=rank_key)
-    top = list(itertools.islice(ranked, best))
-    vocab = EntityVocab.from_counts(top, size=len(top) + len(SPECIAL_ENTITIES), language=language)
-    vocab.save(output)
-    counter("entities.in_vocab").inc(len(top))
-    return {"entities.in_vocab": len(top)}
+    in_vocab = EntityVocab.write_ranked(output, itertools.islice(ranked, best), language) - len(SPECIAL_ENTITIES)
+    counter("entities.in_vocab").inc(in_vocab)
+    return {"entities.in_vocab": in_vocab}
 
 
 def vocabulary_pass(
