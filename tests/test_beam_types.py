@@ -160,7 +160,7 @@ def test_the_corpus_jobs_are_typed_everywhere(
         (tmp_path / "corpus").mkdir()
         EntityVocab.from_counts([("Aspirin", 1)], size=4).save(str(tmp_path / "corpus" / "entity_vocab.jsonl"))
     article_pass(articles, config, units, source, "en", tokenizer_json="{}")
-    packing_pass(packing, config, shard_tasks(config.plan, len(units), None))
+    packing_pass(packing, config, shard_tasks(config.plan, len(units), None), tokenizer_json="{}")
     for pipeline in pipelines:
         assert type_problems(pipeline) == []
     assert not [record.message for record in caplog.records if "type hint" in record.message]

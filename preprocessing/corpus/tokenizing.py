@@ -44,7 +44,7 @@ class TokenizeUnits(beam.PTransform):
     "candidates": PCollection[Candidate]}``; the article files written under ``build_dir``.
 
     Counts per unit (besides the source's): ``sentences``, ``links`` (in sentences), ``mentions``,
-    ``mentions_dropped.blank_anchor|boundary_inside_token|unknown_token``, ``articles.written.<split>``.
+    ``mentions_dropped.blank_anchor|no_tokens|unknown_token``, ``articles.written.<split>``.
     """
 
     def __init__(
