@@ -99,7 +99,7 @@ def run_stages(path: str, tokenizer: str) -> dict:
         return [sentence for paragraph in paragraphs for sentence in splitter.split(paragraph)]
 
     def pack(page_id: int, tokenized) -> list:
-        return list(pack_sentences(page_id, tokenized, options, vocab.get, counts))
+        return list(pack_sentences(page_id, tokenized, options, vocab.get, counts, mention_tokenizer.cut_at))
 
     rows = []
     for page in pages:

@@ -101,7 +101,7 @@ def corpus_balances(splits: list[str]) -> list[Balance]:
         Balance(
             "tokenization",
             ("articles/links",),
-            _names("articles/", "mentions", "mentions_dropped.boundary_inside_token", "mentions_dropped.unknown_token"),
+            _names("articles/", "mentions", "mentions_dropped.no_tokens", "mentions_dropped.unknown_token"),
         ),
         Balance("article files: articles written", ("articles/articles.parsed",), written),
         Balance("packing pass: articles read = written", ("packing/articles.packed",), written),

@@ -18,8 +18,11 @@ from pathlib import Path
 import mwparserfromhell
 import pyarrow as pa
 
-from preprocessing.corpus.directory import FORMAT_NAME, FORMAT_VERSION, SCHEMA, shard_path
+from preprocessing.corpus.directory import FORMAT_NAME, SCHEMA, SPANS_FORMAT_VERSION, shard_path
 from preprocessing.entities.vocab import EntityVocab
+
+# paragraphs are tokenized whole, mentions placed by offsets: the last format before linked text was cut at links
+WHOLE_TEXT_FORMAT_VERSION = SPANS_FORMAT_VERSION - 1
 
 
 @dataclass
@@ -169,7 +172,7 @@ def write_corpus(
         splits[split] = {"shards": paths, "sequences": sum(map(len, parts))}
     metadata = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": WHOLE_TEXT_FORMAT_VERSION,
         "max_seq_length": max_seq_length,
         "max_entity_length": max_entity_length,
         "max_mention_length": max_mention_length,

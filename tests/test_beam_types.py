@@ -169,7 +169,7 @@ def test_the_corpus_jobs_are_typed_everywhere(
     article_pass(articles, config, units, source, "en", tokenizer_json="{}", link_counts=runs)
     if runs is not None:
         vocabulary_pass(vocabulary, runs, [0], str(tmp_path), str(tmp_path / "vocab.jsonl"), 100)
-    packing_pass(packing, config, shard_tasks(config.plan, len(units), None))
+    packing_pass(packing, config, shard_tasks(config.plan, len(units), None), tokenizer_json="{}")
     for pipeline in pipelines:
         assert type_problems(pipeline) == []
     assert not [record.message for record in caplog.records if "type hint" in record.message]

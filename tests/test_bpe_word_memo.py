@@ -1,4 +1,5 @@
-"""The byte-level BPE word memo gives exactly `tokenizers`' ids and link spans, or hands the sentence back."""
+"""The byte-level BPE word memo gives exactly `tokenizers`' ids, or hands the text back; sentences with links,
+cut into pieces at their links, get the ids and spans of transformers' LukeTokenizer given ``entity_spans``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tokenizers import Tokenizer, pre_tokenizers
 import preprocessing.tokenization.bpe_word_memo as bpe_word_memo
 from preprocessing.records import Link
 from preprocessing.tokenization.bpe_word_memo import BPEWordMemo
-from preprocessing.tokenization.mentions import MentionTokenizer
+from preprocessing.tokenization.mentions import MentionTokenizer, pieces_at_links
 from preprocessing.wikitext.sentences import Sentence
 
 
@@ -22,7 +23,8 @@ def tokenizer_json(bpe_tokenizer_dir: Path) -> str:
 
 
 def _assert_same_as_tokenizers(tokenizer_json: str, sentences: list[Sentence]) -> int:
-    """Tokenize ``sentences`` with the memo and with `tokenizers` alone; return how many the memo took."""
+    """Tokenize ``sentences`` with the memo and with `tokenizers` alone; return how many the memo took whole
+    (every piece, for a sentence with links)."""
     with_memo, alone = MentionTokenizer(tokenizer_json), MentionTokenizer(tokenizer_json, word_memo=False)
     assert with_memo._memo is not None
     counts, expected_counts = Counter(), Counter()
@@ -32,7 +34,10 @@ def _assert_same_as_tokenizers(tokenizer_json: str, sentences: list[Sentence]) -
         assert got.word_ids.tolist() == want.word_ids.tolist(), sentence.text
         assert got.mentions == want.mentions, sentence
     assert counts == expected_counts
-    return sum(with_memo._memo.encode(sentence.text, sentence.links) is not None for sentence in sentences)
+    return sum(
+        all(with_memo._memo.encode(piece) is not None for piece in pieces_at_links(sentence.text, sentence.links).texts)
+        for sentence in sentences
+    )
 
 
 def test_the_memo_and_tokenizers_pre_tokenize_every_character_it_takes_alike():
@@ -61,6 +66,32 @@ def test_the_memo_gives_tokenizers_ids_and_mentions_on_the_real_dumps(enwiki_dum
         assert taken >= 0.99 * len(sentences)
 
 
+def test_sentences_with_links_get_luke_tokenizers_ids_and_spans(enwiki_dump, bgwiki_dump, tokenizer_json):
+    """Through the memo, every linked sentence of the real dumps gets exactly what transformers' LukeTokenizer
+    (built on the same vocabulary) gives for the sentence after a space with its links as ``entity_spans``."""
+    import json
+
+    from corpus_builders import article_sentences
+    from transformers import LukeTokenizer
+
+    model = json.loads(tokenizer_json)["model"]
+    merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in model["merges"]]
+    luke = LukeTokenizer(vocab=model["vocab"], merges=merges)
+    mention_tokenizer = MentionTokenizer(tokenizer_json)
+    for dump, language in ((enwiki_dump, "en"), (bgwiki_dump, "bg")):
+        sentences = [
+            sentence for article in article_sentences(dump, language) for sentence in article if sentence.links
+        ]
+        for sentence, tokenized in zip(sentences, mention_tokenizer.tokenize(sentences, Counter()), strict=True):
+            spans = [(link.start + 1, link.end + 1) for link in sentence.links]
+            encoding = luke(
+                " " + sentence.text, entity_spans=spans, add_special_tokens=False, max_entity_length=len(spans)
+            )
+            assert tokenized.word_ids.tolist() == encoding["input_ids"], sentence
+            positions = [[position for position in row if position >= 0] for row in encoding["entity_position_ids"]]
+            assert [list(range(m.start, m.end))[:30] for m in tokenized.mentions] == positions, sentence
+
+
 def test_the_memo_gives_tokenizers_ids_and_mentions_on_awkward_text(tokenizer_json):
     """Random sentences of contractions, combining marks, characters split across byte-level tokens, odd
     blanks, characters beyond Unicode 3.2 and an added token's text, with random links."""
@@ -85,6 +116,8 @@ def test_an_added_token_in_the_text_is_left_to_tokenizers(tokenizer_json):
     assert memo.encode("A <mask> here.") is None
     assert memo.encode("A mask here.") is not None
     _assert_same_as_tokenizers(tokenizer_json, [Sentence("A <mask> here.", (Link(2, 8, "Mask"),))])
+    # a link cutting an added token's text: neither piece holds it, so `tokenizers` does not match it either
+    assert _assert_same_as_tokenizers(tokenizer_json, [Sentence("A <mask> here.", (Link(2, 5, "Mask"),))]) == 1
 
 
 def test_words_beyond_the_memo_capacity_are_still_encoded(tokenizer_json, monkeypatch):

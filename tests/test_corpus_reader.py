@@ -53,11 +53,12 @@ def test_random_access_across_shards_and_batches(tmp_path):
         split[3]
 
 
-def test_a_corpus_of_format_version_1_still_reads(tmp_path):
-    # version 1 has the same schema; only its text differs (before LUKE's reading of the page: see ARCHITECTURE)
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_corpus_of_an_earlier_format_version_still_reads(tmp_path, version):
+    # versions 1 and 2 have the same schema; only their text (1) and the ids around links (1, 2) differ
     metadata = write_corpus(tmp_path, [ROWS])
-    (tmp_path / "metadata.json").write_text(json.dumps(metadata | {"format_version": 1}))
-    assert FORMAT_VERSION == 2 and len(Corpus.open(tmp_path).split("train")) == len(ROWS)
+    (tmp_path / "metadata.json").write_text(json.dumps(metadata | {"format_version": version}))
+    assert FORMAT_VERSION == 3 and len(Corpus.open(tmp_path).split("train")) == len(ROWS)
 
 
 def test_incomplete_corpus_is_refused(tmp_path):

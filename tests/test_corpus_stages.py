@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 
@@ -14,7 +15,7 @@ from preprocessing.corpus.packing import PackedSequence, PackingOptions, pack_se
 from preprocessing.corpus.shard_writing import rows_in_shard, shard_table_batches, write_shard
 from preprocessing.corpus.splits import TRAIN, VALIDATION, SplitPlan
 from preprocessing.records import Link, Paragraph
-from preprocessing.tokenization.mentions import Mention, MentionTokenizer, TokenizedSentence, token_span
+from preprocessing.tokenization.mentions import Mention, MentionTokenizer, TokenizedSentence, pieces_at_links
 from preprocessing.wikitext.sentences import Sentence, SentenceSplitter
 
 
@@ -84,20 +85,76 @@ def test_mentions_map_to_whole_tokens_and_decode_to_their_anchor(bpe_tokenizer):
         assert tokenizer.decode(tokenized.word_ids[mention.start : mention.end]).strip() == link.target
 
 
-def test_a_link_boundary_inside_a_token_drops_the_mention(bpe_tokenizer):
-    _, mention_tokenizer = bpe_tokenizer
+def test_a_link_inside_a_word_cuts_the_word_as_transformers_luke_tokenizers_do(bpe_tokenizer):
+    tokenizer, mention_tokenizer = bpe_tokenizer
     text = "The ancient philosophers wrote."
-    encoding = mention_tokenizer.tokenizer.encode(text, add_special_tokens=False)
-    word = "philosophers"
-    start = text.index(word)
-    pieces = [offsets for offsets in encoding.offsets if offsets[0] >= start - 1 and offsets[1] <= start + len(word)]
-    assert len(pieces) > 1, "the test needs a word made of several tokens"
-    inner = pieces[0][1]  # end of the word's first token: inside the word
-    assert token_span(text, encoding, encoding.offsets, start, inner) is not None
-    assert token_span(text, encoding, encoding.offsets, start + 1, start + len(word)) is None
+    start = text.index("philosophers") + 1  # "[[p]]hilosophers": the link's edges cut the word
     counts = Counter()
-    (tokenized,) = mention_tokenizer.tokenize([Sentence(text, (Link(start + 1, start + len(word), "X"),))], counts)
-    assert tokenized.mentions == () and counts == {"mentions_dropped.boundary_inside_token": 1}
+    (whole,) = mention_tokenizer.tokenize([Sentence(text, ())], counts)
+    (cut,) = mention_tokenizer.tokenize([Sentence(text, (Link(start, start + 11, "X"),))], counts)
+    assert whole.word_ids.tolist() == tokenizer(" " + text, add_special_tokens=False)["input_ids"]  # no link: whole
+    pieces = [" The ancient p", "hilosophers", " wrote."]  # the text after a space, cut at the link
+    assert pieces_at_links(" " + text, [Link(start + 1, start + 12, "X")]).texts == pieces
+    ids = [tokenizer(piece, add_special_tokens=False)["input_ids"] for piece in pieces]
+    assert cut.word_ids.tolist() == ids[0] + ids[1] + ids[2] != whole.word_ids.tolist()
+    assert cut.mentions == (Mention("X", len(ids[0]), len(ids[0]) + len(ids[1])),) and not counts
+
+
+def test_pieces_are_cut_before_the_space_in_front_of_a_link():
+    text = " See  Paris (France), or [[Nice]]."
+    links = [Link(text.index("Paris"), text.index("Paris") + 5, "Paris"), Link(13, 19, "France")]
+    links.append(Link(text.index("[[Nice]]"), text.index("[[Nice]]") + 8, "Nice"))
+    pieces = pieces_at_links(text, links)
+    assert pieces.texts == [" See ", " Paris", " (", "France", "), or", " [[Nice]]", "."]
+    assert "".join(pieces.texts) == text
+    assert [(pieces.piece_at[link.start], pieces.piece_at[link.end]) for link in links] == [(1, 2), (3, 4), (5, 6)]
+    assert pieces_at_links(" At the end", [Link(8, 11, "End")]).texts == [" At the", " end", ""]
+
+
+def test_a_mention_without_tokens_or_with_the_unknown_token_is_dropped(enwiki_sp_corpus):
+    tokenizer_json = (enwiki_sp_corpus / "tokenizer" / "tokenizer.json").read_text(encoding="utf-8")
+    mention_tokenizer = MentionTokenizer(tokenizer_json)
+    text = "Known 中文 words."
+    counts = Counter()
+    (tokenized,) = mention_tokenizer.tokenize([Sentence(text, (Link(6, 8, "Chinese"), Link(0, 5, "Known")))], counts)
+    assert [mention.target for mention in tokenized.mentions] == ["Known"]
+    assert counts == {"mentions_dropped.unknown_token": 1}
+    removing = json.loads(tokenizer_json)  # a normaliser that removes the whole anchor: no token left
+    removing["normalizer"] = {"type": "Replace", "pattern": {"String": "\u200b"}, "content": ""}
+    counts = Counter()
+    (tokenized,) = MentionTokenizer(json.dumps(removing)).tokenize([Sentence("a\u200b b", (Link(1, 2, "Z"),))], counts)
+    assert tokenized.mentions == () and counts == {"mentions_dropped.no_tokens": 1}
+
+
+def test_sentencepiece_sentences_with_links_get_mluke_tokenizers_ids_and_spans(enwiki_dump, enwiki_sp_corpus):
+    """With the SentencePiece tokenizer trained in the job, linked sentences get exactly what transformers'
+    MLukeTokenizer (built on the same pieces, as the export builds it) gives with their mentions as
+    ``entity_spans``: the links, less those holding the unknown token (dropped, and not cut at)."""
+    from corpus_builders import article_sentences
+    from transformers import MLukeTokenizer
+
+    tokenizer_json = (enwiki_sp_corpus / "tokenizer" / "tokenizer.json").read_text(encoding="utf-8")
+    mluke = MLukeTokenizer(vocab=[(piece, score) for piece, score in json.loads(tokenizer_json)["model"]["vocab"]])
+    sentences = [sentence for article in article_sentences(enwiki_dump, "en")[:40] for sentence in article]
+    linked = [sentence for sentence in sentences if sentence.links]
+    counts = Counter()
+    for sentence, tokenized in zip(linked, MentionTokenizer(tokenizer_json).tokenize(linked, counts), strict=True):
+        text, spans = " " + sentence.text, [(link.start + 1, link.end + 1) for link in sentence.links]
+        encoding = mluke(text, entity_spans=spans, add_special_tokens=False, max_entity_length=len(spans))
+        ids = encoding["input_ids"]
+        spans = [
+            span
+            for span, positions in zip(spans, encoding["entity_position_ids"], strict=True)
+            if mluke.unk_token_id not in [ids[position] for position in positions if position >= 0]
+        ]
+        encoding = mluke(text, entity_spans=spans, add_special_tokens=False, max_entity_length=len(spans))
+        assert tokenized.word_ids.tolist() == encoding["input_ids"], sentence
+        positions = [
+            [position for position in span if position >= 0] for span in encoding.get("entity_position_ids", [])
+        ]
+        assert [list(range(mention.start, mention.end))[:30] for mention in tokenized.mentions] == positions, sentence
+    links = sum(len(sentence.links) for sentence in linked)
+    assert len(linked) > 1000 and 0 < counts["mentions_dropped.unknown_token"] < 0.02 * links, (counts, links)
 
 
 def test_workers_tokenize_on_one_thread_unless_the_user_asks_for_the_pool(bpe_tokenizer, monkeypatch):
@@ -159,6 +216,33 @@ def test_packing_options_keep_unknown_entities_and_sentences_without_entities():
     assert [len(sequence.word_ids) for sequence in sequences] == [4, 3, 5]
 
 
+def test_a_sentence_that_loses_mentions_in_packing_is_cut_again_at_the_others(bpe_tokenizer):
+    """Cut at its two links, "p[[hilosophers]]" is tokenized in two pieces; once packing drops that mention (its
+    entity is not in the vocabulary), the row holds the sentence cut at the kept link only, as LUKE's tokenizers
+    give it with that mention alone as entity_spans."""
+    tokenizer, mention_tokenizer = bpe_tokenizer
+    text = "The ancient philosophers wrote about Computer science."
+    start = text.index("philosophers") + 1
+    cat, science = Link(start, start + 11, "Cat"), Link(text.index("Computer"), len(text) - 1, "A")
+    counts = Counter()
+    ((cut,), (expected,)) = (
+        mention_tokenizer.tokenize([Sentence(text, links)], counts) for links in ((cat, science), (science,))
+    )
+    assert len(cut.mentions) == 2 and cut.text == " " + text and cut.word_ids.tolist() != expected.word_ids.tolist()
+    options = PackingOptions(min_sentence_length=1)
+    (row,) = pack_sentences(1, [cut], options, VOCAB.get, counts, mention_tokenizer.cut_at)
+    assert row.word_ids.tolist() == expected.word_ids.tolist()
+    assert [(row.entity_starts[0], row.entity_ends[0])] == [(expected.mentions[0].start, expected.mentions[0].end)]
+    assert counts == {"mentions_dropped.entity_not_in_vocab": 1, "sentences.packed": 1}
+    # without cut_at (or a sentence without its text: a corpus tokenized before) the ids are kept as they are
+    (row,) = pack_sentences(1, [cut], options, VOCAB.get, Counter())
+    assert row.word_ids.tolist() == cut.word_ids.tolist()
+    # cut again at no mention, the sentence is tokenized whole
+    whole = mention_tokenizer.cut_at(cut, [])
+    assert whole.word_ids.tolist() == tokenizer(" " + text, add_special_tokens=False)["input_ids"]
+    assert whole.mentions == () and whole.text is None
+
+
 def test_split_assignment_is_a_deterministic_function_of_the_page_id():
     plan = SplitPlan(validation_fraction=0.1, num_train_shards=8, num_validation_shards=2)
     assignments = {page_id: plan.split_of(page_id) for page_id in range(1, 5001)}
@@ -215,3 +299,7 @@ def test_tokenized_articles_pickle_to_the_same_sentences():
     assert copy.page_id == 9 and copy.has_mentions and (copy.num_sentences, copy.num_mentions) == (3, 3)
     assert [s.word_ids.tolist() for s in copy.sentences] == [s.word_ids.tolist() for s in sentences]
     assert [s.mentions for s in copy.sentences] == [s.mentions for s in sentences]
+    # a sentence cut at its mentions keeps its text and the mentions their links (to be cut again in packing)
+    linked = TokenizedSentence(np.arange(3, dtype=np.int32), (Mention("T", 1, 2, Link(3, 5, "T")),), " a ab c")
+    (copy,) = pickle.loads(pickle.dumps(TokenizedArticle(1, [linked]))).sentences
+    assert copy.text == " a ab c" and copy.mentions[0].link == Link(3, 5, "T") and copy.mentions == linked.mentions

@@ -133,6 +133,88 @@ def test_mluke_tokenizer_for_a_sentencepiece_corpus(exported, zero_runs, enwiki_
     assert encoding["entity_ids"] == [int(row["entity_ids"][0])]
 
 
+def test_the_tokenizer_given_entity_spans_gives_the_rows_ids_and_mention_positions(exported, zero_runs):
+    """The export's check: on validation rows with mentions, the exported tokenizer given the row's text with its
+    mentions as entity_spans (and their entities) gives the row's word ids, mention positions and entity ids."""
+    from pretraining.export.exporter import span_rows
+    from pretraining.export.tokenizer import TokenizerConversionError, entity_vocab_mapping, verify_span_tokenization
+
+    for name in ("bpe-zero2", "sp-zero2"):
+        corpus = _corpus_of(zero_runs / name)
+        corpus_tokenizer = AutoTokenizer.from_pretrained(corpus.tokenizer_path)
+        tokenizer = AutoTokenizer.from_pretrained(exported[name], local_files_only=True)
+        vocab = EntityVocab.load(str(corpus.entity_vocab_path))
+        rows, _ = span_rows(corpus, corpus_tokenizer, entity_vocab_mapping(vocab, multilingual=name.startswith("sp")))
+        assert len(rows) > 10 and all(row.entities for row in rows), name
+        summary = verify_span_tokenization(tokenizer, corpus_tokenizer, rows, str(exported[name]))
+        mentions = sum(len(row.mentions) for row in rows)
+        assert summary == {"span_rows": len(rows), "span_mentions": mentions, "span_rows_differing": 0}
+        card = (exported[name] / "README.md").read_text()
+        assert f"mention positions ({len(rows)} rows, {summary['span_mentions']} mentions)" in card, name
+
+        with pytest.raises(TokenizerConversionError, match=r"places mention 0 of validation row \d+ \(page \d+\)"):
+            verify_span_tokenization(_Shifted(tokenizer), corpus_tokenizer, rows, str(exported[name]))
+
+
+class _Shifted:
+    """A tokenizer that places every mention one token later than ``tokenizer``: the check must see it."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+
+    def __getattr__(self, attribute):
+        return getattr(self._tokenizer, attribute)
+
+    def __call__(self, *args, **kwargs):
+        encoding = self._tokenizer(*args, **kwargs)
+        shifted = [[p + 1 if p >= 0 else p for p in span] for span in encoding["entity_position_ids"]]
+        encoding["entity_position_ids"] = shifted
+        return encoding
+
+
+@pytest.fixture(scope="module")
+def sp_corpus_tokenized_whole(enwiki_dump, enwiki_sp_corpus, tmp_path_factory) -> Path:
+    """`enwiki_sp_corpus` built again with its tokenizer, but each linked sentence tokenized whole (the rule before
+    sentences were cut at their links): the same vocabularies, other ids around links."""
+    from corpus_builders import build_sample_corpus
+    from whole_sentence_tokenization import sentences_tokenized_whole
+
+    output = tmp_path_factory.mktemp("sp-tokenized-whole") / "corpus"
+    options = {"max_pages": 40, "max_seq_length": 128, "validation_fraction": 0.1, "num_shards": 2}
+    with sentences_tokenized_whole():
+        build_sample_corpus(enwiki_dump, output, tokenizer=str(enwiki_sp_corpus / "tokenizer"), **options)
+    shutil.rmtree(output / "tokenizer")  # the very files the run recorded the checksum of
+    shutil.copytree(enwiki_sp_corpus / "tokenizer", output / "tokenizer")
+    return output
+
+
+def test_a_corpus_whose_linked_sentences_were_tokenized_whole_fails_the_export(
+    zero_runs, enwiki_sp_corpus, sp_corpus_tokenized_whole, tmp_path
+):
+    result = export(zero_runs / "sp-zero2", tmp_path / "out", "--corpus", str(sp_corpus_tokenized_whole))
+    assert result.exit_code == 1, result.output
+    [line] = result.output.strip().splitlines()
+    # the first row that differs, and where: other ids, or a mention on other tokens (a lone "▁" before a
+    # mention was outside it when the sentence was tokenized whole, and is inside the cut piece " Name")
+    assert re.search(r"exported tokenizer in .* validation row \d+ \(page \d+\)", line), line
+    other_ids = r"other word ids than the corpus from token \d+ on: corpus \[.*\], exported \["
+    assert re.search(rf"{other_ids}|at tokens \d+–\d+, the corpus at \d+–\d+$", line), line
+    assert not (tmp_path / "out").exists()
+    # the same rows in a corpus of format 2 (built before linked sentences were cut): exported, with a note
+    older = tmp_path / "format-2"
+    shutil.copytree(sp_corpus_tokenized_whole, older)
+    metadata = json.loads((older / "metadata.json").read_text())
+    (older / "metadata.json").write_text(json.dumps(metadata | {"format_version": 2}))
+    result = export(zero_runs / "sp-zero2", tmp_path / "out", "--corpus", str(older))
+    assert result.exit_code == 0, result.output
+    note = re.search(
+        r"note: the corpus \(format_version 2\) tokenized each linked sentence whole: .* gives (\d+) of", result.output
+    )
+    assert note and int(note.group(1)) > 0, result.output
+    assert f"with entity_spans {note.group(1)} of" in result.output
+    assert f"other word ids than the row on {note.group(1)} of" in (tmp_path / "out" / "README.md").read_text()
+
+
 def test_lite_bf16_export_without_entity_aware_attention(zero_runs, tmp_path):
     output = tmp_path / "lite"
     result = export(zero_runs / "bpe-zero2", output, "--lite", "--dtype", "bfloat16", "--no-entity-aware-attention")

@@ -47,10 +47,10 @@ def test_incomplete_corpus(corpus, tmp_path):
 def test_corpus_of_another_schema_version(corpus, tmp_path):
     other = copy_corpus(corpus, tmp_path)
     metadata = json.loads((other / "metadata.json").read_text())
-    metadata["format_version"] = 3
+    metadata["format_version"] = 4
     (other / "metadata.json").write_text(json.dumps(metadata))
     result = train(f"data.corpus={other}", f"run_dir={tmp_path / 'run'}")
-    assert_refused(result, "format_version 3 is not supported")
+    assert_refused(result, "format_version 4 is not supported")
 
 
 def test_model_config_that_does_not_fit_the_corpus(corpus, tmp_path):

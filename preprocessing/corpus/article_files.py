@@ -16,6 +16,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam.atomic import atomic_create
+from preprocessing.records import Link
 from preprocessing.tokenization.mentions import Mention, TokenizedSentence
 
 ARTICLES_DIR = "articles"
@@ -24,11 +25,13 @@ ARTICLES_DIR = "articles"
 class TokenizedArticle:
     """An article's sentences, tokenized; mentions keep their entity title (the vocabulary comes later).
 
-    Held flat, as it is pickled: one int32 buffer for all the word ids, the sentence lengths, and the mentions
-    as ``(sentence index, target, start, end)`` tuples. ``sentences`` rebuilds the per-sentence view.
+    Held flat, as it is pickled: one int32 buffer for all the word ids, the sentence lengths, the mentions as
+    ``(sentence index, target, start, end, link start, link end)`` tuples and the text of each sentence with
+    mentions as ``(sentence index, text)`` (the packing pass cuts a sentence again at the mentions it keeps).
+    ``sentences`` rebuilds the per-sentence view.
     """
 
-    __slots__ = ("_ids", "_lengths", "_mentions", "page_id")
+    __slots__ = ("_ids", "_lengths", "_mentions", "_texts", "page_id")
 
     def __init__(self, page_id: int, sentences: Sequence[TokenizedSentence]) -> None:
         ids = [sentence.word_ids for sentence in sentences]
@@ -36,10 +39,11 @@ class TokenizedArticle:
         self._ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, dtype=np.int32)
         self._lengths = np.fromiter((len(part) for part in ids), dtype=np.int32, count=len(ids))
         self._mentions = tuple(
-            (index, mention.target, mention.start, mention.end)
+            (index, mention.target, mention.start, mention.end, *_link_span(mention))
             for index, sentence in enumerate(sentences)
             for mention in sentence.mentions
         )
+        self._texts = tuple((index, sentence.text) for index, sentence in enumerate(sentences) if sentence.text)
 
     @property
     def has_mentions(self) -> bool:
@@ -56,21 +60,28 @@ class TokenizedArticle:
     @property
     def sentences(self) -> tuple[TokenizedSentence, ...]:
         by_sentence: list[list[Mention]] = [[] for _ in self._lengths]
-        for index, target, start, end in self._mentions:
-            by_sentence[index].append(Mention(target, start, end))
+        for index, target, start, end, link_start, link_end in self._mentions:
+            link = Link(link_start, link_end, target) if link_start >= 0 else None
+            by_sentence[index].append(Mention(target, start, end, link))
+        texts = dict(self._texts)
         ends = np.cumsum(self._lengths).tolist()
         return tuple(
-            TokenizedSentence(self._ids[end - length : end], tuple(mentions))
-            for end, length, mentions in zip(ends, self._lengths.tolist(), by_sentence, strict=True)
+            TokenizedSentence(self._ids[end - length : end], tuple(mentions), texts.get(index))
+            for index, (end, length, mentions) in enumerate(zip(ends, self._lengths.tolist(), by_sentence, strict=True))
         )
 
     def __reduce__(self):
-        return _rebuild_article, (self.page_id, self._ids.tobytes(), self._lengths.tobytes(), self._mentions)
+        state = (self.page_id, self._ids.tobytes(), self._lengths.tobytes(), self._mentions, self._texts)
+        return _rebuild_article, state
 
 
-def _rebuild_article(page_id: int, ids: bytes, lengths: bytes, mentions: tuple) -> TokenizedArticle:
+def _link_span(mention: Mention) -> tuple[int, int]:
+    return (mention.link.start, mention.link.end) if mention.link is not None else (-1, -1)
+
+
+def _rebuild_article(page_id: int, ids: bytes, lengths: bytes, mentions: tuple, texts: tuple) -> TokenizedArticle:
     article = TokenizedArticle.__new__(TokenizedArticle)
-    article.page_id, article._mentions = page_id, mentions
+    article.page_id, article._mentions, article._texts = page_id, mentions, texts
     article._ids = np.frombuffer(ids, dtype=np.int32)
     article._lengths = np.frombuffer(lengths, dtype=np.int32)
     return article

@@ -352,7 +352,9 @@ def shard_tasks(plan: SplitPlan, units: int, moved: Candidate | None) -> list[Sh
     return tasks
 
 
-def packing_pass(pipeline: beam.Pipeline, config: CorpusBuildConfig, tasks: list[ShardTask]) -> None:
+def packing_pass(
+    pipeline: beam.Pipeline, config: CorpusBuildConfig, tasks: list[ShardTask], tokenizer_json: str
+) -> None:
     """The packing pass: every shard of ``tasks`` written, the counts in :data:`PACKING_REPORT`."""
     from preprocessing.beam.reports import WriteCounts
 
@@ -362,7 +364,7 @@ def packing_pass(pipeline: beam.Pipeline, config: CorpusBuildConfig, tasks: list
     _ = (
         pipeline
         | "Shards" >> beam.Create(tasks, reshuffle=True).with_output_types(ShardTask)
-        | "PackShards" >> PackShards(config.output, build_dir, vocab_path, config.packing, progress_dir)
+        | "PackShards" >> PackShards(config.output, build_dir, vocab_path, config.packing, tokenizer_json, progress_dir)
         | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, PACKING_REPORT))
     )
 
@@ -506,7 +508,9 @@ def build_corpus(
         )
         counts.update(prefixed("vocabulary", vocabulary))
     tasks = shard_tasks(config.plan, len(units), _moved_page(build_dir, config.plan))
-    passes.run(lambda pipeline: packing_pass(pipeline, config, tasks), "packing", ("articles", "sequences"))
+    passes.run(
+        lambda pipeline: packing_pass(pipeline, config, tasks, tokenizer_json), "packing", ("articles", "sequences")
+    )
     counts.update(prefixed("packing", read_counts(FileSystems.join(build_dir, PACKING_REPORT))))
 
     ledger = check_corpus_ledger(config, counts)

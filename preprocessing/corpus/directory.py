@@ -25,10 +25,13 @@ from typing import Any
 import pyarrow as pa
 
 FORMAT_NAME = "luke-corpus"
-FORMAT_VERSION = 2  # what the builder writes; the reader takes every READABLE_FORMAT_VERSIONS (same schema)
+FORMAT_VERSION = 3  # what the builder writes; the reader takes every READABLE_FORMAT_VERSIONS (same schema)
 # 1: the text before LUKE's reading (sentences tokenized without their leading space, italics in quote marks,
-# list items dropped, section links as mentions of the page itself); 2: the text as LUKE read it
-READABLE_FORMAT_VERSIONS = (1, 2)
+# list items dropped, section links as mentions of the page itself); 2: the text as LUKE read it; 3: each
+# sentence with links cut at them and its pieces tokenized apart, as LUKE's tokenizers cut a text at its
+# entity_spans (2 tokenized it whole): ``luke export`` checks a 3's rows against its tokenizer with spans
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
+SPANS_FORMAT_VERSION = 3  # the first whose rows the exported tokenizer gives back from their text and mentions
 METADATA_FILE = "metadata.json"
 ENTITY_VOCAB_FILE = "entity_vocab.jsonl"
 TOKENIZER_DIR = "tokenizer"

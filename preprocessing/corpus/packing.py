@@ -5,6 +5,11 @@ the special tokens the trainer adds) and ``max_entity_length`` mentions; the nex
 sequence. Unlike LUKE, which cut the mentions of a full sequence at ``max_entity_length``, a sentence that
 would overflow the mention budget also starts a new sequence, so mentions are only lost from a single
 sentence holding more of them than the budget. Every sentence and mention left out is counted.
+
+A sentence was tokenized cut at its links (``tokenization.mentions``); when packing drops some of its mentions
+(entity outside the vocabulary, too long, over the budget), it is cut again at the mentions it keeps
+(``cut_at``), so that a row's ids are what LUKE's tokenizers give for its text with the row's mentions as
+``entity_spans``, and it is then measured (and dropped, if too short or too long) with those ids.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preprocessing.tokenization.mentions import TokenizedSentence
+from preprocessing.tokenization.mentions import Mention, TokenizedSentence
 
 UNK_ENTITY_ID = 1
 
@@ -78,19 +83,28 @@ def pack_sentences(
     options: PackingOptions,
     entity_id: Callable[[str], int | None],
     counts: Counter,
+    cut_at: Callable[[TokenizedSentence, Sequence[Mention]], TokenizedSentence] | None = None,
 ) -> Iterator[PackedSequence]:
     """Pack one article's sentences (in order) into sequences; ``entity_id(title)`` gives a title's
-    vocabulary id or None. What is left out is counted in ``counts``."""
+    vocabulary id or None; ``cut_at`` cuts a sentence again at the mentions it keeps (module doc; None: keep its
+    ids). What is left out is counted in ``counts``."""
     builder = _Builder()
     index = 0
-    for sentence in sentences:
+    for original in sentences:
+        dropped: Counter = Counter()
+        kept = _sentence_mentions(original, options, entity_id, dropped)
+        sentence = original
+        if cut_at is not None and original.text is not None and len(kept) < len(original.mentions):
+            sentence = cut_at(original, [mention for _, mention in kept])
+            kept = [(vocab_id, mention) for (vocab_id, _), mention in zip(kept, sentence.mentions, strict=True)]
         if len(sentence.word_ids) < options.min_sentence_length:
-            _count_dropped_sentence(counts, "too_short", sentence)
+            _count_dropped_sentence(counts, "too_short", original)
             continue
         if len(sentence.word_ids) > options.max_num_tokens:
-            _count_dropped_sentence(counts, "too_long", sentence)
+            _count_dropped_sentence(counts, "too_long", original)
             continue
-        mentions = _sentence_mentions(sentence, options, entity_id, counts)
+        counts.update(dropped)
+        mentions = [(vocab_id, mention.start, mention.end) for vocab_id, mention in kept]
         if builder.parts and (
             builder.length + len(sentence.word_ids) > options.max_num_tokens
             or len(builder.mentions) + len(mentions) > options.max_entity_length
@@ -112,7 +126,8 @@ def _sentence_mentions(
     options: PackingOptions,
     entity_id: Callable[[str], int | None],
     counts: Counter,
-) -> list[tuple[int, int, int]]:
+) -> list[tuple[int, Mention]]:
+    """The mentions the sentence keeps, with their vocabulary ids; the others counted."""
     mentions = []
     for mention in sentence.mentions:
         if mention.end - mention.start > options.max_mention_length:
@@ -124,7 +139,7 @@ def _sentence_mentions(
                 counts["mentions_dropped.entity_not_in_vocab"] += 1
                 continue
             vocab_id = UNK_ENTITY_ID
-        mentions.append((vocab_id, mention.start, mention.end))
+        mentions.append((vocab_id, mention))
     if len(mentions) > options.max_entity_length:
         counts["mentions_dropped.over_entity_limit"] += len(mentions) - options.max_entity_length
         mentions = mentions[: options.max_entity_length]

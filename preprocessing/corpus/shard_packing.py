@@ -5,7 +5,8 @@ entity vocabulary's ids, written where they are made (no sequence crosses a shuf
 Articles are packed (``packing``) in the order of the input, the page moved to validation (if any) is skipped in
 its train shard and packed after its unit's validation articles, and the rows are written a record batch at a time
 (``shard_writing``). The vocabulary (title → id) is read from the corpus directory once per worker process, as
-sorted title hashes (``entity_ids``).
+sorted title hashes (``entity_ids``); a sentence that loses some of its mentions here is cut again at the others
+with the corpus tokenizer (``packing``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from preprocessing.corpus.packing import PackedSequence, PackingOptions, pack_se
 from preprocessing.corpus.shard_writing import rows_in_shard, write_shard
 from preprocessing.corpus.splits import TRAIN
 from preprocessing.entities.vocab import SPECIAL_ENTITIES
+from preprocessing.tokenization.mentions import MentionTokenizer
 
 FIRST_ENTITY_ID = len(SPECIAL_ENTITIES)  # after [PAD], [UNK], [MASK]
 
@@ -54,10 +56,16 @@ class PackShards(beam.PTransform):
     ``articles.packed``, ``sentences.in``, ``mentions.in``)."""
 
     def __init__(
-        self, output_dir: str, build_dir: str, vocab_path: str, options: PackingOptions, progress_dir: str | None = None
+        self,
+        output_dir: str,
+        build_dir: str,
+        vocab_path: str,
+        options: PackingOptions,
+        tokenizer_json: str,
+        progress_dir: str | None = None,
     ):
         super().__init__()
-        self._fn = _PackShardFn(output_dir, build_dir, vocab_path, options, progress_dir)
+        self._fn = _PackShardFn(output_dir, build_dir, vocab_path, options, tokenizer_json, progress_dir)
 
     def expand(self, tasks: beam.PCollection[ShardTask]) -> beam.PCollection[dict]:
         return tasks | "PackShard" >> beam.ParDo(self._fn)
@@ -65,16 +73,24 @@ class PackShards(beam.PTransform):
 
 class _PackShardFn(beam.DoFn):
     def __init__(
-        self, output_dir: str, build_dir: str, vocab_path: str, options: PackingOptions, progress_dir: str | None
+        self,
+        output_dir: str,
+        build_dir: str,
+        vocab_path: str,
+        options: PackingOptions,
+        tokenizer_json: str,
+        progress_dir: str | None,
     ) -> None:
         self._output_dir = output_dir
         self._build_dir = build_dir
         self._vocab_path = vocab_path
         self._options = options
+        self._tokenizer_json = tokenizer_json
         self._progress_dir = progress_dir
 
     def setup(self) -> None:
         self._ids = EntityIds(self._vocab_path, FIRST_ENTITY_ID)
+        self._tokenizer = MentionTokenizer(self._tokenizer_json)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
     def process(self, task: ShardTask) -> Iterator[dict]:
@@ -100,7 +116,11 @@ class _PackShardFn(beam.DoFn):
             counts["articles.packed"] += 1
             counts["sentences.in"] += article.num_sentences
             counts["mentions.in"] += article.num_mentions
-            rows = list(pack_sentences(article.page_id, article.sentences, self._options, self._ids.get, counts))
+            rows = list(
+                pack_sentences(
+                    article.page_id, article.sentences, self._options, self._ids.get, counts, self._tokenizer.cut_at
+                )
+            )
             counts["sequences"] += len(rows)
             if rows:
                 pages.add(article.page_id)
@@ -115,5 +135,5 @@ class _PackShardFn(beam.DoFn):
             self._progress.flush()
 
     def __getstate__(self) -> dict:  # keep only the configuration (the vocabulary is loaded in setup)
-        names = ("_output_dir", "_build_dir", "_vocab_path", "_options", "_progress_dir")
+        names = ("_output_dir", "_build_dir", "_vocab_path", "_options", "_tokenizer_json", "_progress_dir")
         return {name: self.__dict__[name] for name in names}

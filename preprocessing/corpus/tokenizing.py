@@ -46,7 +46,7 @@ class TokenizeUnits(beam.PTransform):
     article files written under ``build_dir``, the link counts to ``link_counts`` (when a vocabulary is built).
 
     Counts per unit (besides the source's): ``sentences``, ``links`` (in sentences), ``mentions``,
-    ``mentions_dropped.blank_anchor|boundary_inside_token|unknown_token``, ``articles.written.<split>``.
+    ``mentions_dropped.blank_anchor|no_tokens|unknown_token``, ``articles.written.<split>``.
     """
 
     def __init__(

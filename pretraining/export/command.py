@@ -167,9 +167,14 @@ def export_command(
     for note in result.notes:
         click.echo(f"  note: {note}")
     if result.tokenizer_check:
+        check = result.tokenizer_check
+        spans = (
+            f"with entity_spans on {check['span_rows']} rows ({check['span_mentions']} mentions)"
+            if not check["span_rows_differing"]
+            else f"with entity_spans {check['span_rows_differing']} of {check['span_rows']} rows differ (note above)"
+        )
         click.echo(
-            f"  tokenizer verified on {result.tokenizer_check['verified_texts']} texts "
-            f"({result.tokenizer_check['verified_tokens']} tokens)"
+            f"  tokenizer verified on {check['verified_texts']} texts ({check['verified_tokens']} tokens); {spans}"
         )
     if result.verification:
         name, worst = result.verification.worst

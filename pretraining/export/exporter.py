@@ -23,6 +23,7 @@ from transformers import LukeConfig
 
 from luke.versions import package_versions
 from preprocessing.corpus import Corpus
+from preprocessing.corpus.directory import SPANS_FORMAT_VERSION
 from preprocessing.entities.vocab import EntityVocab
 from pretraining.data.tokenizer_info import TokenizerInfo
 from pretraining.export import DEFAULT_TOLERANCE, LUKE_DROPOUT
@@ -33,6 +34,7 @@ from pretraining.export.tokenizer import (
     ENTITY_SPECIAL_TOKENS,
     MLUKE_TOKENIZER,
     EntityVocabMapping,
+    SpanRow,
     added_word_tokens,
     build_luke_tokenizer,
     entity_vocab_mapping,
@@ -50,6 +52,7 @@ RUN_INFO = "run_info.json"
 RUN_METRICS = "metrics.jsonl"
 VERIFY_SEQUENCES = 4
 VERIFY_TEXTS = 256
+VERIFY_SPAN_ROWS = 256
 
 
 class ExportError(ValueError):
@@ -155,6 +158,34 @@ def verification_texts(corpus: Corpus, tokenizer, count: int = VERIFY_TEXTS) -> 
     return [" ".join(text.split()) for text in texts][:count]
 
 
+def span_rows(
+    corpus: Corpus, tokenizer, mapping: EntityVocabMapping, count: int = VERIFY_SPAN_ROWS
+) -> tuple[list[SpanRow], int]:
+    """Up to ``count`` rows with mentions of the validation split (else train), evenly spread, with their
+    entities' exported keys, to check span tokenization on; and how many rows were left out because they hold
+    the unknown token (``<unk>`` is no text: their text cannot give their ids back)."""
+    name = "validation" if "validation" in corpus.split_names else "train"
+    split = corpus.split(name)
+    exported_id = {source: index for index, source in reversed(list(enumerate(mapping.source_ids)))}
+    key_of: dict[int, str] = {}
+    for key, index in mapping.keys.items():
+        key_of.setdefault(index, key)
+    rows, unknown = [], 0
+    for index in range(0, len(split), max(1, len(split) // count)):
+        row = split[index]
+        word_ids = row["word_ids"].tolist()
+        if not len(row["entity_ids"]):
+            continue
+        if tokenizer.unk_token_id in word_ids:
+            unknown += 1
+            continue
+        keys = [key_of.get(exported_id.get(int(entity_id), -1)) for entity_id in row["entity_ids"]]
+        mentions = [(int(start), int(end)) for start, end in zip(row["entity_starts"], row["entity_ends"], strict=True)]
+        name_of_row = f"{name} row {index} (page {row['page_id']})"
+        rows.append(SpanRow(name_of_row, word_ids, mentions, None if None in keys else keys))
+    return rows[:count], unknown
+
+
 def validation_batch(corpus: Corpus, tokenizer, entity_vocab_size: int) -> dict[str, torch.Tensor]:
     """A masked batch of the first validation sequences (else train), as the trainer's collator makes it."""
     from pretraining.data import LukePretrainingCollator, PretrainingDataset, TokenizerInfo
@@ -210,6 +241,21 @@ def special_id_notes(config: LukeConfig, tokenizer: TokenizerInfo) -> list[str]:
     ]
 
 
+def span_notes(tokenizer_check: Mapping[str, Any]) -> list[str]:
+    """A note when the exported tokenizer, given rows' text and mentions as ``entity_spans``, gives other ids than
+    the rows of a corpus made before linked sentences were cut at their links (which the export does not refuse:
+    the weights are sound; fine-tuning inputs are tokenized differently from what the model saw)."""
+    differing = tokenizer_check.get("span_rows_differing", 0)
+    if not differing:
+        return []
+    return [
+        f"the corpus (format_version {tokenizer_check['format_version']}) tokenized each linked sentence whole: given "
+        f"their text with mentions as entity_spans, the exported tokenizer gives {differing} of "
+        f"{tokenizer_check['span_rows']} checked rows other ids than pretraining saw; a corpus built now cuts them "
+        "as the tokenizer does"
+    ]
+
+
 def our_model(config: LukeConfig, state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype):
     """Our pretraining model on the checkpoint weights, rounded through the export dtype, in fp32."""
     from luke.model import LukeForPretraining
@@ -251,9 +297,14 @@ def export_checkpoint(
         )
         luke_tokenizer.save_pretrained(str(staging))
         write_hub_layout(staging, kind, corpus_tokenizer, mapping.keys)
-        tokenizer_check = verify_luke_tokenizer(
-            staging, corpus_tokenizer, luke_tokenizer, mapping, verification_texts(corpus, corpus_tokenizer)
-        )
+        rows, rows_with_unknown = span_rows(corpus, corpus_tokenizer, mapping)
+        texts = verification_texts(corpus, corpus_tokenizer)
+        strict = corpus.metadata.get("format_version", 1) >= SPANS_FORMAT_VERSION
+        tokenizer_check = verify_luke_tokenizer(staging, corpus_tokenizer, luke_tokenizer, mapping, texts, rows, strict)
+        tokenizer_check |= {
+            "span_rows_with_unknown": rows_with_unknown,
+            "format_version": corpus.metadata.get("format_version"),
+        }
         word_sources, markers = export_word_sources(model_config.vocab_size, corpus_tokenizer, luke_tokenizer)
         config = _exported_config(model_config, len(word_sources), mapping, options)
         adapted = adapt_state_dict(
@@ -303,4 +354,5 @@ def export_checkpoint(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     notes = special_id_notes(model_config, TokenizerInfo.from_tokenizer(corpus_tokenizer, str(corpus.tokenizer_path)))
+    notes += span_notes(tokenizer_check)
     return ExportResult(output, kind, config, tokenizer_check, verification, markers, notes)

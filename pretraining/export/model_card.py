@@ -132,6 +132,26 @@ def _loading(facts: ModelCardFacts) -> str:
     )
 
 
+def _span_check(check: Mapping[str, Any]) -> str:
+    """What the tokenizer gives for corpus rows' text with their mentions as ``entity_spans``."""
+    rows, mentions, differing = (
+        check.get("span_rows", 0),
+        check.get("span_mentions", 0),
+        check.get("span_rows_differing", 0),
+    )
+    if differing:
+        return (
+            f"given a corpus row's text with its mentions as `entity_spans`, it gives other word ids than the row on "
+            f"{differing} of {rows} validation rows (the corpus tokenized each linked sentence whole; fine-tuning "
+            "inputs around mentions differ from what the model saw there)"
+        )
+    return (
+        f"given a corpus row's text with its mentions as `entity_spans`, it gives the row's word ids and mention "
+        f"positions ({rows} rows, {mentions} mentions): pretraining text was tokenized before, inside and after "
+        "each link apart, as the LUKE tokenizers tokenize text with spans"
+    )
+
+
 def render_model_card(facts: ModelCardFacts) -> str:
     """Markdown with Hugging Face front matter."""
     config = facts.config
@@ -195,7 +215,7 @@ def render_model_card(facts: ModelCardFacts) -> str:
         checks.append(
             f"- Tokenizer: reloaded with `AutoTokenizer`; word ids equal the corpus tokenizer's on "
             f"{facts.tokenizer_check['verified_texts']} texts ({facts.tokenizer_check['verified_tokens']} tokens); "
-            "every entity has its id from `entity_vocab.jsonl`."
+            f"{_span_check(facts.tokenizer_check)}; every entity has its id from `entity_vocab.jsonl`."
         )
     if facts.verification:
         diffs = ", ".join(f"{name} {value:.2g}" for name, value in facts.verification.max_abs_diff.items())

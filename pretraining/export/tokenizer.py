@@ -8,7 +8,11 @@ In transformers 5.x both LUKE tokenizers must be built from the vocabulary itsel
 — given file paths they silently build an empty vocabulary — and a LUKE tokenizer loaded back from disk
 rebuilds its normalizer and pre-tokenizer from its own code, not from ``tokenizer.json``. So construction
 proves nothing: :func:`verify_luke_tokenizer` reloads the saved directory and checks, on real text, that its
-word ids are the corpus tokenizer's and that every entity title maps to its id in ``entity_vocab.jsonl``.
+word ids are the corpus tokenizer's and that every entity title maps to its id in ``entity_vocab.jsonl``; and
+(:func:`verify_span_tokenization`) that given a corpus row's text with its mentions as ``entity_spans`` it gives
+the row's own word ids and mention positions: the corpus cuts each linked sentence at its links as these
+tokenizers cut a text at its entity spans (``preprocessing.tokenization.mentions``), so fine-tuning inputs are
+tokenized as the pretraining rows were.
 
 What transformers' LUKE tokenizers expect on top of the corpus: the ``[MASK2]`` entity (for entity-pair
 tasks; added after the last entity id) and the ``<ent>``/``<ent2>`` word tokens (added after the corpus
@@ -108,12 +112,20 @@ def build_luke_tokenizer(corpus_tokenizer, mapping: EntityVocabMapping, max_ment
 
 
 def verify_luke_tokenizer(
-    directory: Path, corpus_tokenizer, built, mapping: EntityVocabMapping, texts: Sequence[str]
+    directory: Path,
+    corpus_tokenizer,
+    built,
+    mapping: EntityVocabMapping,
+    texts: Sequence[str],
+    span_rows: Sequence[SpanRow] = (),
+    strict_spans: bool = True,
 ) -> dict[str, Any]:
     """Reload ``directory`` with ``AutoTokenizer`` (offline) and check it against the corpus tokenizer and the
     LUKE tokenizer ``built`` before saving: the word vocabulary ``built`` has (``<ent>``/``<ent2>`` at their
-    ids), equal word ids on every text (no special tokens), equal special-token ids, and the id of every entity
-    key. Returns a summary; raises :class:`TokenizerConversionError` naming the first disagreement."""
+    ids), equal word ids on every text (no special tokens), equal special-token ids, the id of every entity
+    key, and the corpus's ids on ``span_rows`` given their mentions as ``entity_spans``
+    (:func:`verify_span_tokenization`; ``strict_spans=False`` counts the rows that differ instead). Returns a
+    summary; raises :class:`TokenizerConversionError` naming the first disagreement."""
     from transformers import AutoTokenizer
 
     exported = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
@@ -153,7 +165,90 @@ def verify_luke_tokenizer(
         "entity_vocab_size": len(exported.entity_vocab),
         "verified_texts": len(texts),
         "verified_tokens": sum(len(ids) for ids in expected),
+        **verify_span_tokenization(exported, corpus_tokenizer, span_rows, str(directory), strict_spans),
     }
+
+
+@dataclass(frozen=True)
+class SpanRow:
+    """A corpus row to check span tokenization on: its word ids, its mentions' token spans ``[start, end)`` and
+    the exported tokenizer's keys of their entities (None where the export has no key for one: ``--lite``)."""
+
+    name: str  # where it is, for the message: "validation row 12 (page 345)"
+    word_ids: list[int]
+    mentions: list[tuple[int, int]]
+    entities: list[str] | None
+
+
+def row_text_and_spans(corpus_tokenizer, row: SpanRow) -> tuple[str, list[tuple[int, int]]]:
+    """The row's text (its ids decoded by the corpus tokenizer's own decoder, nothing cleaned up) and each
+    mention's character span in it, leading whitespace aside (as a user writes ``entity_spans``)."""
+    backend = corpus_tokenizer.backend_tokenizer
+
+    def decoded(ids: list[int]) -> str:
+        return backend.decode(ids, skip_special_tokens=False)
+
+    text = decoded(row.word_ids)
+    spans = []
+    for start, end in row.mentions:
+        char_start, char_end = len(decoded(row.word_ids[:start])), len(decoded(row.word_ids[:end]))
+        while char_start < char_end and text[char_start].isspace():
+            char_start += 1
+        spans.append((char_start, char_end))
+    return text, spans
+
+
+def verify_span_tokenization(
+    exported, corpus_tokenizer, rows: Sequence[SpanRow], where: str, strict: bool = True
+) -> dict[str, int]:
+    """Check that ``exported`` (a LUKE tokenizer loaded from ``where``), given each row's text with its mentions
+    as ``entity_spans`` (and their ``entities``), gives the row's word ids, mention positions and entity ids.
+    ``strict``: raise :class:`TokenizerConversionError` naming the first row and position that differ; else
+    count the rows that differ (``span_rows_differing``: a corpus of a format before the spans' one)."""
+    differing = 0
+    for row in rows:
+        problem = _span_problem(exported, corpus_tokenizer, row, where)
+        if problem is not None and strict:
+            raise TokenizerConversionError(problem)
+        differing += problem is not None
+    mentions = sum(len(row.mentions) for row in rows)
+    return {"span_rows": len(rows), "span_mentions": mentions, "span_rows_differing": differing}
+
+
+def _span_problem(exported, corpus_tokenizer, row: SpanRow, where: str) -> str | None:
+    """What differs (one line) between ``row`` and what ``exported`` makes of its text and mentions, or None."""
+    text, spans = row_text_and_spans(corpus_tokenizer, row)
+    encoding = exported(
+        text, entity_spans=spans, entities=row.entities, add_special_tokens=False, max_entity_length=len(spans)
+    )
+    got = encoding["input_ids"]
+    if got != row.word_ids:
+        at = next((i for i, (a, b) in enumerate(zip(row.word_ids, got, strict=False)) if a != b), len(got))
+        at = min(at, len(row.word_ids))
+        return (
+            f"the exported tokenizer in {where}, given {row.name}'s text with its mentions as entity_spans, gives "
+            f"other word ids than the corpus from token {at} on: corpus "
+            f"{corpus_tokenizer.convert_ids_to_tokens(row.word_ids[at : at + 6])}, exported "
+            f"{exported.convert_ids_to_tokens(got[at : at + 6])}"
+        )
+    if len(encoding["entity_position_ids"]) != len(row.mentions):
+        count = len(encoding["entity_position_ids"])
+        return (
+            f"the exported tokenizer in {where} gives {count} entities for {len(row.mentions)} mentions of {row.name}"
+        )
+    length = exported.max_mention_length
+    for index, (start, end) in enumerate(row.mentions):
+        positions = encoding["entity_position_ids"][index]
+        if positions != (list(range(start, end)) + [-1] * length)[:length]:
+            theirs = [position for position in positions if position >= 0] or [-1]
+            return (
+                f"the exported tokenizer in {where} places mention {index} of {row.name} (characters "
+                f"{spans[index][0]}–{spans[index][1]}) at tokens {theirs[0]}–{theirs[-1]}, the corpus at "
+                f"{start}–{end - 1}"
+            )
+    if row.entities is not None and encoding["entity_ids"] != [exported.entity_vocab[key] for key in row.entities]:
+        return f"the exported tokenizer in {where} gives {row.name} other entity ids than its entities' keys"
+    return None
 
 
 def added_word_tokens(corpus_tokenizer, luke_tokenizer) -> dict[int, str]:
