@@ -21,7 +21,7 @@ class EntityIds:
     """Title → id of the vocabulary in a jsonl file (ids below ``first_id`` left out: the special entries)."""
 
     def __init__(self, path: str, first_id: int) -> None:
-        keys, checks, ids = array("Q"), array("Q"), array("l")
+        keys, checks, ids = array("Q"), array("Q"), array("q")
         with FileSystems.open(path) as stream:
             for line in stream:
                 item = json.loads(line)
