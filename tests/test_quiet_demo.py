@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 OUR_STDERR_LINES = (
     r"\$ ",  # the demo echoes each command it runs
     # progress lines (luke.progress), stderr being no terminal here
-    r"(build-corpus \((title|tokenizer|article|packing) pass\)|train): [\d,]+",
+    r"(build-corpus \((title|table|tokenizer|article|vocabulary|packing) pass\)|train): [\d,]+",
 )
 # Real warnings a user may see, with why they stay.
 REAL_WARNINGS = (
