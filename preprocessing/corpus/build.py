@@ -87,7 +87,6 @@ TRAINING_FACTS_FILE = "tokenizer_training.json"
 ARTICLE_REPORT = "article_pass.json"  # the article pass's counts, in the scratch directory
 PACKING_REPORT = "packing_pass.json"
 CANDIDATES_FILE = "validation_candidates.json"
-LINK_COUNTS_DIR = "link_counts"  # the article pass's link counts per unit (``vocab_building.LinkCountRuns``)
 ERROR_LOG = "error.log"  # a failed job's output and traceback
 OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, ERROR_LOG, *SPLITS)
 # measured on the whole enwiki sample with a 4,000-token byte-level BPE: 3,717,282 bytes of shards from
@@ -488,7 +487,7 @@ def build_corpus(
     language = corpus_language(config, site)
     tokenizer_json = tokenizer.backend_tokenizer.to_str()
     parts = table.parts if table is not None else parts_for_input(xml_bytes(files))
-    link_counts = LinkCountRuns(FileSystems.join(build_dir, LINK_COUNTS_DIR), parts) if entity_vocab is None else None
+    link_counts = LinkCountRuns.in_build_dir(build_dir, parts) if entity_vocab is None else None
     passes.run(
         lambda pipeline: article_pass(pipeline, config, units, source, language, tokenizer_json, link_counts),
         "article",

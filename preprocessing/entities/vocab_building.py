@@ -35,6 +35,7 @@ COUNT_SCHEMA = pa.schema([pa.field("title", pa.string(), nullable=False), pa.fie
 TOP_BATCH_ROWS = 8_192  # a part's best titles are merged a batch at a time: ~1 MB a part held
 VOCAB_REPORT = "vocabulary_pass.json"
 VOCAB_PARTS_DIR = "vocab_parts"
+LINK_COUNTS_DIR = "link_counts"
 TitleCount = tuple[str, int]  # an entity title and how many links lead to it
 
 
@@ -44,6 +45,11 @@ class LinkCountRuns:
 
     directory: str
     parts: int
+
+    @classmethod
+    def in_build_dir(cls, build_dir: str, parts: int) -> LinkCountRuns:
+        """The runs of a job whose scratch directory is ``build_dir``."""
+        return cls(FileSystems.join(build_dir, LINK_COUNTS_DIR), parts)
 
     def write(self, unit_index: int, entities: Counter) -> None:
         titles = list(entities)

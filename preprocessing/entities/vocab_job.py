@@ -35,7 +35,6 @@ from preprocessing.ledger import (
 from preprocessing.sources.reading import ReadingPlan, SourceUnit
 
 COUNT_REPORT = "article_pass.json"
-COUNT_RUNS_DIR = "link_counts"
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class EntityVocabJob:
         units = self.plan.units
         table = build_title_table(units, self.reading, self.build_dir, xml_bytes, passes)
         source = DumpArticles(self.plan.site, table.directory, table.parts, self.extraction, self.reading)
-        runs = LinkCountRuns(FileSystems.join(self.build_dir, COUNT_RUNS_DIR), table.parts)
+        runs = LinkCountRuns.in_build_dir(self.build_dir, table.parts)
         passes.run(
             lambda pipeline: self._count_pass(pipeline, units, source, runs, passes), "article", ("pages", "articles")
         )
