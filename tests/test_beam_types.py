@@ -30,7 +30,7 @@ from preprocessing.corpus.build import (
 from preprocessing.entities.articles import DumpArticles, ExtractionOptions, ReadingOptions
 from preprocessing.entities.title_job import table_pass, title_pass
 from preprocessing.entities.vocab import EntityVocab
-from preprocessing.entities.vocab_building import LinkCountRuns, vocabulary_pass
+from preprocessing.entities.vocab_building import LinkCountRuns, VocabularyTarget, vocabulary_pass
 from preprocessing.entities.vocab_job import EntityVocabJob
 from preprocessing.sources.documents import DocumentArticles
 from preprocessing.sources.reading import plan_reading
@@ -124,7 +124,7 @@ def test_the_entity_vocabulary_job_is_typed_everywhere(
     source = DumpArticles(plan.site, str(tmp_path), 2, extraction, reading)
     runs = LinkCountRuns(str(tmp_path / "runs"), 2)
     job._count_pass(counting, plan.units, source, runs, _Passes())
-    vocabulary_pass(vocabulary, runs, [0], str(tmp_path), str(tmp_path / "vocab.jsonl"), 100)
+    vocabulary_pass(vocabulary, runs, [0], str(tmp_path), VocabularyTarget(str(tmp_path / "vocab.jsonl"), 100))
     for pipeline in pipelines:
         assert type_problems(pipeline) == []
     assert not [record.message for record in caplog.records if "type hint" in record.message]
@@ -168,7 +168,7 @@ def test_the_corpus_jobs_are_typed_everywhere(
     runs = LinkCountRuns(str(tmp_path / "runs"), 2) if vocabulary == "built" else None
     article_pass(articles, config, units, source, "en", tokenizer_json="{}", link_counts=runs)
     if runs is not None:
-        vocabulary_pass(vocabulary, runs, [0], str(tmp_path), str(tmp_path / "vocab.jsonl"), 100)
+        vocabulary_pass(vocabulary, runs, [0], str(tmp_path), VocabularyTarget(str(tmp_path / "vocab.jsonl"), 100))
     packing_pass(packing, config, shard_tasks(config.plan, len(units), None), tokenizer_json="{}")
     for pipeline in pipelines:
         assert type_problems(pipeline) == []

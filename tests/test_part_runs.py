@@ -15,7 +15,7 @@ from corpus_builders import IN_PROCESS
 
 from preprocessing.beam.options import create_pipeline
 from preprocessing.entities.vocab import EntityVocab
-from preprocessing.entities.vocab_building import LinkCountRuns, vocabulary_pass
+from preprocessing.entities.vocab_building import LinkCountRuns, VocabularyTarget, vocabulary_pass
 from preprocessing.part_runs import read_part, run_path, write_run
 
 SCHEMA = pa.schema([pa.field("key", pa.uint64()), pa.field("unit", pa.int64())])
@@ -47,7 +47,8 @@ def test_the_vocabulary_of_runs_cut_into_parts_equals_one_sort_of_all_counts(tmp
     for index, counts in enumerate(units):
         runs.write(index, counts)
     pipeline = create_pipeline(PipelineOptions(list(IN_PROCESS)))
-    vocabulary_pass(pipeline, runs, range(len(units)), str(tmp_path), str(tmp_path / "vocab.jsonl"), 53, min_count=2)
+    target = VocabularyTarget(str(tmp_path / "vocab.jsonl"), 53, min_count=2)
+    vocabulary_pass(pipeline, runs, range(len(units)), str(tmp_path), target)
     pipeline.run().wait_until_finish()
 
     total = sum(units, Counter())  # many ties at each count: the order between parts is the titles'

@@ -60,7 +60,7 @@ from preprocessing.defaults import (
     DEFAULT_VOCAB_SIZE,
 )
 from preprocessing.entities.articles import ArticleSource, ExtractionOptions, ReadingOptions
-from preprocessing.entities.vocab_building import LinkCountRuns, build_entity_vocab
+from preprocessing.entities.vocab_building import LinkCountRuns, VocabularyTarget, build_entity_vocab
 from preprocessing.ledger import (
     LedgerError,
     check_ledger,
@@ -500,10 +500,12 @@ def build_corpus(
             link_counts,
             [unit.index for unit in units],
             build_dir,
-            FileSystems.join(config.output, ENTITY_VOCAB_FILE),
-            config.entity_vocab_size,
-            config.min_entity_count,
-            language,
+            VocabularyTarget(
+                FileSystems.join(config.output, ENTITY_VOCAB_FILE),
+                config.entity_vocab_size,
+                config.min_entity_count,
+                language,
+            ),
         )
         counts.update(prefixed("vocabulary", vocabulary))
     tasks = shard_tasks(config.plan, len(units), _moved_page(build_dir, config.plan))

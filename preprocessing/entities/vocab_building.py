@@ -61,49 +61,52 @@ class LinkCountRuns:
         return [run_path(self.directory, index) for index in unit_indexes]
 
 
+@dataclass(frozen=True)
+class VocabularyTarget:
+    """The vocabulary to write: its file (jsonl, or tsv for ``.tsv``), ``size`` entries at most (the special
+    entries [PAD], [UNK], [MASK] included), titles linked at least ``min_count`` times, their ``language``."""
+
+    output: str
+    size: int
+    min_count: int = 1
+    language: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.size < len(SPECIAL_ENTITIES):
+            raise ValueError(f"the entity vocabulary size must be at least {len(SPECIAL_ENTITIES)}, got {self.size}")
+        if self.min_count < 1:
+            raise ValueError(f"min_count must be at least 1, got {self.min_count}")
+
+
 class BuildEntityVocab(beam.PTransform):
     """PCollection[int] (part indexes) → PCollection[dict]: the vocabulary of the link counts in ``runs`` written
-    to ``output``; each part's best titles kept under ``scratch_dir`` on the way.
+    as ``target`` says; each part's best titles kept under ``scratch_dir`` on the way.
 
-    ``size`` counts the special entries ([PAD], [UNK], [MASK]); titles linked fewer than ``min_count`` times are
-    left out. The reports count, after the sum per title, ``entities.distinct``, ``entities.links_counted`` (the
-    ledger compares it with the links kept) and ``entities.below_min_count``, and ``entities.in_vocab``.
+    The reports count, after the sum per title, ``entities.distinct``, ``entities.links_counted`` (the ledger
+    compares it with the links kept) and ``entities.below_min_count``, and ``entities.in_vocab``.
     """
 
     def __init__(
-        self,
-        runs: list[str],
-        scratch_dir: str,
-        output: str,
-        size: int,
-        min_count: int = 1,
-        language: str | None = None,
-        progress_dir: str | None = None,
+        self, runs: list[str], scratch_dir: str, target: VocabularyTarget, progress_dir: str | None = None
     ) -> None:
         super().__init__()
-        if size < len(SPECIAL_ENTITIES):
-            raise ValueError(f"the entity vocabulary size must be at least {len(SPECIAL_ENTITIES)}, got {size}")
-        if min_count < 1:
-            raise ValueError(f"min_count must be at least 1, got {min_count}")
         self._runs = runs
         self._scratch_dir = scratch_dir
-        self._output = output
-        self._size = size
-        self._min_count = min_count
-        self._language = language
+        self._target = target
         self._progress_dir = progress_dir
 
     def expand(self, indexes: beam.PCollection[int]) -> beam.PCollection[dict]:
-        best = self._size - len(SPECIAL_ENTITIES)
+        target = self._target
+        best = target.size - len(SPECIAL_ENTITIES)
         summed = indexes | "SumPart" >> beam.Map(
-            _sum_part, self._runs, self._scratch_dir, self._min_count, best, self._progress_dir
+            _sum_part, self._runs, self._scratch_dir, target.min_count, best, self._progress_dir
         ).with_output_types(tuple[int, dict])
         written = (
             summed
             | "OneKey" >> beam.Map(_under_one_key).with_output_types(tuple[int, int])
             | "AllParts" >> beam.GroupByKey()
             | "WriteVocab"
-            >> beam.Map(_write_vocab, self._scratch_dir, self._output, best, self._language).with_output_types(dict)
+            >> beam.Map(_write_vocab, self._scratch_dir, target.output, best, target.language).with_output_types(dict)
         )
         return (summed | "PartReports" >> beam.Values(), written) | "AllReports" >> beam.Flatten()
 
@@ -156,21 +159,17 @@ def vocabulary_pass(
     runs: LinkCountRuns,
     unit_indexes: Iterable[int],
     build_dir: str,
-    output: str,
-    size: int,
-    min_count: int = 1,
-    language: str | None = None,
+    target: VocabularyTarget,
     progress_dir: str | None = None,
 ) -> None:
-    """Build the vocabulary pass into ``pipeline``: the vocabulary of the article pass's ``runs`` written to
-    ``output``, the parts' best titles under ``build_dir/vocab_parts``, the counts in
+    """Build the vocabulary pass into ``pipeline``: the vocabulary of the article pass's ``runs`` written as
+    ``target`` says, the parts' best titles under ``build_dir/vocab_parts``, the counts in
     ``build_dir/vocabulary_pass.json``."""
     scratch_dir = FileSystems.join(build_dir, VOCAB_PARTS_DIR)
     _ = (
         pipeline
         | "Parts" >> beam.Create(range(runs.parts), reshuffle=True).with_output_types(int)
-        | "BuildEntityVocab"
-        >> BuildEntityVocab(runs.paths(unit_indexes), scratch_dir, output, size, min_count, language, progress_dir)
+        | "BuildEntityVocab" >> BuildEntityVocab(runs.paths(unit_indexes), scratch_dir, target, progress_dir)
         | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, VOCAB_REPORT))
     )
 
@@ -180,17 +179,12 @@ def build_entity_vocab(
     runs: LinkCountRuns,
     unit_indexes: list[int],
     build_dir: str,
-    output: str,
-    size: int,
-    min_count: int = 1,
-    language: str | None = None,
+    target: VocabularyTarget,
 ) -> dict[str, int]:
     """Run the vocabulary pass with ``passes``; return its counts (the runs and the parts' files removed)."""
     progress_dir = passes.progress_dir("vocabulary")
     passes.run(
-        lambda pipeline: vocabulary_pass(
-            pipeline, runs, unit_indexes, build_dir, output, size, min_count, language, progress_dir
-        ),
+        lambda pipeline: vocabulary_pass(pipeline, runs, unit_indexes, build_dir, target, progress_dir),
         "vocabulary",
         ("parts",),
     )

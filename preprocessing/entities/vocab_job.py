@@ -23,7 +23,7 @@ from preprocessing.entities.articles import (
     entity_link_counts,
 )
 from preprocessing.entities.title_job import build_title_table
-from preprocessing.entities.vocab_building import LinkCountRuns, build_entity_vocab
+from preprocessing.entities.vocab_building import LinkCountRuns, VocabularyTarget, build_entity_vocab
 from preprocessing.ledger import (
     LedgerError,
     check_ledger,
@@ -66,10 +66,7 @@ class EntityVocabJob:
             runs,
             [unit.index for unit in units],
             self.build_dir,
-            self.output,
-            self.size,
-            self.min_count,
-            self.plan.site.language,
+            VocabularyTarget(self.output, self.size, self.min_count, self.plan.site.language),
         )
         counts = {
             **prefixed("titles", table.counts),
