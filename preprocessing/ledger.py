@@ -154,3 +154,8 @@ def check_ledger(balances: list[Balance], counts: dict[str, int]) -> list[dict]:
 def prefixed(prefix: str, counts: dict[str, int]) -> dict[str, int]:
     """``counts`` with every name as ``<prefix>/<name>``."""
     return {f"{prefix}/{name}": value for name, value in counts.items()}
+
+
+def unprefixed(prefix: str, counts: dict[str, int]) -> dict[str, int]:
+    """The counts named ``<prefix>/<name>`` in ``counts``, as ``name`` (``prefixed``'s inverse)."""
+    return {name.removeprefix(f"{prefix}/"): value for name, value in counts.items() if name.startswith(f"{prefix}/")}

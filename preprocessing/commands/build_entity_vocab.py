@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -81,6 +82,7 @@ def build_entity_vocab_command(
     from preprocessing.entities.articles import ExtractionOptions, ReadingOptions
     from preprocessing.entities.vocab import EntityVocab, estimated_file_bytes
     from preprocessing.entities.vocab_job import EntityVocabJob
+    from preprocessing.ledger import unprefixed
     from preprocessing.sources.files import DumpFileError
     from preprocessing.sources.reading import plan_reading
 
@@ -118,7 +120,12 @@ def build_entity_vocab_command(
     finally:
         if FileSystems.exists(build_dir):
             FileSystems.delete([build_dir])
-    summary = read_summary(passes.results["article"])
+    # the article pass's counts come from its report, which every runner writes (the DaskRunner has no metrics)
+    summary = replace(
+        read_summary(passes.results["article"]),
+        counters=unprefixed("articles", ledger["counts"]),
+        metrics_supported=True,
+    )
     try:
         entries, checksum = EntityVocab.file_summary(output)
     except (OSError, ValueError) as error:
