@@ -10,8 +10,8 @@ For each size (MB of XML) ``benchmarks/synthetic_dump.py`` writes a **synthetic*
   thread each) on 127.0.0.1, started for each run and closed after it; the stream ranges are partitioned as the
   runner does by default (128 a partition: one partition up to ~0.75 GB of synthetic XML) unless
   ``--dask-partition-size`` is given;
-- ``single`` (smallest size only, entity vocabulary only): the DirectRunner in memory with one worker, the
-  single-process count that the others' vocabularies must equal.
+- ``single`` (smallest size only, entity vocabulary only; ``--no-single-process`` leaves it out): the
+  DirectRunner in memory with one worker, the single-process count that the others' vocabularies must equal.
 
 Per run: wall time, CPU seconds per MB of XML (the job's process tree, cluster workers included), peak RSS of the
 whole process tree (the largest sum of one moment's processes), of the
@@ -23,7 +23,7 @@ equal the single-process one, and whether both runners wrote byte-identical outp
 ``metadata.json``, whose timings differ). ``--json`` writes every row.
 
     python benchmarks/bench_scale.py [--sizes 16 64 256] [--runners direct dask] [--jobs ...] [--workers 2] \\
-        [--dask-partition-size N] [--dumps DIR] [--json FILE]
+        [--dask-partition-size N] [--dumps DIR] [--no-single-process] [--json FILE]
 """
 
 from __future__ import annotations
@@ -73,6 +73,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--scratch", type=Path, help="where outputs and the jobs' logs go, kept (default: a temporary directory)"
+    )
+    parser.add_argument(
+        "--no-single-process",
+        dest="single_process",
+        action="store_false",
+        help="leave out the single-process vocabulary at the smallest size (one core: ~4 minutes a GB here)",
     )
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     return parser.parse_args()
@@ -239,7 +245,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> list[dict]:
     for size in sorted(args.sizes):
         dump = make_dump(size, args.seed, args.workers, args.dumps or scratch)
         dump_mb = xml_megabytes(dump)
-        runners = [*args.runners, "single"] if size == smallest else args.runners
+        runners = [*args.runners, "single"] if size == smallest and args.single_process else args.runners
         for runner in runners:
             jobs = {"build-entity-vocab": scratch / f"vocab-{size}-{runner}.jsonl"}
             if runner != "single":
