@@ -11,7 +11,7 @@ from apache_beam.options.pipeline_options import DirectOptions, StandardOptions,
 from preprocessing.beam.atomic import atomic_create, write_bytes
 from preprocessing.beam.failures import describe_failure
 from preprocessing.beam.metrics import JobSummary
-from preprocessing.beam.options import create_pipeline, local_runner_caution, pipeline_options_from_args
+from preprocessing.beam.options import create_pipeline, pipeline_options_from_args
 from preprocessing.commands.options import split_beam_args
 from preprocessing.sources.files import DamagedDumpError
 from preprocessing.sources.multistream import StreamRange, iter_range_blocks, stream_ranges
@@ -49,26 +49,6 @@ def test_the_direct_runner_is_the_fn_api_runner_without_trying_prism_first(runne
 @pytest.mark.parametrize("runner", ["PrismRunner", "BundleBasedDirectRunner"])
 def test_other_local_runners_are_left_to_beam(runner):
     assert type(create_pipeline(pipeline_options_from_args([f"--runner={runner}"])).runner).__name__ == runner
-
-
-@pytest.mark.parametrize(
-    ("args", "gigabytes", "cautioned"),
-    [
-        ([], 8, True),
-        (["--runner=DirectRunner", "--direct_num_workers=4"], 8, True),
-        ([], 4, False),
-        (["--direct_running_mode=in_memory", "--direct_num_workers=1"], 8, False),
-        (["--direct_num_workers=1"], 8, False),
-        (["--runner=DataflowRunner"], 8, False),
-    ],
-)
-def test_big_inputs_on_the_multiprocess_direct_runner_get_a_caution_naming_the_way_out(args, gigabytes, cautioned):
-    caution = local_runner_caution(pipeline_options_from_args(args), gigabytes << 30)
-    if cautioned:
-        assert caution.startswith(f"caution: ~{gigabytes} GB of input on the DirectRunner's multi-process mode")
-        assert "--direct_running_mode=in_memory --direct_num_workers=1" in caution
-    else:
-        assert caution is None
 
 
 def test_cli_arguments_split_into_dumps_and_beam_options():

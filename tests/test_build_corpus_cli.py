@@ -131,20 +131,6 @@ def test_reader_rejects_a_corpus_whose_shards_were_removed(enwiki_corpus, tmp_pa
         Corpus.open(copy)
 
 
-def test_a_big_input_on_the_multiprocess_direct_runner_is_cautioned_before_any_work(
-    enwiki_dump, bpe_tokenizer_dir, enwiki_corpus, tmp_path, monkeypatch
-):
-    # inputs above this size get the caution (in production: above 4 GB of XML); the full output directory then
-    # stops the build before any work
-    monkeypatch.setattr("preprocessing.beam.options.LOCAL_MULTI_PROCESS_TESTED_XML_BYTES", 0)
-    output = tmp_path / "corpus"
-    shutil.copytree(enwiki_corpus, output)
-    result = run(str(enwiki_dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir))
-    assert result.exit_code != 0 and "already holds a corpus" in result.output
-    assert "caution: ~0 GB of input on the DirectRunner's multi-process mode, which lost data" in result.output
-    assert "--direct_running_mode=in_memory --direct_num_workers=1" in result.output
-
-
 def test_auto_shards_grow_with_the_estimated_shards_up_to_64():
     from preprocessing.corpus.build import AUTO_SHARD_BYTES, auto_num_shards
 

@@ -111,8 +111,6 @@ def test_cli_on_the_multiprocessing_direct_runner_writes_identical_bytes(
     temporary.mkdir()
     monkeypatch.setenv("TMPDIR", str(temporary))
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
-    # inputs above this size get a caution line on this runner (in production: above 4 GB of XML)
-    monkeypatch.setattr("preprocessing.beam.options.LOCAL_MULTI_PROCESS_TESTED_XML_BYTES", 0)
     result = CliRunner().invoke(
         main,
         [
@@ -123,7 +121,6 @@ def test_cli_on_the_multiprocessing_direct_runner_writes_identical_bytes(
     assert result.exit_code == 0, result.output
     assert output.read_bytes() == Path(in_memory_run[2]).read_bytes()
     assert "links_dropped.other_namespace" in result.output and "pages.read" in result.output
-    assert "caution: ~0 GB of input on the DirectRunner's multi-process mode, which lost data" in result.output
     summary = json.loads(summary_path.read_text())
     assert summary["counters"] == in_memory_run[1].counters
     assert summary["ledger"]["counts"] == in_memory_run[3]["counts"]

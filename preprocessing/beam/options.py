@@ -14,10 +14,6 @@ from apache_beam.runners.runner import PipelineRunner
 _SWITCHING_DIRECT = frozenset({"direct", "switchingdirect", "fnapi"})
 _DIRECT = _SWITCHING_DIRECT | {"bundlebaseddirect"}
 
-# XML above which the DirectRunner's multi-process mode has lost elements (docs/PERFORMANCE.md, "Scale"): 4 GB
-# passed, 8 GB lost part of a ~0.5 GB stage input between the FnApiRunner and a worker in 5 of 6 runs
-LOCAL_MULTI_PROCESS_TESTED_XML_BYTES = 4 << 30
-
 
 def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
     """Turn the CLI's extra arguments (``--runner=...``, ``--project=...``, ...) into ``PipelineOptions``.
@@ -78,19 +74,3 @@ def _runs_on_direct(options: PipelineOptions) -> bool:
     """Whether ``options`` run on a DirectRunner (no ``--runner`` means the DirectRunner)."""
     runner = options.view_as(StandardOptions).runner
     return runner is None or _runner_name(runner) in _DIRECT
-
-
-def local_runner_caution(options: PipelineOptions, xml_bytes: int) -> str | None:
-    """A line for a job on the DirectRunner's multi-process mode with more than
-    :data:`LOCAL_MULTI_PROCESS_TESTED_XML_BYTES` of XML (where it lost data when the jobs shuffled text; the ledger
-    would fail such a job, naming the stage), naming the options that avoid it; None otherwise."""
-    direct = options.view_as(DirectOptions)
-    if xml_bytes <= LOCAL_MULTI_PROCESS_TESTED_XML_BYTES or not _runs_on_direct(options):
-        return None
-    if direct.direct_running_mode != "multi_processing" or direct.direct_num_workers == 1:
-        return None
-    return (
-        f"caution: ~{xml_bytes / 2**30:.0f} GB of input on the DirectRunner's multi-process mode, which lost data "
-        f"above {LOCAL_MULTI_PROCESS_TESTED_XML_BYTES >> 30} GB in our runs (the ledger then fails the job naming "
-        "the stage); --direct_running_mode=in_memory --direct_num_workers=1 or a distributed --runner avoid it"
-    )

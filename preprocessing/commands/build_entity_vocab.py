@@ -76,7 +76,7 @@ def build_entity_vocab_command(
 
     from preprocessing.beam.failures import JobError
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import local_runner_caution, pipeline_options_from_args
+    from preprocessing.beam.options import pipeline_options_from_args
     from preprocessing.beam.output_checks import check_output, check_output_file, parent_directory, xml_bytes
     from preprocessing.beam.passes import PassRunner
     from preprocessing.entities.articles import ExtractionOptions, ReadingOptions
@@ -103,9 +103,8 @@ def build_entity_vocab_command(
         f"building the entity vocabulary of {len(dumps)} dump pattern(s) ({plan.site.dbname or plan.site.language})",
         err=True,
     )
-    for line in [*plan.describe(), local_runner_caution(options, xml)]:
-        if line:
-            click.echo(line, err=True)
+    for line in plan.describe():
+        click.echo(line, err=True)
     build_dir = output + SCRATCH_SUFFIX
     passes = PassRunner(
         options, FileSystems.join(build_dir, "progress"), output + ERROR_LOG_SUFFIX, "build-entity-vocab"

@@ -418,10 +418,9 @@ def build_corpus(
 ) -> BuildResult:
     """Run the whole build; raise :class:`BuildError` for bad inputs or output before any work, and
     ``preprocessing.beam.failures.JobError`` for a job that fails (a damaged dump, a full disk). ``notify``
-    gets a line for each multistream dump (how it is read) and one for a big input on the local multi-process
-    runner."""
+    gets a line for each multistream dump (how it is read)."""
     from preprocessing.beam.metrics import read_summary
-    from preprocessing.beam.options import local_runner_caution, pipeline_options_from_args
+    from preprocessing.beam.options import pipeline_options_from_args
     from preprocessing.beam.output_checks import OutputError, check_output, xml_bytes
     from preprocessing.beam.passes import PassRunner
     from preprocessing.beam.reports import read_counts
@@ -444,8 +443,6 @@ def build_corpus(
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
     tokenizer_files = pretrained_tokenizer_files(config.tokenizer) if config.tokenizer is not None else {}
     options = pipeline_options_from_args(list(beam_args))
-    if caution := local_runner_caution(options, xml_bytes(files)):
-        notify(caution)
     prepare_output(config.output, overwrite)
     vocab_entries = len(entity_vocab) if entity_vocab is not None else config.entity_vocab_size
     needed = estimated_corpus_bytes(config, files, vocab_entries) + sum(
