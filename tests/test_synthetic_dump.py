@@ -10,6 +10,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -206,11 +208,10 @@ def test_build_corpus_reads_it_in_ranges(
     assert train["sequences"] > 100 and train["mentions"] > 0.9 * metadata["counters"]["links"]
 
 
-def test_on_the_dask_runner_both_workers_read_its_ranges_into_the_same_vocabulary(
-    dump: Path, vocab_run: tuple[Path, dict, list[StreamRange]], dask_scheduler_address: str, tmp_path: Path
-) -> None:
-    """The ranges are the job's created elements, which the DaskRunner partitions (here one range a partition):
-    fanned out from the one file, they stayed in its one partition, which a single worker read whole."""
+@contextmanager
+def dask_range_reads(scheduler_address: str, directory: Path) -> Iterator[None]:
+    """While inside, each worker of the Dask cluster appends the start of every stream range it reads to a file of
+    ``directory`` named by its pid."""
     from distributed import Client
 
     def record_range_reads(directory: str) -> None:  # runs in each worker process (pickled by value)
@@ -233,22 +234,54 @@ def test_on_the_dask_runner_both_workers_read_its_ranges_into_the_same_vocabular
 
         reading.iter_range_blocks = reading.iter_range_blocks.unspied
 
-    reads, output = tmp_path / "reads", tmp_path / "vocab.jsonl"
-    reads.mkdir()
-    arguments = ["build-entity-vocab", str(dump), "--output", str(output), "--streams-per-range", "1"]
-    arguments += ["--runner=apache_beam.runners.dask.dask_runner.DaskRunner", "--dask_partition_size=1"]
-    with Client(dask_scheduler_address) as client:
-        client.run(record_range_reads, str(reads))
+    with Client(scheduler_address) as client:
+        client.run(record_range_reads, str(directory))
         try:
-            result = CliRunner().invoke(main, [*arguments, f"--dask_client_address={dask_scheduler_address}"])
+            yield
         finally:
             client.run(stop_recording)
+
+
+def run_on_dask_reading_ranges(scheduler_address: str, directory: Path, *arguments: str) -> tuple[list[list[int]], str]:
+    """Run ``luke`` on the DaskRunner (one range a partition), check that its passes read every range of the dump
+    once each, and return the starts each worker read and what it printed."""
+    reads = directory / "reads"
+    reads.mkdir()
+    arguments = (*arguments, "--streams-per-range", "1", "--runner=apache_beam.runners.dask.dask_runner.DaskRunner")
+    arguments = (*arguments, "--dask_partition_size=1", f"--dask_client_address={scheduler_address}")
+    with dask_range_reads(scheduler_address, reads):
+        result = CliRunner().invoke(main, list(arguments))
     assert result.exit_code == 0, result.output
-    # the runner reports no metrics: the counts printed are the article pass's report
-    assert "no counts available" not in result.output
-    assert re.search(r"pages\.read +[1-9]", result.output)
     starts_by_worker = [[int(start) for start in path.read_text().split()] for path in reads.iterdir()]
-    assert len(starts_by_worker) == 2 and all(starts_by_worker)
     starts = sorted(start for starts in starts_by_worker for start in starts)
-    assert starts == sorted(READING_PASSES * read_stream_offsets(multistream_index_path(str(dump))))  # once a pass
+    assert starts == sorted(READING_PASSES * read_stream_offsets(multistream_index_path(arguments[1])))
+    return starts_by_worker, result.output
+
+
+def test_on_the_dask_runner_both_workers_read_its_ranges_into_the_same_vocabulary(
+    dump: Path, vocab_run: tuple[Path, dict, list[StreamRange]], dask_scheduler_address: str, tmp_path: Path
+) -> None:
+    """The ranges are the job's created elements, which the DaskRunner partitions (here one range a partition):
+    fanned out from the one file, they stayed in its one partition, which a single worker read whole."""
+    output = tmp_path / "vocab.jsonl"
+    starts_by_worker, printed = run_on_dask_reading_ranges(
+        dask_scheduler_address, tmp_path, "build-entity-vocab", str(dump), "--output", str(output)
+    )
+    assert len(starts_by_worker) == 2 and all(starts_by_worker)
+    # the runner reports no metrics: the counts printed are the article pass's report
+    assert "no counts available" not in printed
+    assert re.search(r"pages\.read +[1-9]", printed)
     assert output.read_bytes() == vocab_run[0].read_bytes()
+
+
+def test_on_the_dask_runner_build_corpus_reads_each_range_once_a_pass(
+    dump: Path, stats: dict, bpe_tokenizer_dir: Path, dask_scheduler_address: str, tmp_path: Path
+) -> None:
+    """Beam's CombineGlobally would give an empty input its default through a side input, which the DaskRunner
+    computes as a job of its own, running the article pass again (preprocessing/beam/combiners.py)."""
+    output = tmp_path / "corpus"
+    arguments = ["build-corpus", str(dump), "--output", str(output), "--tokenizer", str(bpe_tokenizer_dir)]
+    run_on_dask_reading_ranges(dask_scheduler_address, tmp_path, *arguments, "--max-pages", str(stats["articles"]))
+    metadata = Corpus.open(output).metadata
+    assert metadata["counters"]["articles"] == stats["articles"]
+    assert len(metadata["ledger"]["balances"]) > 0

@@ -14,6 +14,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam.atomic import write_bytes
+from preprocessing.beam.combiners import CombineAll
 
 
 class SumCounts(beam.CombineFn):
@@ -48,7 +49,7 @@ class WriteCounts(beam.PTransform):
     def expand(self, counts: beam.PCollection[dict]) -> beam.PCollection[str]:
         return (
             counts
-            | "Sum" >> beam.CombineGlobally(SumCounts()).with_output_types(dict)
+            | "Sum" >> CombineAll(SumCounts(), {}).with_output_types(dict)
             | "Write" >> beam.Map(_write, self._path)
         )
 
