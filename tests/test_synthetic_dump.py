@@ -234,11 +234,14 @@ def dask_range_reads(scheduler_address: str, directory: Path) -> Iterator[None]:
 
         reading.iter_range_blocks = reading.iter_range_blocks.unspied
 
+    # no client of ours is open while the job runs: Beam's DaskRunner waits with as_completed, which takes the
+    # loop of the current client, not of its futures' client, and can hang when they differ (dask/distributed#4357)
     with Client(scheduler_address) as client:
         client.run(record_range_reads, str(directory))
-        try:
-            yield
-        finally:
+    try:
+        yield
+    finally:
+        with Client(scheduler_address) as client:
             client.run(stop_recording)
 
 
