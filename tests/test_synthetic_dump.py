@@ -210,8 +210,8 @@ def test_build_corpus_reads_it_in_ranges(
 
 @contextmanager
 def dask_range_reads(scheduler_address: str, directory: Path) -> Iterator[None]:
-    """While inside, each worker of the Dask cluster appends the start of every stream range it reads to a file of
-    ``directory`` named by its pid."""
+    """While inside, each worker of the Dask cluster appends the start of every stream range it reads, and how many
+    title tables it holds then, to a file of ``directory`` named by its pid."""
     from distributed import Client
 
     def record_range_reads(directory: str) -> None:  # runs in each worker process (pickled by value)
@@ -222,8 +222,14 @@ def dask_range_reads(scheduler_address: str, directory: Path) -> Iterator[None]:
         read_range = reading.iter_range_blocks
 
         def spy(stream_range: StreamRange):
+            import gc
+
+            from preprocessing.entities.title_table import TitleTable
+
+            gc.collect()
+            tables = sum(isinstance(instance, TitleTable) for instance in gc.get_objects())
             with open(os.path.join(directory, str(os.getpid())), "a", encoding="utf-8") as reads:
-                reads.write(f"{stream_range.start}\n")
+                reads.write(f"{stream_range.start} {tables}\n")
             return read_range(stream_range)
 
         spy.unspied = read_range
@@ -247,7 +253,9 @@ def dask_range_reads(scheduler_address: str, directory: Path) -> Iterator[None]:
 
 def run_on_dask_reading_ranges(scheduler_address: str, directory: Path, *arguments: str) -> tuple[list[list[int]], str]:
     """Run ``luke`` on the DaskRunner (one range a partition), check that its passes read every range of the dump
-    once each, and return the starts each worker read and what it printed."""
+    once each and that no worker held more than one title table at a time (the DaskRunner keeps the DoFn of every
+    partition a worker ran until the pass ends: their state is dropped at teardown), and return the starts each
+    worker read and what it printed."""
     reads = directory / "reads"
     reads.mkdir()
     arguments = (*arguments, "--streams-per-range", "1", "--runner=apache_beam.runners.dask.dask_runner.DaskRunner")
@@ -255,9 +263,11 @@ def run_on_dask_reading_ranges(scheduler_address: str, directory: Path, *argumen
     with dask_range_reads(scheduler_address, reads):
         result = CliRunner().invoke(main, list(arguments))
     assert result.exit_code == 0, result.output
-    starts_by_worker = [[int(start) for start in path.read_text().split()] for path in reads.iterdir()]
+    lines_by_worker = [[line.split() for line in path.read_text().splitlines()] for path in reads.iterdir()]
+    starts_by_worker = [[int(start) for start, _ in lines] for lines in lines_by_worker]
     starts = sorted(start for starts in starts_by_worker for start in starts)
     assert starts == sorted(READING_PASSES * read_stream_offsets(multistream_index_path(arguments[1])))
+    assert max(int(tables) for lines in lines_by_worker for _, tables in lines) == 1  # the article pass's own
     return starts_by_worker, result.output
 
 

@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.progress import ProgressReporter
+from preprocessing.beam.setup_state import SetUpDoFn
 from preprocessing.corpus.article_files import TokenizedArticle, read_article_file
 from preprocessing.corpus.directory import shard_path
 from preprocessing.corpus.entity_ids import EntityIds
@@ -71,7 +72,9 @@ class PackShards(beam.PTransform):
         return tasks | "PackShard" >> beam.ParDo(self._fn)
 
 
-class _PackShardFn(beam.DoFn):
+class _PackShardFn(SetUpDoFn):
+    STATE = ("_ids", "_tokenizer", "_progress")
+
     def __init__(
         self,
         output_dir: str,
@@ -133,7 +136,3 @@ class _PackShardFn(beam.DoFn):
     def finish_bundle(self) -> None:
         if self._progress is not None:
             self._progress.flush()
-
-    def __getstate__(self) -> dict:  # keep only the configuration (the vocabulary is loaded in setup)
-        names = ("_output_dir", "_build_dir", "_vocab_path", "_options", "_tokenizer_json", "_progress_dir")
-        return {name: self.__dict__[name] for name in names}

@@ -18,6 +18,7 @@ import apache_beam as beam
 
 from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.progress import ProgressReporter
+from preprocessing.beam.setup_state import SetUpDoFn
 from preprocessing.beam.split import SplitByKind
 from preprocessing.corpus.article_files import ArticleFileWriter, TokenizedArticle
 from preprocessing.corpus.splits import Candidate, SplitPlan, page_hashes
@@ -70,7 +71,9 @@ class TokenizeUnits(beam.PTransform):
         )
 
 
-class _TokenizeUnitFn(beam.DoFn):
+class _TokenizeUnitFn(SetUpDoFn):
+    STATE = ("_articles", "_splitter", "_tokenizer", "_progress")
+
     def __init__(
         self,
         source: ArticleSource,
@@ -128,7 +131,3 @@ class _TokenizeUnitFn(beam.DoFn):
     def finish_bundle(self) -> None:
         if self._progress is not None:
             self._progress.flush()
-
-    def __getstate__(self) -> dict:  # some runners pickle DoFns after setup: keep only the configuration
-        names = ("_source", "_language", "_tokenizer_json", "_build_dir", "_plan", "_link_counts", "_progress_dir")
-        return {name: self.__dict__[name] for name in names}

@@ -21,6 +21,7 @@ import apache_beam as beam
 from preprocessing.beam.combiners import Smallest
 from preprocessing.beam.metrics import FailureRecorder, record_counts
 from preprocessing.beam.progress import ProgressReporter
+from preprocessing.beam.setup_state import SetUpDoFn
 from preprocessing.beam.split import SplitByKind
 from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_REDIRECT_HOPS
 from preprocessing.entities.resolution import LinkResolver
@@ -114,7 +115,9 @@ def _kept_report(page_ids: list[int]) -> dict:
     return {"titles.max_page_id": max(page_ids, default=-1)}
 
 
-class _ReadTitlesFn(beam.DoFn):
+class _ReadTitlesFn(SetUpDoFn):
+    STATE = ("_reader", "_progress")
+
     def __init__(self, reading: ReadingOptions, runs_dir: str, parts: int, progress_dir: str | None) -> None:
         self._reading = reading
         self._runs_dir = runs_dir

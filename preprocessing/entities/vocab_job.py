@@ -15,6 +15,7 @@ from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.passes import PassRunner
 from preprocessing.beam.progress import ProgressReporter
 from preprocessing.beam.reports import WriteCounts, read_counts
+from preprocessing.beam.setup_state import SetUpDoFn
 from preprocessing.entities.articles import (
     ArticleSource,
     DumpArticles,
@@ -113,7 +114,9 @@ class CountUnitLinks(beam.PTransform):
         return units | "CountUnitLinks" >> beam.ParDo(self._fn).with_output_types(dict)
 
 
-class _CountUnitLinksFn(beam.DoFn):
+class _CountUnitLinksFn(SetUpDoFn):
+    STATE = ("_articles", "_progress")
+
     def __init__(self, source: ArticleSource, runs: LinkCountRuns, progress_dir: str | None) -> None:
         self._source = source
         self._runs = runs
@@ -137,6 +140,3 @@ class _CountUnitLinksFn(beam.DoFn):
     def finish_bundle(self) -> None:
         if self._progress is not None:
             self._progress.flush()
-
-    def __getstate__(self) -> dict:
-        return {"_source": self._source, "_runs": self._runs, "_progress_dir": self._progress_dir}

@@ -28,6 +28,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam.metrics import FailureRecorder, record_counts
+from preprocessing.beam.setup_state import SetUpDoFn
 from preprocessing.records import Article, Link, Paragraph
 
 
@@ -131,7 +132,9 @@ class ReadDocuments(beam.PTransform):
         )
 
 
-class _ReadDocumentFileFn(beam.DoFn):
+class _ReadDocumentFileFn(SetUpDoFn):
+    STATE = ("_failures",)
+
     def setup(self) -> None:
         self._failures = FailureRecorder("documents_failed")
 

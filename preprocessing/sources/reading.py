@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from preprocessing.beam.metrics import DAMAGED_FILES, FailureRecorder, record_counts
+from preprocessing.beam.setup_state import SetUpDoFn
 from preprocessing.defaults import DEFAULT_MAX_PAGE_BYTES, DEFAULT_STREAMS_PER_RANGE
 from preprocessing.records import WikiPage
 from preprocessing.sources.files import (
@@ -159,7 +160,9 @@ class ReadDumpPages(beam.PTransform):
         )
 
 
-class _ReadUnitFn(beam.DoFn):
+class _ReadUnitFn(SetUpDoFn):
+    STATE = ("_reader",)
+
     def __init__(self, max_page_bytes: int, allow_damaged: bool) -> None:
         self._max_page_bytes = max_page_bytes
         self._allow_damaged = allow_damaged
