@@ -166,10 +166,10 @@ def test_the_corpus_jobs_are_typed_everywhere(
         (tmp_path / "corpus").mkdir()
         EntityVocab.from_counts([("Aspirin", 1)], size=4).save(str(tmp_path / "corpus" / "entity_vocab.jsonl"))
     runs = LinkCountRuns(str(tmp_path / "runs"), 2) if vocabulary == "built" else None
-    article_pass(articles, config, units, source, "en", tokenizer_json="{}", link_counts=runs)
+    article_pass(articles, config, units, source, "en", tokenizer_file="tokenizer.json", link_counts=runs)
     if runs is not None:
         vocabulary_pass(vocabulary, runs, [0], str(tmp_path), VocabularyTarget(str(tmp_path / "vocab.jsonl"), 100))
-    packing_pass(packing, config, shard_tasks(config.plan, len(units), None), tokenizer_json="{}")
+    packing_pass(packing, config, shard_tasks(config.plan, len(units), None), tokenizer_file="tokenizer.json")
     for pipeline in pipelines:
         assert type_problems(pipeline) == []
     assert not [record.message for record in caplog.records if "type hint" in record.message]

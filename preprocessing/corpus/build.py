@@ -87,6 +87,7 @@ TRAINING_FACTS_FILE = "tokenizer_training.json"
 ARTICLE_REPORT = "article_pass.json"  # the article pass's counts, in the scratch directory
 PACKING_REPORT = "packing_pass.json"
 CANDIDATES_FILE = "validation_candidates.json"
+TOKENIZER_FILE = "tokenizer.json"  # what the article and packing passes tokenize with, in the scratch directory
 ERROR_LOG = "error.log"  # a failed job's output and traceback
 OUTPUT_ENTRIES = (METADATA_FILE, ENTITY_VOCAB_FILE, TOKENIZER_DIR, BUILD_DIR, ERROR_LOG, *SPLITS)
 # measured on the whole enwiki sample with a 4,000-token byte-level BPE: 3,717,282 bytes of shards from
@@ -298,7 +299,7 @@ def article_pass(
     units: list[SourceUnit],
     source: ArticleSource,
     language: str,
-    tokenizer_json: str,
+    tokenizer_file: str,
     link_counts: LinkCountRuns | None,
 ) -> None:
     """The article pass: units → article files, the link counts (``link_counts``, when the vocabulary is built),
@@ -313,7 +314,7 @@ def article_pass(
         pipeline
         | "Units" >> beam.Create(units, reshuffle=True).with_output_types(SourceUnit)
         | "TokenizeUnits"
-        >> TokenizeUnits(source, language, tokenizer_json, build_dir, config.plan, link_counts, progress_dir)
+        >> TokenizeUnits(source, language, tokenizer_file, build_dir, config.plan, link_counts, progress_dir)
     )
     candidates = (
         made["candidates"]
@@ -352,7 +353,7 @@ def shard_tasks(plan: SplitPlan, units: int, moved: Candidate | None) -> list[Sh
 
 
 def packing_pass(
-    pipeline: beam.Pipeline, config: CorpusBuildConfig, tasks: list[ShardTask], tokenizer_json: str
+    pipeline: beam.Pipeline, config: CorpusBuildConfig, tasks: list[ShardTask], tokenizer_file: str
 ) -> None:
     """The packing pass: every shard of ``tasks`` written, the counts in :data:`PACKING_REPORT`."""
     from preprocessing.beam.reports import WriteCounts
@@ -363,7 +364,7 @@ def packing_pass(
     _ = (
         pipeline
         | "Shards" >> beam.Create(tasks, reshuffle=True).with_output_types(ShardTask)
-        | "PackShards" >> PackShards(config.output, build_dir, vocab_path, config.packing, tokenizer_json, progress_dir)
+        | "PackShards" >> PackShards(config.output, build_dir, vocab_path, config.packing, tokenizer_file, progress_dir)
         | "WriteCounts" >> WriteCounts(FileSystems.join(build_dir, PACKING_REPORT))
     )
 
@@ -482,11 +483,12 @@ def build_corpus(
     tokenizer = load_output_tokenizer(config.output)
 
     language = corpus_language(config, site)
-    tokenizer_json = tokenizer.backend_tokenizer.to_str()
+    tokenizer_file = FileSystems.join(build_dir, TOKENIZER_FILE)  # the ids of the output's tokenizer/, exactly
+    write_bytes(tokenizer_file, tokenizer.backend_tokenizer.to_str().encode("utf-8"))
     parts = table.parts if table is not None else parts_for_input(xml_bytes(files))
     link_counts = LinkCountRuns.in_build_dir(build_dir, parts) if entity_vocab is None else None
     passes.run(
-        lambda pipeline: article_pass(pipeline, config, units, source, language, tokenizer_json, link_counts),
+        lambda pipeline: article_pass(pipeline, config, units, source, language, tokenizer_file, link_counts),
         "article",
         ("articles", "sentences"),
     )
@@ -507,7 +509,7 @@ def build_corpus(
         counts.update(prefixed("vocabulary", vocabulary))
     tasks = shard_tasks(config.plan, len(units), _moved_page(build_dir, config.plan))
     passes.run(
-        lambda pipeline: packing_pass(pipeline, config, tasks, tokenizer_json), "packing", ("articles", "sequences")
+        lambda pipeline: packing_pass(pipeline, config, tasks, tokenizer_file), "packing", ("articles", "sequences")
     )
     counts.update(prefixed("packing", read_counts(FileSystems.join(build_dir, PACKING_REPORT))))
 

@@ -27,8 +27,8 @@ from preprocessing.corpus.entity_ids import EntityIds
 from preprocessing.corpus.packing import PackedSequence, PackingOptions, pack_sentences
 from preprocessing.corpus.shard_writing import rows_in_shard, write_shard
 from preprocessing.corpus.splits import TRAIN
+from preprocessing.corpus.tokenizing import load_mention_tokenizer
 from preprocessing.entities.vocab import SPECIAL_ENTITIES
-from preprocessing.tokenization.mentions import MentionTokenizer
 
 FIRST_ENTITY_ID = len(SPECIAL_ENTITIES)  # after [PAD], [UNK], [MASK]
 
@@ -62,11 +62,11 @@ class PackShards(beam.PTransform):
         build_dir: str,
         vocab_path: str,
         options: PackingOptions,
-        tokenizer_json: str,
+        tokenizer_file: str,
         progress_dir: str | None = None,
     ):
         super().__init__()
-        self._fn = _PackShardFn(output_dir, build_dir, vocab_path, options, tokenizer_json, progress_dir)
+        self._fn = _PackShardFn(output_dir, build_dir, vocab_path, options, tokenizer_file, progress_dir)
 
     def expand(self, tasks: beam.PCollection[ShardTask]) -> beam.PCollection[dict]:
         return tasks | "PackShard" >> beam.ParDo(self._fn)
@@ -81,19 +81,19 @@ class _PackShardFn(SetUpDoFn):
         build_dir: str,
         vocab_path: str,
         options: PackingOptions,
-        tokenizer_json: str,
+        tokenizer_file: str,
         progress_dir: str | None,
     ) -> None:
         self._output_dir = output_dir
         self._build_dir = build_dir
         self._vocab_path = vocab_path
         self._options = options
-        self._tokenizer_json = tokenizer_json
+        self._tokenizer_file = tokenizer_file
         self._progress_dir = progress_dir
 
     def setup(self) -> None:
         self._ids = EntityIds(self._vocab_path, FIRST_ENTITY_ID)
-        self._tokenizer = MentionTokenizer(self._tokenizer_json)
+        self._tokenizer = load_mention_tokenizer(self._tokenizer_file)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
     def process(self, task: ShardTask) -> Iterator[dict]:

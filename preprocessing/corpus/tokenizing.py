@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from preprocessing.beam.metrics import record_counts
 from preprocessing.beam.progress import ProgressReporter
@@ -42,6 +43,13 @@ def article_sentences(article: Article, splitter: SentenceSplitter, counts: Coun
     return sentences
 
 
+def load_mention_tokenizer(tokenizer_file: str) -> MentionTokenizer:
+    """The ``MentionTokenizer`` of a ``tokenizer.json`` on any Beam filesystem: DoFns carry its path, not its
+    megabytes (the DaskRunner deserializes a DoFn for each partition)."""
+    with FileSystems.open(tokenizer_file) as stream:
+        return MentionTokenizer(stream.read().decode("utf-8"))
+
+
 class TokenizeUnits(beam.PTransform):
     """PCollection[SourceUnit] → ``{"reports": PCollection[dict], "candidates": PCollection[Candidate]}``; the
     article files written under ``build_dir``, the link counts to ``link_counts`` (when a vocabulary is built).
@@ -54,14 +62,14 @@ class TokenizeUnits(beam.PTransform):
         self,
         source: ArticleSource,
         language: str,
-        tokenizer_json: str,
+        tokenizer_file: str,
         build_dir: str,
         plan: SplitPlan,
         link_counts: LinkCountRuns | None = None,
         progress_dir: str | None = None,
     ) -> None:
         super().__init__()
-        self._fn = _TokenizeUnitFn(source, language, tokenizer_json, build_dir, plan, link_counts, progress_dir)
+        self._fn = _TokenizeUnitFn(source, language, tokenizer_file, build_dir, plan, link_counts, progress_dir)
 
     def expand(self, units: beam.PCollection[SourceUnit]):
         return (
@@ -78,7 +86,7 @@ class _TokenizeUnitFn(SetUpDoFn):
         self,
         source: ArticleSource,
         language: str,
-        tokenizer_json: str,
+        tokenizer_file: str,
         build_dir: str,
         plan: SplitPlan,
         link_counts: LinkCountRuns | None,
@@ -86,7 +94,7 @@ class _TokenizeUnitFn(SetUpDoFn):
     ) -> None:
         self._source = source
         self._language = language
-        self._tokenizer_json = tokenizer_json
+        self._tokenizer_file = tokenizer_file
         self._build_dir = build_dir
         self._plan = plan
         self._link_counts = link_counts
@@ -95,7 +103,7 @@ class _TokenizeUnitFn(SetUpDoFn):
     def setup(self) -> None:
         self._articles = self._source.open()
         self._splitter = SentenceSplitter(self._language)
-        self._tokenizer = MentionTokenizer(self._tokenizer_json)
+        self._tokenizer = load_mention_tokenizer(self._tokenizer_file)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 
     def process(self, unit: SourceUnit) -> Iterator[tuple[str, dict | Candidate]]:
