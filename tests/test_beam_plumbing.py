@@ -11,7 +11,7 @@ from apache_beam.options.pipeline_options import DirectOptions, StandardOptions,
 from preprocessing.beam.atomic import atomic_create, write_bytes
 from preprocessing.beam.failures import describe_failure
 from preprocessing.beam.metrics import JobSummary
-from preprocessing.beam.options import create_pipeline, pipeline_options_from_args
+from preprocessing.beam.options import DASK_PARTITIONS, create_pipeline, pipeline_options_from_args
 from preprocessing.commands.options import split_beam_args
 from preprocessing.sources.files import DamagedDumpError
 from preprocessing.sources.multistream import StreamRange, iter_range_blocks, stream_ranges
@@ -33,6 +33,21 @@ def test_beam_options_pass_through_unchanged():
     assert dataflow.view_as(StandardOptions).runner == "DataflowRunner"
     assert dataflow.get_all_options()["project"] == "p"
     assert dataflow.view_as(DirectOptions).direct_running_mode != "multi_processing"  # not touched
+
+
+def test_the_dask_runner_gets_a_fixed_number_of_partitions_unless_told():
+    from apache_beam.runners.dask.dask_runner import DaskOptions
+
+    runner = "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"
+
+    def bag_options(*args: str) -> dict:
+        options = pipeline_options_from_args([runner, *args]).view_as(DaskOptions)
+        return DaskOptions._extract_bag_kwargs(options.get_all_options(drop_default=True, current_only=True))
+
+    assert bag_options() == {"npartitions": DASK_PARTITIONS}
+    assert bag_options("--dask_partition_size=1") == {"partition_size": 1}
+    assert bag_options("--dask_npartitions=8") == {"npartitions": 8}
+    assert "dask_partition_size" not in pipeline_options_from_args(["--runner=FlinkRunner"]).get_all_options()
 
 
 @pytest.mark.parametrize("runner", [None, "DirectRunner", "direct", "SwitchingDirectRunner", "FnApiRunner"])

@@ -13,16 +13,25 @@ from apache_beam.runners.runner import PipelineRunner
 # pipeline_options_from_args' local defaults (one process per core)
 _SWITCHING_DIRECT = frozenset({"direct", "switchingdirect", "fnapi"})
 _DIRECT = _SWITCHING_DIRECT | {"bundlebaseddirect"}
+# partitions of each pass's work items (stream ranges, parts, shards) on Beam's DaskRunner unless told. Its default
+# (128 items a partition) ran most passes of a few-GB dump as one or two partitions on one worker; and a worker
+# keeps each partition's task until the pass ends (~2.5 MiB each here), so a fixed count bounds its memory
+DASK_PARTITIONS = 64
 
 
 def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
     """Turn the CLI's extra arguments (``--runner=...``, ``--project=...``, ...) into ``PipelineOptions``.
 
     Without ``--runner`` the job runs on the DirectRunner in multi-processing mode with one worker per
-    core (``--direct_num_workers`` and ``--direct_running_mode`` still override that). Every other Beam
-    option passes through unchanged, so the same command runs on Dataflow, Flink, Spark or Dask.
+    core (``--direct_num_workers`` and ``--direct_running_mode`` still override that). On the DaskRunner each
+    pass's work items go in :data:`DASK_PARTITIONS` partitions unless ``--dask_npartitions`` or
+    ``--dask_partition_size`` is given. Every other Beam option passes through unchanged, so the same command
+    runs on Dataflow, Flink, Spark or Dask.
     """
     options = PipelineOptions(list(beam_args))
+    partitioned = any(arg.startswith(("--dask_partition_size", "--dask_npartitions")) for arg in beam_args)
+    if _runs_on_dask(options) and not partitioned:
+        options = PipelineOptions([*beam_args, f"--dask_npartitions={DASK_PARTITIONS}"])
     if _runs_on_direct(options):
         direct = options.view_as(DirectOptions)
         if not any(arg.startswith("--direct_running_mode") for arg in beam_args):
@@ -74,3 +83,8 @@ def _runs_on_direct(options: PipelineOptions) -> bool:
     """Whether ``options`` run on a DirectRunner (no ``--runner`` means the DirectRunner)."""
     runner = options.view_as(StandardOptions).runner
     return runner is None or _runner_name(runner) in _DIRECT
+
+
+def _runs_on_dask(options: PipelineOptions) -> bool:
+    runner = options.view_as(StandardOptions).runner
+    return runner is not None and _runner_name(runner) == "dask"
