@@ -15,8 +15,8 @@ _SWITCHING_DIRECT = frozenset({"direct", "switchingdirect", "fnapi"})
 _DIRECT = _SWITCHING_DIRECT | {"bundlebaseddirect"}
 # partitions of each pass's work items (stream ranges, parts, shards) on Beam's DaskRunner unless told. Its default
 # (128 items a partition) ran most passes of a few-GB dump as one or two partitions on one worker; and a worker
-# keeps each partition's task until the pass ends (~2.5 MiB each here), so a fixed count bounds its memory
-DASK_PARTITIONS = 64
+# keeps each partition's task until the pass ends, so a count that does not grow with the dump bounds its memory
+DASK_PARTITIONS = 16
 
 
 def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
