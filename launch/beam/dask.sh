@@ -6,10 +6,10 @@
 #   SCHEDULER=tcp://dask-scheduler:8786 launch/beam/dask.sh build-corpus /shared/enwiki-*.xml.bz2 \
 #       --output /shared/corpus --tokenizer roberta-large --entity-vocab-size 500000
 #
-# The dumps and the output must be on a filesystem every worker reads and writes. Beam's DaskRunner holds every
-# shuffle in worker memory: it suits slices of a few GB of XML, not the whole of English Wikipedia (docs/PERFORMANCE.md,
-# "Scale"). A multistream dump's stream ranges go 128 to a partition (one worker each); --dask_partition_size=N
-# changes that.
+# The dumps and the output must be on a filesystem every worker reads and writes. Each pass's work items (a
+# multistream dump's stream ranges, then parts and shards) go in 16 partitions: on a cluster of more than 4
+# worker threads give --dask_npartitions=N (~4 a thread). Worker memory barely grows with the dump
+# (docs/PERFORMANCE.md, "Scale").
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 SCHEDULER="${SCHEDULER:?set SCHEDULER to the scheduler address, e.g. tcp://dask-scheduler:8786}"
