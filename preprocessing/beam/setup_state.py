@@ -4,7 +4,7 @@ progress files) from its configuration; the state is never pickled and ``teardow
 Some runners pickle a DoFn after its setup, and the state does not pickle (ICU, mapped files) or should not
 travel. Beam's DaskRunner sets a DoFn up for each partition and keeps every partition's DoFn until the pass
 ends: were the state kept with it, a worker would hold one tokenizer, parser and title table per partition it
-ran (~55 MB each in the article pass), growing with the dump (docs/PERFORMANCE.md).
+ran (tens of MB each in the article pass), growing with the dump (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import apache_beam as beam
 
 
 class SetUpDoFn(beam.DoFn):
-    """Subclasses name the attributes their ``setup`` assigns in :attr:`STATE` (``tests/test_lint.py`` checks)."""
+    """Subclasses name the attributes their ``setup`` assigns in :attr:`STATE` (``tests/test_layout.py`` checks)."""
 
     STATE: tuple[str, ...] = ()
 
