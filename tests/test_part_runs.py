@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +38,11 @@ def test_each_row_is_read_back_once_in_its_part_and_in_its_unit_order(tmp_path):
         for index, part in enumerate(read):
             in_part = part.filter(pc.equal(part["unit"], unit))["key"].to_pylist()
             assert in_part == [key for key in keys.tolist() if key % parts == index]
+
+    # a part's rows are read, not mapped: a memory map of every run would hold most of each (the kernel maps the
+    # pages around each one read) for as long as the part's rows live
+    mapped = Path("/proc/self/maps").read_text()
+    assert read and not [run for run in runs if run in mapped]
 
 
 def test_the_vocabulary_of_runs_cut_into_parts_equals_one_sort_of_all_counts(tmp_path):
