@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from corpus_builders import IN_PROCESS
 
@@ -43,6 +44,16 @@ def test_each_row_is_read_back_once_in_its_part_and_in_its_unit_order(tmp_path):
     # pages around each one read) for as long as the part's rows live
     mapped = Path("/proc/self/maps").read_text()
     assert read and not [run for run in runs if run in mapped]
+
+
+def test_a_missing_run_is_named(tmp_path):
+    keys = np.arange(4, dtype=np.uint64)
+    runs = [run_path(str(tmp_path), unit) for unit in range(2)]
+    for path in runs:
+        write_run(path, pa.table([keys, np.zeros(4, dtype=np.int64)], schema=SCHEMA), keys, 2)
+    Path(runs[1]).unlink()  # a scratch file removed between the passes
+    with pytest.raises(FileNotFoundError, match="unit-000001.arrow"):
+        read_part(runs, 0, SCHEMA)
 
 
 def test_the_vocabulary_of_runs_cut_into_parts_equals_one_sort_of_all_counts(tmp_path):
