@@ -48,23 +48,36 @@ def write_run(path: str, rows: pa.Table, keys: np.ndarray, parts: int) -> None:
             writer.write_batch(ordered.slice(int(bounds[index]), int(bounds[index + 1] - bounds[index])))
 
 
+class DamagedRunError(ValueError):
+    """A run (a scratch file of this job) that cannot be read as a whole Arrow IPC file; the message names it."""
+
+
 @contextlib.contextmanager
 def open_run(path: str) -> Iterator[pa.ipc.RecordBatchFileReader]:
-    """A reader of the run (or any Arrow IPC file) at ``path`` that reads a batch by its offset.
+    """A reader of the run (or any Arrow IPC file) at ``path`` that reads a batch by its offset
+    (:class:`DamagedRunError` for a file that is not one, ``FileNotFoundError`` for a missing one).
 
     Not memory-mapped: a page fault maps its neighbours too (the kernel's fault-around, 64 KB), so a part's
     reader mapped most of every run; at 688 runs (4 GB of XML) that held ~70 MB more than reading the batches.
     """
-    if is_local(path):
-        with pa.OSFile(path, "r") as file:
+    with contextlib.ExitStack() as stack:
+        if is_local(path):
+            file = stack.enter_context(pa.OSFile(path, "r"))
+        else:
+            stream = stack.enter_context(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))
+            file = pa.PythonFile(stream, mode="r")
+        try:
             yield pa.ipc.open_file(file)
-        return
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-        yield pa.ipc.open_file(pa.PythonFile(stream, mode="r"))
+        except (pa.ArrowInvalid, OSError) as error:  # opening it, or reading a batch (Arrow: OSError)
+            raise DamagedRunError(
+                f"{path} is damaged ({error}): a scratch file of this job, changed or cut short "
+                "after it was written; run the job again"
+            ) from error
 
 
 def read_part(paths: Sequence[str], index: int, schema: pa.Schema) -> pa.Table:
-    """Batch ``index`` of every run in ``paths``, as one table (``FileNotFoundError`` names a missing run)."""
+    """Batch ``index`` of every run in ``paths``, as one table (``FileNotFoundError`` names a missing run,
+    :class:`DamagedRunError` a damaged one)."""
     batches = []
     for path in paths:
         with open_run(path) as run:

@@ -5,6 +5,7 @@ and never takes a title it does not hold for one it does."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -113,16 +114,28 @@ def test_lookups_find_each_title_and_never_another_with_its_key(tmp_path, monkey
     assert lookups == {"links.table_check_mismatch": 1}
 
 
+def _damaged_run(path: str, titles, parts: int) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(b"ARROW1 and then nothing an Arrow reader can use")
+
+
 @pytest.mark.slow
-def test_a_run_that_never_reaches_the_next_pass_fails_the_build_naming_it(
-    enwiki_dump, bpe_tokenizer_dir, tmp_path, monkeypatch
+@pytest.mark.parametrize(
+    ("write_run", "message"),
+    [(lambda path, titles, parts: None, "FileNotFoundError"), (_damaged_run, "DamagedRunError")],
+    ids=["lost", "damaged"],
+)
+def test_a_run_lost_or_damaged_before_the_next_pass_fails_the_build_naming_it(
+    enwiki_dump, bpe_tokenizer_dir, tmp_path, monkeypatch, write_run, message
 ):
-    """A unit's title run lost between the title and table passes (a scratch disk cleaned, a write lost)."""
-    monkeypatch.setattr("preprocessing.entities.articles.write_title_run", lambda path, titles, parts: None)
+    """A unit's title run lost or damaged between the title and table passes (a scratch disk cleaned, a write
+    lost or cut short)."""
+    monkeypatch.setattr("preprocessing.entities.articles.write_title_run", write_run)
     output = tmp_path / "corpus"
     with pytest.raises(JobError) as error:
         build_sample_corpus(enwiki_dump, output, tokenizer=str(bpe_tokenizer_dir), max_pages=20)
     assert "\n" not in str(error.value)
     assert str(error.value).startswith("the table pass failed")
+    assert message in str(error.value)
     assert f"{output}/_build/title_runs/unit-000000.arrow" in str(error.value)
     assert not (output / "metadata.json").exists()

@@ -18,7 +18,7 @@ from corpus_builders import IN_PROCESS
 from preprocessing.beam.options import create_pipeline
 from preprocessing.entities.vocab import EntityVocab
 from preprocessing.entities.vocab_building import LinkCountRuns, VocabularyTarget, vocabulary_pass
-from preprocessing.part_runs import read_part, run_path, write_run
+from preprocessing.part_runs import DamagedRunError, read_part, run_path, write_run
 
 SCHEMA = pa.schema([pa.field("key", pa.uint64()), pa.field("unit", pa.int64())])
 
@@ -46,13 +46,33 @@ def test_each_row_is_read_back_once_in_its_part_and_in_its_unit_order(tmp_path):
     assert read and not [run for run in runs if run in mapped]
 
 
-def test_a_missing_run_is_named(tmp_path):
+def _two_runs(directory: Path) -> list[str]:
     keys = np.arange(4, dtype=np.uint64)
-    runs = [run_path(str(tmp_path), unit) for unit in range(2)]
+    runs = [run_path(str(directory), unit) for unit in range(2)]
     for path in runs:
         write_run(path, pa.table([keys, np.zeros(4, dtype=np.int64)], schema=SCHEMA), keys, 2)
+    return runs
+
+
+def test_a_missing_run_is_named(tmp_path):
+    runs = _two_runs(tmp_path)
     Path(runs[1]).unlink()  # a scratch file removed between the passes
     with pytest.raises(FileNotFoundError, match="unit-000001.arrow"):
+        read_part(runs, 0, SCHEMA)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "overwritten", "a batch garbled"])
+def test_a_damaged_run_is_named(tmp_path, damage):
+    runs = _two_runs(tmp_path)
+    run = Path(runs[1])
+    content = run.read_bytes()
+    if damage == "cut short":
+        run.write_bytes(content[: len(content) // 2])
+    elif damage == "overwritten":
+        run.write_bytes(b"\0" * len(content))
+    else:  # the file's first batch message (after the 8-byte magic and the schema message) turned to noise
+        run.write_bytes(content[:200] + bytes(range(64)) + content[264:])
+    with pytest.raises(DamagedRunError, match=r"unit-000001\.arrow is damaged .*run the job again"):
         read_part(runs, 0, SCHEMA)
 
 
