@@ -210,35 +210,44 @@ def test_build_corpus_reads_it_in_ranges(
 
 @contextmanager
 def dask_range_reads(scheduler_address: str, directory: Path) -> Iterator[None]:
-    """While inside, each worker of the Dask cluster appends the start of every stream range it reads, and how many
-    title tables it holds then, to a file of ``directory`` named by its pid."""
+    """While inside, each worker of the Dask cluster appends the start of every stream range it reads, how many
+    title tables it holds then and how many it has opened so far, to a file of ``directory`` named by its pid."""
     from distributed import Client
 
     def record_range_reads(directory: str) -> None:  # runs in each worker process (pickled by value)
         import os
 
+        from preprocessing.entities.title_table import TitleTable
         from preprocessing.sources import reading
 
         read_range = reading.iter_range_blocks
+        open_table = TitleTable.__init__
+        opened = []
+
+        def counted_open(table, *args, **kwargs):
+            opened.append(1)
+            open_table(table, *args, **kwargs)
 
         def spy(stream_range: StreamRange):
             import gc
 
-            from preprocessing.entities.title_table import TitleTable
-
             gc.collect()
             tables = sum(isinstance(instance, TitleTable) for instance in gc.get_objects())
             with open(os.path.join(directory, str(os.getpid())), "a", encoding="utf-8") as reads:
-                reads.write(f"{stream_range.start} {tables}\n")
+                reads.write(f"{stream_range.start} {tables} {len(opened)}\n")
             return read_range(stream_range)
 
         spy.unspied = read_range
+        counted_open.unspied = open_table
         reading.iter_range_blocks = spy
+        TitleTable.__init__ = counted_open
 
     def stop_recording() -> None:
+        from preprocessing.entities.title_table import TitleTable
         from preprocessing.sources import reading
 
         reading.iter_range_blocks = reading.iter_range_blocks.unspied
+        TitleTable.__init__ = TitleTable.__init__.unspied
 
     # no client of ours is open while the job runs: Beam's DaskRunner waits with as_completed, which takes the
     # loop of the current client, not of its futures' client, and can hang when they differ (dask/distributed#4357)
@@ -253,9 +262,9 @@ def dask_range_reads(scheduler_address: str, directory: Path) -> Iterator[None]:
 
 def run_on_dask_reading_ranges(scheduler_address: str, directory: Path, *arguments: str) -> tuple[list[list[int]], str]:
     """Run ``luke`` on the DaskRunner (one range a partition), check that its passes read every range of the dump
-    once each and that no worker held more than one title table at a time (the DaskRunner keeps the DoFn of every
-    partition a worker ran until the pass ends: their state is dropped at teardown), and return the starts each
-    worker read and what it printed."""
+    once each and that each worker opened one title table for all the partitions it ran (the DaskRunner sets a DoFn
+    up for each partition, one after another: they share one state, ``beam/setup_state.py``), and return the
+    starts each worker read and what it printed."""
     reads = directory / "reads"
     reads.mkdir()
     arguments = (*arguments, "--streams-per-range", "1", "--runner=apache_beam.runners.dask.dask_runner.DaskRunner")
@@ -264,10 +273,13 @@ def run_on_dask_reading_ranges(scheduler_address: str, directory: Path, *argumen
         result = CliRunner().invoke(main, list(arguments))
     assert result.exit_code == 0, result.output
     lines_by_worker = [[line.split() for line in path.read_text().splitlines()] for path in reads.iterdir()]
-    starts_by_worker = [[int(start) for start, _ in lines] for lines in lines_by_worker]
+    starts_by_worker = [[int(start) for start, _, _ in lines] for lines in lines_by_worker]
     starts = sorted(start for starts in starts_by_worker for start in starts)
     assert starts == sorted(READING_PASSES * read_stream_offsets(multistream_index_path(arguments[1])))
-    assert max(int(tables) for lines in lines_by_worker for _, tables in lines) == 1  # the article pass's own
+    assert max(int(tables) for lines in lines_by_worker for _, tables, _ in lines) == 1  # the article pass's own
+    # each worker ran several partitions of the article pass (read with the table open), all with one table
+    assert all(sum(opened != "0" for _, _, opened in lines) > 1 for lines in lines_by_worker)
+    assert max(int(opened) for lines in lines_by_worker for _, _, opened in lines) == 1
     return starts_by_worker, result.output
 
 

@@ -28,6 +28,7 @@ class PassRunner:
         from preprocessing.beam.failures import reported_failures
         from preprocessing.beam.options import create_pipeline
         from preprocessing.beam.progress import ProgressMonitor
+        from preprocessing.beam.setup_state import release_worker_state
 
         pipeline = create_pipeline(self._options)
         build(pipeline)
@@ -35,6 +36,9 @@ class PassRunner:
             reported_failures(f"the {name} pass", self._error_log) as terminal,
             ProgressMonitor(self.progress_dir(name), f"{self._command} ({name} pass)", tuple(fields), terminal),
         ):
-            result = pipeline.run()
-            result.wait_until_finish()
+            try:
+                result = pipeline.run()
+                result.wait_until_finish()
+            finally:
+                release_worker_state()  # the states the in-memory runner kept in this process
         self.results[name] = result

@@ -84,6 +84,7 @@ class _PackShardFn(SetUpDoFn):
         tokenizer_file: str,
         progress_dir: str | None,
     ) -> None:
+        super().__init__()
         self._output_dir = output_dir
         self._build_dir = build_dir
         self._vocab_path = vocab_path
@@ -91,7 +92,7 @@ class _PackShardFn(SetUpDoFn):
         self._tokenizer_file = tokenizer_file
         self._progress_dir = progress_dir
 
-    def setup(self) -> None:
+    def build_state(self) -> None:
         self._ids = EntityIds(self._vocab_path, FIRST_ENTITY_ID)
         self._tokenizer = load_mention_tokenizer(self._tokenizer_file)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None

@@ -92,6 +92,7 @@ class _TokenizeUnitFn(SetUpDoFn):
         link_counts: LinkCountRuns | None,
         progress_dir: str | None,
     ) -> None:
+        super().__init__()
         self._source = source
         self._language = language
         self._tokenizer_file = tokenizer_file
@@ -100,7 +101,7 @@ class _TokenizeUnitFn(SetUpDoFn):
         self._link_counts = link_counts
         self._progress_dir = progress_dir
 
-    def setup(self) -> None:
+    def build_state(self) -> None:
         self._articles = self._source.open()
         self._splitter = SentenceSplitter(self._language)
         self._tokenizer = load_mention_tokenizer(self._tokenizer_file)

@@ -119,12 +119,13 @@ class _ReadTitlesFn(SetUpDoFn):
     STATE = ("_reader", "_progress")
 
     def __init__(self, reading: ReadingOptions, runs_dir: str, parts: int, progress_dir: str | None) -> None:
+        super().__init__()
         self._reading = reading
         self._runs_dir = runs_dir
         self._parts = parts
         self._progress_dir = progress_dir
 
-    def setup(self) -> None:
+    def build_state(self) -> None:
         self._reader = PageReader(self._reading.max_page_bytes, self._reading.allow_damaged)
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 

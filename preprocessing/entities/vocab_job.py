@@ -118,11 +118,12 @@ class _CountUnitLinksFn(SetUpDoFn):
     STATE = ("_articles", "_progress")
 
     def __init__(self, source: ArticleSource, runs: LinkCountRuns, progress_dir: str | None) -> None:
+        super().__init__()
         self._source = source
         self._runs = runs
         self._progress_dir = progress_dir
 
-    def setup(self) -> None:
+    def build_state(self) -> None:
         self._articles = self._source.open()
         self._progress = ProgressReporter(self._progress_dir) if self._progress_dir else None
 

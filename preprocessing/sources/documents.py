@@ -135,7 +135,7 @@ class ReadDocuments(beam.PTransform):
 class _ReadDocumentFileFn(SetUpDoFn):
     STATE = ("_failures",)
 
-    def setup(self) -> None:
+    def build_state(self) -> None:
         self._failures = FailureRecorder("documents_failed")
 
     def process(self, path: str) -> Iterator[Article]:

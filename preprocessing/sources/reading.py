@@ -164,10 +164,11 @@ class _ReadUnitFn(SetUpDoFn):
     STATE = ("_reader",)
 
     def __init__(self, max_page_bytes: int, allow_damaged: bool) -> None:
+        super().__init__()
         self._max_page_bytes = max_page_bytes
         self._allow_damaged = allow_damaged
 
-    def setup(self) -> None:
+    def build_state(self) -> None:
         self._reader = PageReader(self._max_page_bytes, self._allow_damaged)
 
     def process(self, unit: SourceUnit) -> Iterator[WikiPage]:
