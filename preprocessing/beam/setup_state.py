@@ -1,16 +1,17 @@
 """``SetUpDoFn``: a DoFn whose worker state (tokenizers, parsers, the memory-mapped title table, progress files) is
-built from its configuration in ``setup``, never pickled, and handed back at teardown for the DoFn's next copy.
+built from its configuration (``build_state``) when ``setup`` finds none kept, never pickled, and given back at
+teardown for the DoFn's next copy.
 
 Runners set a DoFn up as often as they like. The DirectRunner and Dataflow keep one set-up copy per worker thread
 for a whole pass; Beam's DaskRunner deserializes and sets up a copy for every partition and tears it down at the
-partition's end (keeping the copy until the pass ends, so state left on it would be held once per partition).
-Built anew for each copy, the state cost its build every time (a tokenizer loaded, a title table opened, the
-word memo learnt again) and its memory, freed and allocated again, kept growing: +150 MiB for 40 partitions of 5
-units in one process, against none when the state is reused (docs/PERFORMANCE.md). So a process keeps the states
-its copies gave back, by the DoFn they were built for (a key made when the DoFn is constructed: its copies share
-it, another job's DoFn never does); ``setup`` takes one that no other copy is using, or builds one. Building a
-state drops those kept for other DoFns (another pass's), and :func:`release_worker_state` drops them all (the
-driver, after each pass, for the in-memory runner).
+partition's end (keeping the copy until the pass ends, so state left on it would be held once per partition). Built
+anew for each copy, the state cost its build every time (a tokenizer loaded, a title table opened, the word memo
+learnt again) and its memory, freed and allocated again, kept growing: 131 → 308 MiB over 40 partitions of 5 units
+in one process, against 131 → 156 with the state reused (``benchmarks/bench_worker_state.py``). So a process keeps
+the states its copies gave back, by the DoFn they were built for (a key made when the DoFn is constructed: its
+copies share it, another job's DoFn never does); ``setup`` takes one that no other copy is using, or builds one.
+Building a state drops those kept for other DoFns (another pass's), and :func:`release_worker_state` drops them all
+(the driver, after each pass, for the in-memory runner).
 """
 
 from __future__ import annotations
