@@ -41,7 +41,7 @@ def _copies(fn: SetUpDoFn, count: int) -> list[SetUpDoFn]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_thread_state():
+def _nothing_kept():
     release_worker_state()
     BUILDS.clear()
     yield
