@@ -11,7 +11,12 @@ from apache_beam.options.pipeline_options import DirectOptions, StandardOptions,
 from preprocessing.beam.atomic import atomic_create, write_bytes
 from preprocessing.beam.failures import describe_failure
 from preprocessing.beam.metrics import JobSummary
-from preprocessing.beam.options import DASK_PARTITIONS, create_pipeline, pipeline_options_from_args
+from preprocessing.beam.options import (
+    DASK_PARTITIONS,
+    DASK_PARTITIONS_PER_THREAD,
+    create_pipeline,
+    pipeline_options_from_args,
+)
 from preprocessing.commands.options import split_beam_args
 from preprocessing.sources.files import DamagedDumpError
 from preprocessing.sources.multistream import StreamRange, iter_range_blocks, stream_ranges
@@ -35,19 +40,48 @@ def test_beam_options_pass_through_unchanged():
     assert dataflow.view_as(DirectOptions).direct_running_mode != "multi_processing"  # not touched
 
 
-def test_the_dask_runner_gets_a_fixed_number_of_partitions_unless_told():
+DASK = "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"
+
+
+def dask_bag_options(*args: str) -> dict:
+    """The partitioning the DaskRunner gets from ``pipeline_options_from_args``."""
     from apache_beam.runners.dask.dask_runner import DaskOptions
 
-    runner = "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"
+    options = pipeline_options_from_args([DASK, *args]).view_as(DaskOptions)
+    return DaskOptions._extract_bag_kwargs(options.get_all_options(drop_default=True, current_only=True))
 
-    def bag_options(*args: str) -> dict:
-        options = pipeline_options_from_args([runner, *args]).view_as(DaskOptions)
-        return DaskOptions._extract_bag_kwargs(options.get_all_options(drop_default=True, current_only=True))
 
-    assert bag_options() == {"npartitions": DASK_PARTITIONS}
-    assert bag_options("--dask_partition_size=1") == {"partition_size": 1}
-    assert bag_options("--dask_npartitions=8") == {"npartitions": 8}
+def test_the_dask_runner_gets_partitions_a_worker_thread_unless_told():
+    # without a scheduler the DaskRunner starts a local cluster of a thread a core
+    cores = os.cpu_count() or 1
+    assert dask_bag_options() == {"npartitions": max(DASK_PARTITIONS, DASK_PARTITIONS_PER_THREAD * cores)}
+    assert dask_bag_options("--dask_partition_size=1") == {"partition_size": 1}
+    assert dask_bag_options("--dask_npartitions=8") == {"npartitions": 8}
     assert "dask_partition_size" not in pipeline_options_from_args(["--runner=FlinkRunner"]).get_all_options()
+
+
+@pytest.mark.parametrize(("workers", "threads", "partitions"), [(3, 4, 48), (1, 1, DASK_PARTITIONS)])
+def test_the_dask_partitions_follow_the_threads_of_the_cluster_the_scheduler_has(workers, threads, partitions):
+    """4 a worker thread (3 × 4 threads: 48), and never fewer than the fixed least count."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        host="127.0.0.1",
+        protocol="tcp",
+        processes=False,
+        n_workers=workers,
+        threads_per_worker=threads,
+        dashboard_address=None,
+    ) as cluster:
+        address = f"--dask_client_address={cluster.scheduler_address}"
+        assert dask_bag_options(address) == {"npartitions": partitions}
+        assert dask_bag_options(address, "--dask_npartitions=5") == {"npartitions": 5}
+
+
+def test_a_dask_scheduler_that_does_not_answer_is_named():
+    address = "tcp://127.0.0.1:9"  # discard: nothing listens
+    with pytest.raises(ValueError, match=f"^no Dask scheduler answers at {address}: "):
+        pipeline_options_from_args([DASK, f"--dask_client_address={address}", "--dask_connection_timeout=2"])
 
 
 @pytest.mark.parametrize("runner", [None, "DirectRunner", "direct", "SwitchingDirectRunner", "FnApiRunner"])

@@ -100,6 +100,23 @@ def test_a_damaged_dump_fails_the_job_on_the_dask_runner(
     assert not (tmp_path / "corpus" / "metadata.json").exists()
 
 
+def test_a_dask_scheduler_that_does_not_answer_fails_both_jobs_in_one_line_before_any_work(
+    enwiki_dump, bpe_tokenizer_dir, tmp_path
+):
+    address = "tcp://127.0.0.1:9"  # discard: nothing listens
+    runner = (
+        "--runner=apache_beam.runners.dask.dask_runner.DaskRunner",
+        f"--dask_client_address={address}",
+        "--dask_connection_timeout=2",
+    )
+    vocab = tmp_path / "entity_vocab.jsonl"
+    assert f"no Dask scheduler answers at {address}: " in error_line(vocab_job(enwiki_dump, vocab, *runner))
+    corpus = tmp_path / "corpus"
+    line = error_line(corpus_job(enwiki_dump, corpus, bpe_tokenizer_dir, *runner))
+    assert f"no Dask scheduler answers at {address}: " in line
+    assert not vocab.exists() and not corpus.exists()
+
+
 def test_an_output_that_cannot_be_written_is_refused_before_any_work(enwiki_dump, bpe_tokenizer_dir, tmp_path):
     """Root ignores file permissions, so the unwritable place is a path under a regular file."""
     blocker = tmp_path / "a-file"

@@ -13,10 +13,12 @@ from apache_beam.runners.runner import PipelineRunner
 # pipeline_options_from_args' local defaults (one process per core)
 _SWITCHING_DIRECT = frozenset({"direct", "switchingdirect", "fnapi"})
 _DIRECT = _SWITCHING_DIRECT | {"bundlebaseddirect"}
-# partitions of each pass's work items (stream ranges, parts, shards) on Beam's DaskRunner unless told. Its default
-# (128 items a partition) ran most passes of a few-GB dump as one or two partitions on one worker; and a worker
-# keeps each partition's task until the pass ends, so a count that does not grow with the dump bounds its memory
+# partitions of each pass's work items (stream ranges, parts, shards) on Beam's DaskRunner unless told: so many a
+# worker thread of the cluster, and at least DASK_PARTITIONS. Its default (128 items a partition) ran most passes of
+# a few-GB dump as one or two partitions on one worker; and a worker keeps each partition's task until the pass
+# ends, so a count that does not grow with the dump bounds its memory
 DASK_PARTITIONS = 16
+DASK_PARTITIONS_PER_THREAD = 4
 
 
 def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
@@ -24,14 +26,17 @@ def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
 
     Without ``--runner`` the job runs on the DirectRunner in multi-processing mode with one worker per
     core (``--direct_num_workers`` and ``--direct_running_mode`` still override that). On the DaskRunner each
-    pass's work items go in :data:`DASK_PARTITIONS` partitions unless ``--dask_npartitions`` or
-    ``--dask_partition_size`` is given. Every other Beam option passes through unchanged, so the same command
-    runs on Dataflow, Flink, Spark or Dask.
+    pass's work items go in :data:`DASK_PARTITIONS_PER_THREAD` partitions a worker thread of the cluster (at
+    least :data:`DASK_PARTITIONS`) unless ``--dask_npartitions`` or ``--dask_partition_size`` is given. Every
+    other Beam option passes through unchanged, so the same command runs on Dataflow, Flink, Spark or Dask.
+
+    Raises ``ValueError`` naming the scheduler when the DaskRunner's cannot be reached.
     """
     options = PipelineOptions(list(beam_args))
     partitioned = any(arg.startswith(("--dask_partition_size", "--dask_npartitions")) for arg in beam_args)
     if _runs_on_dask(options) and not partitioned:
-        options = PipelineOptions([*beam_args, f"--dask_npartitions={DASK_PARTITIONS}"])
+        partitions = max(DASK_PARTITIONS, DASK_PARTITIONS_PER_THREAD * dask_cluster_threads(options))
+        options = PipelineOptions([*beam_args, f"--dask_npartitions={partitions}"])
     if _runs_on_direct(options):
         direct = options.view_as(DirectOptions)
         if not any(arg.startswith("--direct_running_mode") for arg in beam_args):
@@ -42,6 +47,28 @@ def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
             # worker processes otherwise log every channel they open at INFO level
             options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
+
+
+def dask_cluster_threads(options: PipelineOptions) -> int:
+    """The worker threads of the Dask cluster the DaskRunner of ``options`` runs on, as its scheduler
+    (``--dask_client_address`` or ``--dask_scheduler_file``) counts them now; without either, the runner starts a
+    local cluster of a thread a core. Raises ``ValueError`` naming the scheduler when none answers in
+    ``--dask_connection_timeout`` seconds (Dask's connect timeout unless given)."""
+    from apache_beam.runners.dask.dask_runner import DaskOptions
+
+    try:
+        import distributed
+    except ImportError as error:
+        raise ValueError('the DaskRunner needs dask.distributed: pip install -e ".[dask]"') from error
+    dask = options.view_as(DaskOptions)
+    if dask.address is None and dask.scheduler_file is None:
+        return os.cpu_count() or 1
+    timeout = {"timeout": dask.timeout} if dask.timeout is not None else {}
+    try:
+        with distributed.Client(dask.address, scheduler_file=dask.scheduler_file, **timeout) as client:
+            return sum(client.nthreads().values())
+    except (OSError, TimeoutError) as error:
+        raise ValueError(f"no Dask scheduler answers at {dask.address or dask.scheduler_file}: {error}") from error
 
 
 def create_pipeline(options: PipelineOptions) -> beam.Pipeline:

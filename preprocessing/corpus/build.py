@@ -432,6 +432,7 @@ def build_corpus(
     from preprocessing.sources.reading import plan_reading
 
     try:
+        options = pipeline_options_from_args(list(beam_args))
         plan = plan_reading(list(config.dumps), config.streams_per_range) if config.dumps else None
         files = input_files(config, plan)
     except (DumpFileError, ValueError) as error:
@@ -443,7 +444,6 @@ def build_corpus(
         notify(line)
     entity_vocab = load_entity_vocab(config.entity_vocab) if config.entity_vocab else None
     tokenizer_files = pretrained_tokenizer_files(config.tokenizer) if config.tokenizer is not None else {}
-    options = pipeline_options_from_args(list(beam_args))
     prepare_output(config.output, overwrite)
     vocab_entries = len(entity_vocab) if entity_vocab is not None else config.entity_vocab_size
     needed = estimated_corpus_bytes(config, files, vocab_entries) + sum(
