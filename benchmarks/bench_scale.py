@@ -9,7 +9,8 @@ For each size (MB of XML) ``benchmarks/synthetic_dump.py`` writes a **synthetic*
 - ``dask``: Beam's DaskRunner on a fresh local dask.distributed cluster of ``--workers`` worker processes (one
   thread each) on 127.0.0.1, started for each run and closed after it; the stream ranges are partitioned as the
   runner does by default (128 a partition: one partition up to ~0.75 GB of synthetic XML) unless
-  ``--dask-partition-size`` is given;
+  ``--dask-partition-size`` is given; the workers' statistical profiler is off, as ``launch/beam/README.md``
+  advises (``--dask-worker-profile`` keeps Dask's default, on);
 - ``single`` (smallest size only, entity vocabulary only; ``--no-single-process`` leaves it out): the
   DirectRunner in memory with one worker, the single-process count that the others' vocabularies must equal.
 
@@ -23,7 +24,7 @@ equal the single-process one, and whether both runners wrote byte-identical outp
 ``metadata.json``, whose timings differ). ``--json`` writes every row.
 
     python benchmarks/bench_scale.py [--sizes 16 64 256] [--runners direct dask] [--jobs ...] [--workers 2] \\
-        [--dask-partition-size N] [--dumps DIR] [--no-single-process] [--json FILE]
+        [--dask-partition-size N] [--dask-worker-profile] [--dumps DIR] [--no-single-process] [--json FILE]
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ def parse_args() -> argparse.Namespace:
         "--dask-partition-size",
         type=int,
         help="stream ranges per Dask partition (Beam's --dask_partition_size; default: the runner's, 128)",
+    )
+    parser.add_argument(
+        "--dask-worker-profile",
+        action="store_true",
+        help="keep Dask's statistical profiler on in the workers (its default; off here, as launch/beam advises)",
     )
     parser.add_argument("--seed", type=int, default=0, help="of the synthetic dumps (default 0)")
     parser.add_argument(
@@ -126,14 +132,17 @@ def _process_trees(pids: list[int]) -> Iterator[psutil.Process]:
 
 
 @contextmanager
-def dask_cluster(workers: int) -> Iterator[tuple[str, list[int]]]:
-    """A local dask.distributed cluster on 127.0.0.1: its scheduler address and its worker processes' pids."""
+def dask_cluster(workers: int, profile: bool) -> Iterator[tuple[str, list[int]]]:
+    """A local dask.distributed cluster on 127.0.0.1, its workers' profiler on or off: its scheduler address and
+    its worker processes' pids."""
+    import dask
     from distributed import LocalCluster, default_client
 
     before = {child.pid for child in psutil.Process().children(recursive=True)}
-    cluster = LocalCluster(
-        host="127.0.0.1", processes=True, n_workers=workers, threads_per_worker=1, dashboard_address=None
-    )
+    with dask.config.set({"distributed.worker.profile.enabled": profile}):  # the workers get it at their start
+        cluster = LocalCluster(
+            host="127.0.0.1", processes=True, n_workers=workers, threads_per_worker=1, dashboard_address=None
+        )
     try:
         started = [child.pid for child in psutil.Process().children(recursive=True) if child.pid not in before]
         yield cluster.scheduler_address, started
@@ -162,7 +171,8 @@ def run_job(argv: list[str], runner: str, args: argparse.Namespace, log: Path) -
     CPU seconds are those of this process's children once reaped: the job's process tree and, for Dask, the
     cluster's worker processes (closed with the run); the scheduler, a thread of this process, is left out."""
     cpu_before = _children_cpu_seconds()
-    with dask_cluster(args.workers) if runner == "dask" else _no_cluster() as (scheduler, cluster_pids):
+    cluster = dask_cluster(args.workers, args.dask_worker_profile) if runner == "dask" else _no_cluster()
+    with cluster as (scheduler, cluster_pids):
         options = runner_options(runner, args.workers, scheduler, args.dask_partition_size)
         command = [sys.executable, "-m", "luke.cli", *argv, *options]
         start = time.perf_counter()
@@ -257,6 +267,8 @@ def measure(args: argparse.Namespace, scratch: Path) -> list[dict]:
                 if job == "build-corpus":
                     argv += ["--tokenizer", str(tokenizer)]
                 row = {"size_mb": size, "xml_mb": dump_mb, "runner": runner, "job": job}
+                if runner == "dask":
+                    row["dask_worker_profile"] = args.dask_worker_profile
                 row |= run_job(argv, runner, args, scratch / f"{job}-{size}-{runner}.log")
                 row["cpu_s_per_mb"] = row["cpu_s"] / dump_mb
                 row |= output_figures(output)

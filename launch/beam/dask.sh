@@ -7,9 +7,11 @@
 #       --output /shared/corpus --tokenizer roberta-large --entity-vocab-size 500000
 #
 # The dumps and the output must be on a filesystem every worker reads and writes. Each pass's work items (a
-# multistream dump's stream ranges, then parts and shards) go in 16 partitions: on a cluster of more than 4
-# worker threads give --dask_npartitions=N (~4 a thread). Worker memory grows ×1.1–1.2 per ×4 of XML from 1 to
-# 4 GB, and still grows beyond (×1.2 from 4 to 8 GB; docs/PERFORMANCE.md, "Scale").
+# multistream dump's stream ranges, then parts and shards) go in 4 partitions per worker thread the scheduler
+# counts when the job starts (at least 16; --dask_npartitions=N to choose). Start the workers with Dask's
+# profiler off (DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False in their environment): by default each keeps an
+# hour of per-second profiles. So started, worker memory grows ×1.06–1.07 per ×4 of XML from 1 to 4 GB and ×1.12
+# from 4 to 8 GB (docs/PERFORMANCE.md, "Scale").
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 SCHEDULER="${SCHEDULER:?set SCHEDULER to the scheduler address, e.g. tcp://dask-scheduler:8786}"
