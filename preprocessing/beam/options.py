@@ -30,7 +30,7 @@ def pipeline_options_from_args(beam_args: Sequence[str]) -> PipelineOptions:
     least :data:`DASK_PARTITIONS`) unless ``--dask_npartitions`` or ``--dask_partition_size`` is given. Every
     other Beam option passes through unchanged, so the same command runs on Dataflow, Flink, Spark or Dask.
 
-    Raises ``ValueError`` naming the scheduler when the DaskRunner's cannot be reached.
+    Raises ``ValueError`` naming the DaskRunner's scheduler when it cannot be reached.
     """
     options = PipelineOptions(list(beam_args))
     partitioned = any(arg.startswith(("--dask_partition_size", "--dask_npartitions")) for arg in beam_args)
