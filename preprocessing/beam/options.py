@@ -53,7 +53,8 @@ def dask_cluster_threads(options: PipelineOptions) -> int:
     """The worker threads of the Dask cluster the DaskRunner of ``options`` runs on, as its scheduler
     (``--dask_client_address`` or ``--dask_scheduler_file``) counts them now; without either, the runner starts a
     local cluster of a thread a core. Raises ``ValueError`` naming the scheduler when none answers in
-    ``--dask_connection_timeout`` seconds (Dask's connect timeout unless given)."""
+    ``--dask_connection_timeout`` seconds (Dask's connect timeout unless given); waits, as Dask's client does, for
+    a scheduler file that does not exist yet."""
     from apache_beam.runners.dask.dask_runner import DaskOptions
 
     try:
